@@ -1,0 +1,701 @@
+/**
+ * The `sauce-registry` command: parse arguments, call the library, format output, map errors to
+ * exit codes. Also the `docker-credential-saucelabs` helper when run under that name.
+ *
+ * @example
+ * ```sh
+ * deno run -A cli.ts login registry.example.com/your-private-registry
+ * bun cli.ts token --format env
+ * ```
+ *
+ * @module
+ */
+
+import {
+  apiBaseUrl,
+  commandLineArgs,
+  configureDocker,
+  credentialHelper,
+  type CredentialHelperOptions,
+  dockerConfigFor,
+  env,
+  exit,
+  fetchToken,
+  type FetchTokenOptions,
+  findOnPath,
+  HELPER_PROGRAM,
+  login,
+  logout,
+  onTerminationSignal,
+  parseRegistry,
+  programName,
+  pushImage,
+  readStdin,
+  redact,
+  registryUrlForImage,
+  resolveCredentials,
+  SauceRegistryError,
+  settingLookup,
+  spawn,
+  status,
+  stderrIsTerminal,
+  TimeoutError,
+  type Tool,
+  TOOLS,
+  UsageError,
+  VERSION,
+  withTemporaryAuth,
+  writeStderr,
+  writeStdout,
+} from "./mod.ts";
+import { loadFs, loadUtil } from "./deps.ts";
+
+const GLOBAL_OPTIONS = `Global options:
+  --region REGION        us-west-1 (default), us-east-4, eu-central-1 or staging (or SAUCE_REGION)
+  --api-url URL          the Sauce Labs API base URL, overrides the region (or SAUCE_API_URL)
+  --username NAME        the Sauce Labs username (or SAUCE_USERNAME)
+  --access-key-stdin     read the access key from standard input (else SAUCE_ACCESS_KEY,
+                         a .env file, or ~/.sauce/credentials.yml)
+  --env-file PATH        read variables from this file (default ./.env when present);
+                         variables already set win
+  --timeout SECONDS      give up after this long, whole operation (exit 124)
+  --json                 machine-readable output
+  --quiet                no informational messages
+  --verbose              log requests on stderr, credentials redacted
+  -h, --help             help for the command
+  -V, --version          print the version`;
+
+const COMMANDS: Record<string, { usage: string; summary: string; details: string }> = {
+  token: {
+    usage: "sauce-registry token [--registry URL] [--format FORMAT]",
+    summary: "fetch a short-lived registry token and print it",
+    details: `Formats:
+  json (default)   {"username", "password", "expires_at"}
+  env              export DOCKER_USERNAME=… DOCKER_PASSWORD=… DOCKER_REGISTRY=… lines for eval
+  username, password, expires-at   that one value
+  docker-config    a Docker config.json with "auths" for the registry (needs --registry)
+
+Example:
+  eval "$(sauce-registry token --registry registry.example.com/your-private-registry --format env)"`,
+  },
+  login: {
+    usage: "sauce-registry login REGISTRY [--tool TOOL] [--tool-arg ARG]...",
+    summary: "fetch a token and log a container tool in (password on stdin only)",
+    details: `Tools: ${TOOLS.join(", ")} (default docker).
+--tool-arg passes an argument to the tool's login, e.g. --tool-arg=--tls-verify=false.
+
+Example:
+  sauce-registry login registry.example.com/your-private-registry --tool podman`,
+  },
+  logout: {
+    usage: "sauce-registry logout REGISTRY [--tool TOOL] [--tool-arg ARG]...",
+    summary: "log a container tool out of the registry host",
+    details: `Example:
+  sauce-registry logout registry.example.com --tool docker`,
+  },
+  push: {
+    usage: "sauce-registry push IMAGE [--tool docker|podman] [--tool-arg ARG]...",
+    summary: "push an image with a fresh token through a private temporary config",
+    details: `The tool's progress stays visible; the exit code is the tool's.
+
+Example:
+  sauce-registry push registry.example.com/your-private-registry/app:1.0`,
+  },
+  exec: {
+    usage: "sauce-registry exec REGISTRY -- COMMAND [ARG]...",
+    summary: "run a command with fresh registry auth in a private, temporary config",
+    details:
+      `COMMAND runs with DOCKER_CONFIG and REGISTRY_AUTH_FILE pointing at a temporary folder (0700)
+holding auth for the registry host, and DOCKER_USERNAME, DOCKER_PASSWORD and DOCKER_REGISTRY
+set. The folder is removed afterwards, whatever happens. The exit code is the command's.
+
+Example:
+  sauce-registry exec registry.example.com/your-private-registry -- docker push registry.example.com/your-private-registry/app:1.0`,
+  },
+  "configure-docker": {
+    usage: "sauce-registry configure-docker REGISTRY...",
+    summary: "make Docker, Podman, Skopeo and Buildah use the credential helper",
+    details:
+      `Records each registry (with the region or --api-url) in $XDG_CONFIG_HOME/sauce-registry/registries.json
+and adds "credHelpers": {"<host>": "saucelabs"} to $DOCKER_CONFIG/config.json (else ~/.docker/config.json),
+keeping every other setting. Running it again changes nothing.
+
+Example:
+  sauce-registry configure-docker registry.example.com/your-private-registry
+  sauce-registry install-helper`,
+  },
+  "install-helper": {
+    usage: "sauce-registry install-helper [--dir DIR]",
+    summary: "put docker-credential-saucelabs on PATH for this way of running the tool",
+    details:
+      `Writes DIR/docker-credential-saucelabs (default ~/.local/bin, or /usr/local/bin as root): a
+symlink to a compiled binary, or a small script that runs this tool with deno or bun.
+
+Example:
+  sauce-registry install-helper --dir /usr/local/bin`,
+  },
+  "credential-helper": {
+    usage: "sauce-registry credential-helper [--no-cache] get|store|erase|list|version",
+    summary: "the Docker credential-helper protocol (as docker-credential-saucelabs)",
+    details:
+      `Docker runs it with the server address on standard input. Set SAUCE_REGISTRY_NO_CACHE=1
+to turn the token cache off.
+
+Example:
+  printf registry.example.com | sauce-registry credential-helper get`,
+  },
+  status: {
+    usage: "sauce-registry status [REGISTRY]",
+    summary: "diagnostics: credentials' sources, region, API, cached token, docker config",
+    details: `Never prints a secret. --offline skips the token request.
+
+Example:
+  sauce-registry status registry.example.com/your-private-registry`,
+  },
+};
+
+function mainUsage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  const list = Object.entries(COMMANDS).map(([name, command]) =>
+    `  ${name.padEnd(width)}  ${command.summary}`
+  ).join("\n");
+  return `sauce-registry ${VERSION}: log container tools in to the Sauce Labs Container Registry
+
+Usage: sauce-registry COMMAND [OPTIONS]
+
+Commands:
+${list}
+
+${GLOBAL_OPTIONS}
+
+Run "sauce-registry COMMAND --help" for a command's options and examples.
+Exit codes: 0 success, 1 failure, 2 usage error, 3 refused by Sauce Labs, 124 timeout;
+exec and push pass on the command's own.
+`;
+}
+
+function commandHelp(name: string): string {
+  const command = COMMANDS[name];
+  return `Usage: ${command.usage}
+
+${command.summary[0].toUpperCase()}${command.summary.slice(1)}.
+
+${command.details}
+
+${GLOBAL_OPTIONS}
+`;
+}
+
+/** Options only some commands take, with the commands that take them. */
+const COMMAND_OPTIONS: Record<string, string[]> = {
+  registry: ["token"],
+  format: ["token"],
+  tool: ["login", "logout", "push"],
+  "tool-arg": ["login", "logout", "push"],
+  dir: ["install-helper"],
+  offline: ["status"],
+};
+
+const OPTIONS = {
+  region: { type: "string" },
+  "api-url": { type: "string" },
+  username: { type: "string" },
+  "access-key-stdin": { type: "boolean" },
+  "env-file": { type: "string" },
+  timeout: { type: "string" },
+  json: { type: "boolean" },
+  quiet: { type: "boolean" },
+  verbose: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+  registry: { type: "string" },
+  format: { type: "string" },
+  tool: { type: "string" },
+  "tool-arg": { type: "string", multiple: true },
+  dir: { type: "string" },
+  offline: { type: "boolean" },
+} as const;
+
+type Values = {
+  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[]
+    : (typeof OPTIONS)[K] extends { type: "boolean" } ? boolean
+    : string;
+};
+
+interface Context {
+  values: Values;
+  positionals: string[];
+  signal: AbortSignal;
+  log?: (line: string) => void;
+}
+
+async function parse(args: string[]): Promise<{ values: Values; positionals: string[] }> {
+  const { parseArgs } = await loadUtil();
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values: values as Values, positionals };
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new UsageError(message.replace(/\.$/, "").replace(/^./, (c) => c.toUpperCase()));
+  }
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+function describeExpiry(expiresAt: Date): string {
+  const seconds = Math.round((expiresAt.getTime() - Date.now()) / 1000);
+  const inWords = seconds >= 120 ? `${Math.round(seconds / 60)} min` : `${seconds} s`;
+  return `${expiresAt.toISOString()} (in ${inWords})`;
+}
+
+async function info(context: Context, text: string): Promise<void> {
+  if (!context.values.quiet) await writeStderr(`${text}\n`);
+}
+
+function onlyPositionals(context: Context, command: string, min: number, max: number): string[] {
+  const args = context.positionals;
+  if (args.length < min || args.length > max) {
+    const expected = min === max
+      ? `${min}`
+      : max === Infinity
+      ? `at least ${min}`
+      : `${min} to ${max}`;
+    throw new UsageError(
+      `${command} takes ${expected} argument${max === 1 ? "" : "s"}, got ${args.length}`,
+    );
+  }
+  return args;
+}
+
+function checkTool(name: string | undefined, allowed: readonly string[]): Tool {
+  const tool = name ?? "docker";
+  if (!allowed.includes(tool)) {
+    throw new UsageError(`Unknown tool "${tool}": expected one of ${allowed.join(", ")}`);
+  }
+  return tool as Tool;
+}
+
+/** Everything a token request needs, from flags, environment, `.env` and saucectl's file. */
+async function tokenOptions(context: Context, registryUrl?: string): Promise<FetchTokenOptions> {
+  const { values } = context;
+  const settings = settingLookup({ envFile: values["env-file"] });
+  const accessKey = values["access-key-stdin"] ? await readAccessKey() : undefined;
+  const credentials = await resolveCredentials({
+    username: values.username,
+    accessKey,
+    envFile: values["env-file"],
+  }, settings);
+  const region = values.region ?? (await settings.get("SAUCE_REGION"))?.value;
+  const apiUrl = values["api-url"] ?? (await settings.get("SAUCE_API_URL"))?.value;
+  apiBaseUrl(region, apiUrl);
+  return {
+    credentials,
+    region,
+    apiUrl,
+    registryUrl,
+    signal: context.signal,
+    log: context.log,
+    ...retryTuning(),
+  };
+}
+
+/** Advanced tuning from the environment (tests use short delays). */
+function retryTuning(): { retries?: number; retryDelayMs?: number } {
+  const tuning: { retries?: number; retryDelayMs?: number } = {};
+  const retries = env("SAUCE_REGISTRY_RETRIES");
+  const delay = env("SAUCE_REGISTRY_RETRY_DELAY_MS");
+  if (retries !== undefined && /^\d+$/.test(retries)) tuning.retries = Number(retries);
+  if (delay !== undefined && /^\d+$/.test(delay)) tuning.retryDelayMs = Number(delay);
+  return tuning;
+}
+
+async function readAccessKey(): Promise<string> {
+  const key = (await readStdin()).replace(/\r?\n$/, "");
+  if (key === "" || /[\r\n]/.test(key)) {
+    throw new UsageError("--access-key-stdin expects the access key alone on standard input");
+  }
+  return key;
+}
+
+async function runToken(context: Context): Promise<number> {
+  onlyPositionals(context, "token", 0, 0);
+  const format = context.values.format ?? "json";
+  const formats = ["json", "env", "username", "password", "expires-at", "docker-config"];
+  if (!formats.includes(format)) {
+    throw new UsageError(`Unknown format "${format}": expected one of ${formats.join(", ")}`);
+  }
+  const reference = context.values.registry ? parseRegistry(context.values.registry) : undefined;
+  if (format === "docker-config" && !reference) {
+    throw new UsageError("--format docker-config needs --registry URL");
+  }
+  const token = await fetchToken(await tokenOptions(context, reference?.registryUrl));
+  const expiresAt = token.expiresAt.toISOString().replace(/\.000Z$/, "Z");
+  const outputs: Record<string, () => string> = {
+    json: () =>
+      JSON.stringify({ username: token.username, password: token.password, expires_at: expiresAt }),
+    env: () =>
+      [
+        `export DOCKER_USERNAME=${shellQuote(token.username)}`,
+        `export DOCKER_PASSWORD=${shellQuote(token.password)}`,
+        ...(reference ? [`export DOCKER_REGISTRY=${shellQuote(reference.host)}`] : []),
+      ].join("\n"),
+    username: () => token.username,
+    password: () => token.password,
+    "expires-at": () => expiresAt,
+    "docker-config": () => JSON.stringify(dockerConfigFor(token, reference!.host), null, "\t"),
+  };
+  await writeStdout(`${outputs[format]()}\n`);
+  return 0;
+}
+
+async function runLogin(context: Context): Promise<number> {
+  const [registry] = onlyPositionals(context, "login", 1, 1);
+  const reference = parseRegistry(registry);
+  const tool = checkTool(context.values.tool, TOOLS);
+  const token = await fetchToken(await tokenOptions(context, reference.registryUrl));
+  const result = await login(token, registry, {
+    tool,
+    toolArgs: context.values["tool-arg"],
+    signal: context.signal,
+  });
+  if (context.values.verbose) await writeStderr(`${tool}: ${result.stdout}${result.stderr}`);
+  if (context.values.json) {
+    await writeStdout(
+      `${
+        JSON.stringify({
+          host: reference.host,
+          tool,
+          username: token.username,
+          expires_at: token.expiresAt.toISOString(),
+        })
+      }\n`,
+    );
+  } else if (!context.values.quiet) {
+    await writeStdout(
+      `Logged in to ${reference.host} with ${tool}; the login expires at ${
+        describeExpiry(token.expiresAt)
+      }\n`,
+    );
+  }
+  return 0;
+}
+
+async function runLogout(context: Context): Promise<number> {
+  const [registry] = onlyPositionals(context, "logout", 1, 1);
+  const tool = checkTool(context.values.tool, TOOLS);
+  await logout(registry, { tool, toolArgs: context.values["tool-arg"], signal: context.signal });
+  await info(context, `Logged ${tool} out of ${parseRegistry(registry).host}`);
+  return 0;
+}
+
+async function runPush(context: Context): Promise<number> {
+  const [image] = onlyPositionals(context, "push", 1, 1);
+  const tool = checkTool(context.values.tool, ["docker", "podman"]);
+  const reference = parseRegistry(image);
+  if (!reference.path) {
+    throw new UsageError(`push needs an image, such as ${reference.host}/team/app:1.0`);
+  }
+  const token = await fetchToken(await tokenOptions(context, await registryUrlForImage(image)));
+  await info(
+    context,
+    `Pushing ${image} with ${tool}; the token expires at ${describeExpiry(token.expiresAt)}`,
+  );
+  return await pushImage(token, image, {
+    tool,
+    toolArgs: context.values["tool-arg"],
+    signal: context.signal,
+  });
+}
+
+async function runExec(context: Context, command: string[]): Promise<number> {
+  const [registry] = onlyPositionals(context, "exec", 1, 1);
+  if (command.length === 0) throw new UsageError("exec needs a command after --");
+  const reference = parseRegistry(registry);
+  const token = await fetchToken(await tokenOptions(context, reference.registryUrl));
+  return await withTemporaryAuth(token, reference.host, async (_dir, environment) => {
+    const result = await spawn(command[0], command.slice(1), {
+      env: environment,
+      inheritStdio: true,
+      signal: context.signal,
+    });
+    return result.code;
+  });
+}
+
+async function runConfigureDocker(context: Context): Promise<number> {
+  const registries = onlyPositionals(context, "configure-docker", 1, Infinity);
+  const settings = settingLookup({ envFile: context.values["env-file"] });
+  const region = context.values.region ?? (await settings.get("SAUCE_REGION"))?.value;
+  const apiUrl = context.values["api-url"] ?? (await settings.get("SAUCE_API_URL"))?.value;
+  const result = await configureDocker(registries, { region, apiUrl, signal: context.signal });
+  const helperPath = await findOnPath(HELPER_PROGRAM);
+  if (context.values.json) {
+    await writeStdout(`${JSON.stringify({ ...result, helperOnPath: helperPath ?? null })}\n`);
+  } else if (!context.values.quiet) {
+    const state = (changed: boolean) => changed ? "updated" : "already up to date";
+    await writeStdout(
+      `Docker config ${result.dockerConfig}: ${state(result.dockerConfigChanged)}\n` +
+        `Registries file ${result.settingsFile}: ${state(result.settingsChanged)}\n` +
+        `Docker, Podman, Skopeo and Buildah now get fresh tokens for ${result.hosts.join(", ")}\n`,
+    );
+  }
+  if (!helperPath) {
+    await writeStderr(
+      `warning: ${HELPER_PROGRAM} is not on PATH, so Docker cannot run it yet; run: ${installHelperCommand()}\n`,
+    );
+  }
+  return 0;
+}
+
+/** How this very program was started, so that install-helper can point at it. */
+function launcher(): { kind: "compiled" | "deno" | "bun"; program: string; script?: string } {
+  const bun = (globalThis as { Bun?: { main: string } }).Bun;
+  const main = new URL(import.meta.url);
+  const compiled = main.pathname.includes("/$bunfs/") || main.pathname.includes("/$deno$/") ||
+    (typeof Deno !== "undefined" && !bun && Deno.mainModule.includes("/deno-compile-"));
+  const exec = bun
+    ? (globalThis as unknown as { process: { execPath: string } }).process.execPath
+    : Deno.execPath();
+  if (compiled) return { kind: "compiled", program: exec };
+  const script = main.protocol === "file:" ? decodeURIComponent(main.pathname) : main.href;
+  return { kind: bun ? "bun" : "deno", program: exec, script };
+}
+
+function installHelperCommand(): string {
+  const { kind, program, script } = launcher();
+  if (kind === "compiled") return `${shellQuote(program)} install-helper`;
+  return kind === "bun"
+    ? `bun ${shellQuote(script!)} install-helper`
+    : `deno run -A ${shellQuote(script!)} install-helper`;
+}
+
+async function runInstallHelper(context: Context): Promise<number> {
+  onlyPositionals(context, "install-helper", 0, 0);
+  const { kind, program, script } = launcher();
+  const home = env("HOME") ?? "";
+  const isRoot = typeof Deno !== "undefined" && !("Bun" in globalThis)
+    ? Deno.uid?.() === 0
+    : (globalThis as unknown as { process: { getuid?: () => number } }).process.getuid?.() === 0;
+  const dir = context.values.dir ?? (isRoot ? "/usr/local/bin" : `${home}/.local/bin`);
+  const target = `${dir.replace(/\/+$/, "")}/${HELPER_PROGRAM}`;
+  const { mkdir, rm, symlink, writeFile, chmod } = await loadFs();
+  await mkdir(dir, { recursive: true });
+  await rm(target, { force: true });
+  if (kind === "compiled") {
+    await symlink(program, target);
+  } else {
+    const runner = kind === "bun"
+      ? `exec ${shellQuote(program)} ${shellQuote(script!)} credential-helper "$@"`
+      : `exec ${
+        shellQuote(program)
+      } run --quiet --no-prompt --no-config --allow-net --allow-env --allow-read --allow-write --allow-run ${
+        shellQuote(script!)
+      } credential-helper "$@"`;
+    await writeFile(target, `#!/bin/sh\n# Written by sauce-registry install-helper\n${runner}\n`);
+    await chmod(target, 0o755);
+  }
+  const onPath = (env("PATH") ?? "").split(":").includes(dir.replace(/\/+$/, ""));
+  await writeStdout(
+    `Installed ${target} (${kind === "compiled" ? "symlink" : `${kind} wrapper`})\n`,
+  );
+  if (!onPath) {
+    await writeStderr(`warning: ${dir} is not on PATH; add it so Docker finds the helper\n`);
+  }
+  return 0;
+}
+
+async function runStatus(context: Context): Promise<number> {
+  const [registry] = onlyPositionals(context, "status", 0, 1);
+  const settings = settingLookup({ envFile: context.values["env-file"] });
+  const accessKey = context.values["access-key-stdin"] ? await readAccessKey() : undefined;
+  const report = await status(registry, {
+    username: context.values.username,
+    accessKey,
+    envFile: context.values["env-file"],
+    region: context.values.region ?? (await settings.get("SAUCE_REGION"))?.value,
+    apiUrl: context.values["api-url"] ?? (await settings.get("SAUCE_API_URL"))?.value,
+    offline: context.values.offline,
+    signal: context.signal,
+  });
+  if (context.values.json) {
+    await writeStdout(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    const lines = [
+      `sauce-registry ${report.version} on ${report.runtime}`,
+      `Credentials: ${
+        report.credentials
+          ? `username ${report.credentials.username} (from ${report.credentials.usernameSource}), access key from ${report.credentials.accessKeySource}`
+          : report.credentialsProblem
+      }`,
+      `Region: ${report.region}, API ${report.apiUrl}`,
+      `API: ${
+        report.api ? `${report.api.ok ? "ok" : "failed"}: ${report.api.detail}` : "not checked"
+      }`,
+    ];
+    if (report.host) {
+      const docker = report.dockerConfig!;
+      lines.push(
+        `Registry host: ${report.host}${
+          report.registry
+            ? ` (configured: ${report.registry.registryUrl})`
+            : " (not configured for the helper)"
+        }`,
+        `Cached token: ${
+          report.cachedTokenExpiresAt ? `expires ${report.cachedTokenExpiresAt}` : "none"
+        }`,
+        `Docker config ${docker.path}: ${
+          !docker.exists ? "does not exist" : [
+            docker.credHelper
+              ? `credHelpers → docker-credential-${docker.credHelper}`
+              : "no credHelpers entry",
+            docker.hasAuth ? "an auths entry" : "no auths entry",
+            docker.credsStore ? `credsStore ${docker.credsStore}` : "",
+          ].filter(Boolean).join(", ")
+        }`,
+      );
+    }
+    lines.push(`Credential helper on PATH: ${report.helperOnPath ?? "no"}`);
+    await writeStdout(`${lines.join("\n")}\n`);
+  }
+  return report.api && !report.api.ok ? 1 : report.credentials ? 0 : 2;
+}
+
+const RUNNERS: Record<string, (context: Context, rest: string[]) => Promise<number>> = {
+  token: runToken,
+  login: runLogin,
+  logout: runLogout,
+  push: runPush,
+  exec: runExec,
+  "configure-docker": runConfigureDocker,
+  "install-helper": runInstallHelper,
+  status: runStatus,
+};
+
+/** The credential-helper protocol: exactly one argument, input on stdin for get/store/erase. */
+async function helperMain(argv: string[]): Promise<number> {
+  const noCache = argv[0] === "--no-cache" || env("SAUCE_REGISTRY_NO_CACHE") === "1";
+  const args = argv[0] === "--no-cache" ? argv.slice(1) : argv;
+  if (args.length !== 1 || args[0] === "--help" || args[0] === "-h") {
+    const help = args[0] === "--help" || args[0] === "-h";
+    await (help ? writeStdout : writeStderr)(commandHelp("credential-helper"));
+    return help ? 0 : 1;
+  }
+  const action = args[0];
+  const input = ["get", "store", "erase"].includes(action) ? await readStdin() : "";
+  const options: CredentialHelperOptions = {
+    noCache,
+    ...retryTuning(),
+  };
+  const answer = await credentialHelper(action, input, options);
+  if (answer.stdout) await writeStdout(answer.stdout);
+  if (answer.stderr) await writeStderr(answer.stderr);
+  return answer.exitCode;
+}
+
+function colour(text: string): string {
+  return stderrIsTerminal() && !env("NO_COLOR") ? `\x1b[31m${text}\x1b[0m` : text;
+}
+
+/**
+ * Run the command line and return the exit code.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./cli.ts";
+ * const code = await main(["token", "--format", "expires-at"]);
+ * ```
+ *
+ * @param args The arguments after the program name.
+ * @returns The exit code.
+ */
+export async function main(args: string[]): Promise<number> {
+  if (args[0] === "credential-helper") return await helperMain(args.slice(1));
+  if (programName() === HELPER_PROGRAM) return await helperMain(args);
+  const separator = args.indexOf("--");
+  const own = separator === -1 ? args : args.slice(0, separator);
+  const rest = separator === -1 ? [] : args.slice(separator + 1);
+  let command: string | undefined;
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stopListening = onTerminationSignal((signal) => {
+    controller.abort(
+      new SauceRegistryError(`Stopped by ${signal}`, { exitCode: signal === "SIGINT" ? 130 : 143 }),
+    );
+  });
+  try {
+    const { values, positionals } = await parse(own);
+    command = positionals[0];
+    if (values.version) {
+      await writeStdout(`sauce-registry ${VERSION}\n`);
+      return 0;
+    }
+    if (command === undefined || (values.help && command === undefined)) {
+      await (values.help ? writeStdout : writeStderr)(mainUsage());
+      return values.help ? 0 : 2;
+    }
+    if (!(command in RUNNERS)) throw new UsageError(`Unknown command "${command}"`);
+    if (values.help) {
+      await writeStdout(commandHelp(command));
+      return 0;
+    }
+    for (const [option, commands] of Object.entries(COMMAND_OPTIONS)) {
+      if (values[option as keyof Values] !== undefined && !commands.includes(command)) {
+        throw new UsageError(`--${option} does not apply to ${command}`);
+      }
+    }
+    if (command !== "exec" && separator !== -1) {
+      throw new UsageError(`"--" only goes with exec`);
+    }
+    if (values.timeout !== undefined) {
+      const seconds = Number(values.timeout);
+      if (!(seconds > 0) || !Number.isFinite(seconds)) {
+        throw new UsageError(
+          `--timeout expects a number of seconds above 0, got "${values.timeout}"`,
+        );
+      }
+      timer = setTimeout(
+        () => controller.abort(new TimeoutError(`Timed out after ${values.timeout} s (--timeout)`)),
+        seconds * 1000,
+      );
+    }
+    const context: Context = {
+      values,
+      positionals: positionals.slice(1),
+      signal: controller.signal,
+      log: values.verbose ? (line) => void writeStderr(`sauce-registry: ${line}\n`) : undefined,
+    };
+    const code = await RUNNERS[command](context, rest);
+    if (controller.signal.aborted) throw controller.signal.reason;
+    return code;
+  } catch (error) {
+    const failure =
+      controller.signal.aborted && controller.signal.reason instanceof SauceRegistryError
+        ? controller.signal.reason
+        : error;
+    if (failure instanceof SauceRegistryError) {
+      await writeStderr(`${colour("error:")} ${failure.message}\n`);
+      if (failure instanceof UsageError) {
+        await writeStderr(
+          command && command in COMMANDS
+            ? `Usage: ${COMMANDS[command].usage} (see --help)\n`
+            : `Run "sauce-registry --help" for usage\n`,
+        );
+      }
+      return failure.exitCode;
+    }
+    await writeStderr(`${colour("error:")} Unexpected failure: ${redact(String(error), [])}\n`);
+    return 1;
+  } finally {
+    clearTimeout(timer);
+    stopListening();
+  }
+}
+
+if (import.meta.main) exit(await main(commandLineArgs()));

@@ -1,0 +1,2549 @@
+/**
+ * sauce-registry: log container tools in to the Sauce Labs Container Registry with short-lived
+ * tokens, and serve those tokens to Docker, Podman, Skopeo and Buildah as a credential helper.
+ *
+ * The library behind the `sauce-registry` command. It runs on Deno and on Bun, uses only the
+ * runtimes' built-ins and can be imported by URL.
+ *
+ * @example Fetch a token and log Docker in
+ * ```ts
+ * import { fetchToken, login, resolveCredentials } from "./mod.ts";
+ *
+ * const credentials = await resolveCredentials();
+ * const registry = "registry.example.com/your-private-registry";
+ * const token = await fetchToken({ credentials, registryUrl: registry });
+ * await login(token, registry, { tool: "docker" });
+ * console.log(`logged in until ${token.expiresAt.toISOString()}`);
+ * ```
+ *
+ * @module
+ */
+
+import { loadChildProcess, loadFs, loadOs, loadUtil } from "./deps.ts";
+
+/** The version of this library and of the `sauce-registry` command (kept equal to deno.json's). */
+export const VERSION = "0.1.0";
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/** Options common to every sauce-registry error. */
+export interface SauceRegistryErrorOptions {
+  /** The underlying error. */
+  cause?: unknown;
+  /** The process exit code the command line uses for this error. */
+  exitCode?: number;
+}
+
+/**
+ * The base of every error sauce-registry throws. Messages never contain an access key, a token
+ * password or an authorization header.
+ *
+ * @example
+ * ```ts
+ * import { SauceRegistryError, fetchToken } from "./mod.ts";
+ * try {
+ *   await fetchToken({ credentials: { username: "u", accessKey: "k" } });
+ * } catch (error) {
+ *   if (error instanceof SauceRegistryError) console.error(error.message, error.exitCode);
+ * }
+ * ```
+ */
+export class SauceRegistryError extends Error {
+  /** The process exit code the command line uses for this error. */
+  readonly exitCode: number;
+
+  /**
+   * @param message What went wrong, one line.
+   * @param options Cause and exit code (default 1).
+   */
+  constructor(message: string, options: SauceRegistryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SauceRegistryError";
+    this.exitCode = options.exitCode ?? 1;
+  }
+}
+
+/**
+ * Bad input from the user: an unknown option, a malformed registry, a missing credential.
+ * Exit code 2.
+ *
+ * @example
+ * ```ts
+ * import { UsageError, registryHost } from "./mod.ts";
+ * try { registryHost("not a registry"); } catch (e) { console.log(e instanceof UsageError); }
+ * ```
+ */
+export class UsageError extends SauceRegistryError {
+  /**
+   * @param message What was expected, one line.
+   * @param options The cause, if any.
+   */
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, exitCode: 2 });
+    this.name = "UsageError";
+  }
+}
+
+/** Options of an {@linkcode ApiError}. */
+export interface ApiErrorOptions {
+  /** The HTTP status Sauce Labs answered with, when it answered. */
+  status?: number;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * The Sauce Labs API failed: a network error, an unexpected status or an answer of the wrong
+ * shape. Exit code 1.
+ *
+ * @example
+ * ```ts
+ * import { ApiError } from "./mod.ts";
+ * const error = new ApiError("Cannot fetch registry token: Sauce Labs answered 500", { status: 500 });
+ * console.log(error.status);
+ * ```
+ */
+export class ApiError extends SauceRegistryError {
+  /** The HTTP status, or undefined when no answer came (connection refused, reset, …). */
+  readonly status?: number;
+
+  /**
+   * @param message What went wrong, one line.
+   * @param options Status and cause.
+   */
+  constructor(message: string, options: ApiErrorOptions = {}) {
+    super(message, { cause: options.cause, exitCode: 1 });
+    this.name = "ApiError";
+    this.status = options.status;
+  }
+}
+
+/**
+ * Sauce Labs refused the credentials (401) or the organization is not enrolled in the
+ * registry (403). Exit code 3.
+ *
+ * @example
+ * ```ts
+ * import { AuthenticationError } from "./mod.ts";
+ * const error = new AuthenticationError("Sauce Labs refused the username or access key", { status: 401 });
+ * console.log(error.exitCode); // 3
+ * ```
+ */
+export class AuthenticationError extends ApiError {
+  /**
+   * @param message What was refused and what to do, one line.
+   * @param options Status and cause.
+   */
+  constructor(message: string, options: ApiErrorOptions = {}) {
+    super(message, options);
+    this.name = "AuthenticationError";
+    Object.defineProperty(this, "exitCode", { value: 3 });
+  }
+}
+
+/**
+ * The operation did not finish within its time limit. Exit code 124.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError } from "./mod.ts";
+ * console.log(new TimeoutError("Timed out after 5 s").exitCode); // 124
+ * ```
+ */
+export class TimeoutError extends SauceRegistryError {
+  /** Always true: lets callers branch without `instanceof`. */
+  readonly timedOut = true;
+
+  /**
+   * @param message What timed out, one line.
+   * @param options The cause, if any.
+   */
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, exitCode: 124 });
+    this.name = "TimeoutError";
+  }
+}
+
+/** Options of a {@linkcode ToolError}. */
+export interface ToolErrorOptions {
+  /** The tool's own exit code, when it ran. */
+  toolExitCode?: number;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * A container tool (docker, podman, …) failed or could not be started. Exit code 1.
+ *
+ * @example
+ * ```ts
+ * import { ToolError } from "./mod.ts";
+ * const error = new ToolError("docker", "docker login failed: unauthorized", { toolExitCode: 1 });
+ * console.log(error.tool, error.toolExitCode);
+ * ```
+ */
+export class ToolError extends SauceRegistryError {
+  /** The program that failed. */
+  readonly tool: string;
+  /** The tool's own exit code, or undefined when it could not be started. */
+  readonly toolExitCode?: number;
+
+  /**
+   * @param tool The program that failed.
+   * @param message What went wrong, one line, secrets already removed.
+   * @param options The tool's exit code and the cause.
+   */
+  constructor(tool: string, message: string, options: ToolErrorOptions = {}) {
+    super(message, { cause: options.cause, exitCode: 1 });
+    this.name = "ToolError";
+    this.tool = tool;
+    this.toolExitCode = options.toolExitCode;
+  }
+}
+
+/**
+ * A configuration file (the Docker config or the registries file) cannot be used, for example
+ * because it is not valid JSON. It is left untouched. Exit code 1.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError } from "./mod.ts";
+ * const error = new ConfigError("/root/.docker/config.json", "not valid JSON at line 3, column 7");
+ * console.log(error.path);
+ * ```
+ */
+export class ConfigError extends SauceRegistryError {
+  /** The file at fault. */
+  readonly path: string;
+
+  /**
+   * @param path The file at fault.
+   * @param problem What is wrong with it.
+   * @param options The cause, if any.
+   */
+  constructor(path: string, problem: string, options: { cause?: unknown } = {}) {
+    super(`Cannot use ${path}: ${problem}`, { ...options, exitCode: 1 });
+    this.name = "ConfigError";
+    this.path = path;
+  }
+}
+
+/**
+ * Replace every secret in a text by `***`, so that tool output and server answers can be shown.
+ *
+ * @example
+ * ```ts
+ * import { redact } from "./mod.ts";
+ * redact("password=hunter22", ["hunter22"]); // "password=***"
+ * ```
+ *
+ * @param text The text to clean.
+ * @param secrets The values that must not appear (empty ones are ignored).
+ * @returns The text with each secret replaced.
+ */
+export function redact(text: string, secrets: readonly (string | undefined)[]): string {
+  let clean = text;
+  for (const secret of secrets) {
+    if (secret && secret.length >= 3) clean = clean.split(secret).join("***");
+  }
+  return clean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runtime: the only place that asks which runtime this is
+// ---------------------------------------------------------------------------------------------
+
+interface NodeProcess {
+  env: Record<string, string | undefined>;
+  argv: string[];
+  argv0: string;
+  pid: number;
+  exitCode?: number;
+  execPath: string;
+  platform: string;
+  stdin: AsyncIterable<Uint8Array> & { isTTY?: boolean };
+  stdout: { write(chunk: string | Uint8Array, callback?: () => void): boolean; isTTY?: boolean };
+  stderr: { write(chunk: string | Uint8Array, callback?: () => void): boolean; isTTY?: boolean };
+  on(event: string, listener: () => void): void;
+  off(event: string, listener: () => void): void;
+  exit(code?: number): never;
+}
+
+/** Bun first: Bun and Deno both define `process.versions.node`. */
+function isBun(): boolean {
+  return "Bun" in globalThis;
+}
+
+function isDeno(): boolean {
+  return !isBun() && typeof Deno !== "undefined";
+}
+
+function nodeProcess(): NodeProcess {
+  return (globalThis as unknown as { process: NodeProcess }).process;
+}
+
+/**
+ * Read an environment variable of this process.
+ *
+ * @example
+ * ```ts
+ * import { env } from "./mod.ts";
+ * console.log(env("HOME"));
+ * ```
+ *
+ * @param name The variable's name.
+ * @returns Its value, or undefined when unset.
+ */
+export function env(name: string): string | undefined {
+  return isDeno() ? Deno.env.get(name) : nodeProcess().env[name];
+}
+
+function environment(): Record<string, string> {
+  if (isDeno()) return Deno.env.toObject();
+  const copy: Record<string, string> = {};
+  for (const [key, value] of Object.entries(nodeProcess().env)) {
+    if (value !== undefined) copy[key] = value;
+  }
+  return copy;
+}
+
+function processId(): number {
+  return isDeno() ? Deno.pid : nodeProcess().pid;
+}
+
+function isWindows(): boolean {
+  return isDeno() ? Deno.build.os === "windows" : nodeProcess().platform === "win32";
+}
+
+/** The command-line arguments after the program (and script) name. */
+export function commandLineArgs(): string[] {
+  return isDeno() ? [...Deno.args] : nodeProcess().argv.slice(2);
+}
+
+/** The name this program was started under (a symlink's name, not its target's). */
+export function programName(): string {
+  const path = isDeno() ? Deno.execPath() : nodeProcess().argv0;
+  return path.split(/[\\/]/).pop()!.replace(/\.exe$/i, "");
+}
+
+/** Whether standard error is a terminal (progress and colour only go there). */
+export function stderrIsTerminal(): boolean {
+  return isDeno() ? Deno.stderr.isTerminal() : nodeProcess().stderr.isTTY === true;
+}
+
+/** Write text to standard output, completely, before returning. */
+export async function writeStdout(text: string): Promise<void> {
+  if (isDeno()) {
+    await writeAll(Deno.stdout, new TextEncoder().encode(text));
+    return;
+  }
+  await new Promise<void>((resolve) => nodeProcess().stdout.write(text, resolve));
+}
+
+/** Write text to standard error, completely, before returning. */
+export async function writeStderr(text: string): Promise<void> {
+  if (isDeno()) {
+    await writeAll(Deno.stderr, new TextEncoder().encode(text));
+    return;
+  }
+  await new Promise<void>((resolve) => nodeProcess().stderr.write(text, resolve));
+}
+
+async function writeAll(target: { write(p: Uint8Array): Promise<number> }, data: Uint8Array) {
+  for (let offset = 0; offset < data.length;) offset += await target.write(data.subarray(offset));
+}
+
+/** Read all of standard input as text (the credential helper's and `--access-key-stdin`'s input). */
+export async function readStdin(): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  const source: AsyncIterable<Uint8Array> = isDeno() ? Deno.stdin.readable : nodeProcess().stdin;
+  for await (const chunk of source) chunks.push(chunk);
+  return new TextDecoder().decode(concat(chunks));
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return all;
+}
+
+/** Set the exit code and leave once output is flushed. */
+export function exit(code: number): never {
+  return isDeno() ? Deno.exit(code) : nodeProcess().exit(code);
+}
+
+/**
+ * Run a handler when this process receives SIGINT or SIGTERM; returns the function that
+ * removes it.
+ */
+export function onTerminationSignal(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void {
+  const signals = isWindows() ? ["SIGINT"] as const : ["SIGINT", "SIGTERM"] as const;
+  const listeners = signals.map((signal) => [signal, () => handler(signal)] as const);
+  for (const [signal, listener] of listeners) {
+    if (isDeno()) Deno.addSignalListener(signal, listener);
+    else nodeProcess().on(signal, listener);
+  }
+  return () => {
+    for (const [signal, listener] of listeners) {
+      if (isDeno()) Deno.removeSignalListener(signal, listener);
+      else nodeProcess().off(signal, listener);
+    }
+  };
+}
+
+interface FileInfo {
+  mode: number;
+  mtimeMs: number;
+  isFile: boolean;
+}
+
+function isNotFound(error: unknown): boolean {
+  return (isDeno() && error instanceof Deno.errors.NotFound) ||
+    (error as { code?: string })?.code === "ENOENT";
+}
+
+function isAlreadyExists(error: unknown): boolean {
+  return (isDeno() && error instanceof Deno.errors.AlreadyExists) ||
+    (error as { code?: string })?.code === "EEXIST";
+}
+
+/** Read a text file; undefined when it does not exist. */
+async function readTextFile(path: string): Promise<string | undefined> {
+  try {
+    if (isDeno()) return await Deno.readTextFile(path);
+    return await (await loadFs()).readFile(path, "utf8");
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+async function fileInfo(path: string): Promise<FileInfo | undefined> {
+  try {
+    if (isDeno()) {
+      const info = await Deno.stat(path);
+      return {
+        mode: (info.mode ?? 0o600) & 0o7777,
+        mtimeMs: info.mtime?.getTime() ?? 0,
+        isFile: info.isFile,
+      };
+    }
+    const info = await (await loadFs()).stat(path);
+    return { mode: info.mode & 0o7777, mtimeMs: info.mtimeMs, isFile: info.isFile() };
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Follow symlinks to the file they name; a path that does not exist yet is returned as is. */
+async function resolveSymlinks(path: string): Promise<string> {
+  for (let hops = 0; hops < 32; hops++) {
+    let target: string;
+    try {
+      target = isDeno() ? await Deno.readLink(path) : await (await loadFs()).readlink(path);
+    } catch {
+      return path; // not a symlink, or does not exist
+    }
+    path = isAbsolute(target) ? target : joinPath(dirname(path), target);
+  }
+  throw new SauceRegistryError(`Cannot follow ${path}: too many levels of symbolic links`);
+}
+
+/** Create a file only if it does not exist; false when it already did. */
+async function createExclusive(path: string, data: string, mode: number): Promise<boolean> {
+  try {
+    if (isDeno()) await Deno.writeTextFile(path, data, { createNew: true, mode });
+    else await (await loadFs()).writeFile(path, data, { flag: "wx", mode });
+    return true;
+  } catch (error) {
+    if (isAlreadyExists(error)) return false;
+    throw error;
+  }
+}
+
+async function changeMode(path: string, mode: number): Promise<void> {
+  if (isWindows()) return;
+  if (isDeno()) await Deno.chmod(path, mode);
+  else await (await loadFs()).chmod(path, mode);
+}
+
+async function renameFile(from: string, to: string): Promise<void> {
+  if (isDeno()) await Deno.rename(from, to);
+  else await (await loadFs()).rename(from, to);
+}
+
+async function removePath(path: string, recursive = false): Promise<void> {
+  try {
+    if (isDeno()) await Deno.remove(path, { recursive });
+    else await (await loadFs()).rm(path, { recursive, force: true });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+async function makeDirectory(path: string, mode: number): Promise<void> {
+  if (isDeno()) await Deno.mkdir(path, { recursive: true, mode });
+  else await (await loadFs()).mkdir(path, { recursive: true, mode });
+}
+
+async function listDirectory(path: string): Promise<string[]> {
+  try {
+    if (isDeno()) return (await Array.fromAsync(Deno.readDir(path))).map((entry) => entry.name);
+    return await (await loadFs()).readdir(path);
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+}
+
+async function makeTempDirectory(prefix: string): Promise<string> {
+  const path = isDeno()
+    ? await Deno.makeTempDir({ prefix })
+    : await (await loadFs()).mkdtemp(joinPath((await loadOs()).tmpdir(), prefix));
+  await changeMode(path, 0o700);
+  return path;
+}
+
+/** Whether a process exists; undefined where that cannot be told cheaply (no /proc). */
+async function processIsAlive(pid: number): Promise<boolean | undefined> {
+  if (!(await fileInfo("/proc/self/stat"))) return undefined;
+  return (await fileInfo(`/proc/${pid}/stat`)) !== undefined;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Options of {@linkcode spawn}. */
+export interface SpawnOptions {
+  /** Written to the child's standard input, which is then closed. */
+  stdin?: string;
+  /** Let the child use this process's standard input, output and error (progress stays visible). */
+  inheritStdio?: boolean;
+  /** The child's whole environment; default this process's. */
+  env?: Record<string, string>;
+  /** Aborting sends SIGTERM to the child. */
+  signal?: AbortSignal;
+}
+
+/** What a finished child left behind. */
+export interface SpawnResult {
+  /** The exit code; 128 + the signal's number when a signal ended it. */
+  code: number;
+  /** The signal that ended it, if one did. */
+  signal?: string;
+  /** Its standard output (empty with `inheritStdio`). */
+  stdout: string;
+  /** Its standard error (empty with `inheritStdio`). */
+  stderr: string;
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGABRT: 6,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGPIPE: 13,
+  SIGTERM: 15,
+};
+
+/**
+ * Run a program: `Deno.Command` on Deno, `node:child_process` elsewhere. Standard input is the
+ * given text (then closed) or nothing; output is captured while input is written.
+ *
+ * @example
+ * ```ts
+ * import { spawn } from "./mod.ts";
+ * const { code, stdout } = await spawn("echo", ["hello"]);
+ * ```
+ *
+ * @param program The program, found on PATH.
+ * @param args Its arguments (never secrets).
+ * @param options Input, environment, abort signal.
+ * @returns The exit code and output.
+ * @throws {ToolError} When the program cannot be started.
+ */
+export async function spawn(
+  program: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): Promise<SpawnResult> {
+  try {
+    return isDeno()
+      ? await spawnWithDeno(program, args, options)
+      : await spawnWithNode(program, args, options);
+  } catch (error) {
+    if (error instanceof SauceRegistryError) throw error;
+    const notFound = isNotFound(error);
+    throw new ToolError(
+      program,
+      notFound
+        ? `Cannot run ${program}: it is not installed or not on PATH`
+        : `Cannot run ${program}: ${errorText(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+async function spawnWithDeno(
+  program: string,
+  args: readonly string[],
+  options: SpawnOptions,
+): Promise<SpawnResult> {
+  const inherit = options.inheritStdio === true;
+  const child = new Deno.Command(program, {
+    args: [...args],
+    env: options.env,
+    clearEnv: options.env !== undefined,
+    stdin: options.stdin !== undefined ? "piped" : inherit ? "inherit" : "null",
+    stdout: inherit ? "inherit" : "piped",
+    stderr: inherit ? "inherit" : "piped",
+  }).spawn();
+  const kill = () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // the child has already exited
+    }
+  };
+  options.signal?.addEventListener("abort", kill, { once: true });
+  try {
+    const writing = options.stdin === undefined
+      ? Promise.resolve()
+      : writeAndClose(child.stdin, options.stdin);
+    const [output] = await Promise.all([
+      inherit ? child.status.then((status) => ({ ...status, stdout: null, stderr: null })) : child
+        .output(),
+      writing,
+    ]);
+    const decoder = new TextDecoder();
+    return {
+      code: output.code,
+      signal: output.signal ?? undefined,
+      stdout: output.stdout ? decoder.decode(output.stdout) : "",
+      stderr: output.stderr ? decoder.decode(output.stderr) : "",
+    };
+  } finally {
+    options.signal?.removeEventListener("abort", kill);
+  }
+}
+
+async function writeAndClose(stream: WritableStream<Uint8Array>, text: string): Promise<void> {
+  const writer = stream.getWriter();
+  try {
+    await writer.write(new TextEncoder().encode(text));
+    await writer.close();
+  } catch {
+    // the child closed its input early (it did not want it); its exit status tells the rest
+  }
+}
+
+async function spawnWithNode(
+  program: string,
+  args: readonly string[],
+  options: SpawnOptions,
+): Promise<SpawnResult> {
+  const { spawn: nodeSpawn } = await loadChildProcess();
+  const inherit = options.inheritStdio === true;
+  const child = nodeSpawn(program, [...args], {
+    env: options.env ?? environment(),
+    stdio: [
+      options.stdin !== undefined ? "pipe" : inherit ? "inherit" : "ignore",
+      inherit ? "inherit" : "pipe",
+      inherit ? "inherit" : "pipe",
+    ],
+  });
+  const kill = () => child.kill("SIGTERM");
+  options.signal?.addEventListener("abort", kill, { once: true });
+  const stdout: Uint8Array[] = [];
+  const stderr: Uint8Array[] = [];
+  child.stdout?.on("data", (chunk: Uint8Array) => stdout.push(chunk));
+  child.stderr?.on("data", (chunk: Uint8Array) => stderr.push(chunk));
+  if (child.stdin) {
+    child.stdin.on("error", () => {/* the child closed its input early */});
+    child.stdin.end(options.stdin);
+  }
+  try {
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("close", (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
+    });
+    const decoder = new TextDecoder();
+    return {
+      code: code ?? 128 + (SIGNAL_NUMBERS[signal ?? ""] ?? 0),
+      signal: signal ?? undefined,
+      stdout: decoder.decode(concat(stdout)),
+      stderr: decoder.decode(concat(stderr)),
+    };
+  } finally {
+    options.signal?.removeEventListener("abort", kill);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------------------------
+
+function isAbsolute(path: string): boolean {
+  return path.startsWith("/") || /^[A-Za-z]:[\\/]/.test(path);
+}
+
+function joinPath(...parts: string[]): string {
+  return parts.join("/").replace(/\/{2,}/g, "/");
+}
+
+function dirname(path: string): string {
+  const index = path.replace(/\/+$/, "").lastIndexOf("/");
+  return index <= 0 ? (index === 0 ? "/" : ".") : path.slice(0, index);
+}
+
+function homeDirectory(): string {
+  const home = env("HOME") ?? env("USERPROFILE");
+  if (!home) throw new UsageError("Cannot find the home folder: set HOME");
+  return home;
+}
+
+/** Paths sauce-registry reads and writes; every one can be moved by an option or variable. */
+export interface PathOptions {
+  /** The Docker config folder; default `$DOCKER_CONFIG`, else `~/.docker`. */
+  dockerConfigDir?: string;
+  /** The registries file; default `$XDG_CONFIG_HOME/sauce-registry/registries.json`. */
+  settingsFile?: string;
+  /** The token cache folder; default `$XDG_CACHE_HOME/sauce-registry`, else `~/.cache/…`. */
+  cacheDir?: string;
+}
+
+function dockerConfigFile(options: PathOptions = {}): string {
+  const dir = options.dockerConfigDir ?? env("DOCKER_CONFIG") ??
+    joinPath(homeDirectory(), ".docker");
+  return joinPath(dir, "config.json");
+}
+
+function settingsFile(options: PathOptions = {}): string {
+  if (options.settingsFile) return options.settingsFile;
+  const base = env("XDG_CONFIG_HOME") || joinPath(homeDirectory(), ".config");
+  return joinPath(base, "sauce-registry", "registries.json");
+}
+
+function cacheDirectory(options: PathOptions = {}): string {
+  if (options.cacheDir) return options.cacheDir;
+  const base = env("XDG_CACHE_HOME") || joinPath(homeDirectory(), ".cache");
+  return joinPath(base, "sauce-registry");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regions and credentials
+// ---------------------------------------------------------------------------------------------
+
+/** The Sauce Labs regions and their API base URLs (saucectl's table). */
+export const REGIONS: Readonly<Record<string, string>> = Object.freeze({
+  "us-west-1": "https://api.us-west-1.saucelabs.com",
+  "us-east-4": "https://api.us-east-4.saucelabs.com",
+  "eu-central-1": "https://api.eu-central-1.saucelabs.com",
+  "staging": "https://api.staging.saucelabs.net",
+});
+
+/** The region used when none is given. */
+export const DEFAULT_REGION = "us-west-1";
+
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host.endsWith(".localhost") || host === "::1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * The Sauce Labs API base URL for a region, or a checked explicit URL. Plain `http://` is
+ * accepted only for loopback hosts (tests, the demo).
+ *
+ * @example
+ * ```ts
+ * import { apiBaseUrl } from "./mod.ts";
+ * apiBaseUrl("eu-central-1"); // "https://api.eu-central-1.saucelabs.com"
+ * apiBaseUrl(undefined, "http://127.0.0.1:8080/"); // "http://127.0.0.1:8080"
+ * ```
+ *
+ * @param region A region name; default `us-west-1`.
+ * @param apiUrl An explicit API URL, which wins over the region.
+ * @returns The base URL, without a trailing slash.
+ * @throws {UsageError} For an unknown region or an unusable URL.
+ */
+export function apiBaseUrl(region?: string, apiUrl?: string): string {
+  if (apiUrl !== undefined && apiUrl !== "") {
+    let url: URL;
+    try {
+      url = new URL(apiUrl);
+    } catch {
+      throw new UsageError(
+        `Invalid API URL "${printable(apiUrl)}": expected https://host[:port][/path]`,
+      );
+    }
+    if (url.username || url.password) {
+      throw new UsageError("Invalid API URL: credentials do not belong in the URL");
+    }
+    if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+      throw new UsageError(
+        `Invalid API URL "${url.origin}": plain http:// is only accepted for loopback hosts; use https://`,
+      );
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new UsageError(`Invalid API URL "${printable(apiUrl)}": expected an https:// URL`);
+    }
+    return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  }
+  const name = region || DEFAULT_REGION;
+  const base = REGIONS[name];
+  if (!base) {
+    throw new UsageError(
+      `Unknown region "${printable(name)}": expected one of ${Object.keys(REGIONS).join(", ")}`,
+    );
+  }
+  return base;
+}
+
+/** A Sauce Labs username and access key. */
+export interface SauceCredentials {
+  /** The Sauce Labs username. */
+  username: string;
+  /** The Sauce Labs access key: a secret. */
+  accessKey: string;
+}
+
+/** Where each credential came from, for `status` (never the values). */
+export type CredentialSource = "flag" | "stdin" | "environment" | ".env file" | "saucectl";
+
+/** Credentials with where they came from. */
+export interface ResolvedCredentials extends SauceCredentials {
+  /** Where the username came from. */
+  usernameSource: CredentialSource;
+  /** Where the access key came from. */
+  accessKeySource: CredentialSource;
+}
+
+/** Options of {@linkcode resolveCredentials} and {@linkcode settingLookup}. */
+export interface CredentialOptions {
+  /** From `--username`. */
+  username?: string;
+  /** From `--access-key-stdin` (never a flag value). */
+  accessKey?: string;
+  /** A `.env` file; default `./.env` when it exists. An explicit file must exist. */
+  envFile?: string;
+  /** saucectl's credentials file; default `~/.sauce/credentials.yml`. */
+  saucectlFile?: string;
+}
+
+/** A setting's value and where it was found. */
+interface Found {
+  value: string;
+  source: CredentialSource;
+}
+
+/**
+ * Reads settings the way every command does: the process environment first, then the `.env`
+ * file (which never overrides a variable already set). The `.env` file is read at most once.
+ */
+export interface SettingLookup {
+  /** The value of a variable from the environment or the `.env` file. */
+  get(name: string): Promise<Found | undefined>;
+}
+
+/**
+ * Make a {@linkcode SettingLookup}: environment first, then the `.env` file.
+ *
+ * @example
+ * ```ts
+ * import { settingLookup } from "./mod.ts";
+ * const settings = settingLookup({ envFile: ".env" });
+ * console.log((await settings.get("SAUCE_REGION"))?.value);
+ * ```
+ *
+ * @param options Which `.env` file to read.
+ * @returns The lookup.
+ */
+export function settingLookup(options: CredentialOptions = {}): SettingLookup {
+  let dotenv: Promise<Record<string, string>> | undefined;
+  return {
+    async get(name: string): Promise<Found | undefined> {
+      const value = env(name);
+      if (value) return { value, source: "environment" };
+      dotenv ??= readDotenv(options.envFile);
+      const fromFile = (await dotenv)[name];
+      return fromFile ? { value: fromFile, source: ".env file" } : undefined;
+    },
+  };
+}
+
+async function readDotenv(path: string | undefined): Promise<Record<string, string>> {
+  const file = path ?? ".env";
+  const text = await readTextFile(file);
+  if (text === undefined) {
+    if (path !== undefined) throw new UsageError(`Cannot read the env file ${path}: no such file`);
+    return {};
+  }
+  const { parseEnv } = await loadUtil();
+  return parseEnv(text) as Record<string, string>;
+}
+
+/** Read saucectl's `credentials.yml`: flat `key: value` lines, optionally quoted. */
+async function readSaucectlCredentials(path: string): Promise<Partial<SauceCredentials>> {
+  const text = await readTextFile(path);
+  if (text === undefined) return {};
+  const values: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const match = /^\s*([A-Za-z_]+)\s*:\s*(.*?)\s*$/.exec(line);
+    if (!match) continue;
+    let value = match[2];
+    if (/^(["']).*\1$/.test(value)) value = value.slice(1, -1);
+    else value = value.replace(/\s+#.*$/, "");
+    values[match[1]] = value;
+  }
+  return { username: values.username || undefined, accessKey: values.accessKey || undefined };
+}
+
+/**
+ * Find the Sauce Labs username and access key: flags (the key only from stdin), then the
+ * environment (`SAUCE_USERNAME`, `SAUCE_ACCESS_KEY`), then the `.env` file, then saucectl's
+ * `~/.sauce/credentials.yml`. Each value is taken from the first place that has it.
+ *
+ * @example
+ * ```ts
+ * import { resolveCredentials } from "./mod.ts";
+ * const { username, usernameSource } = await resolveCredentials();
+ * ```
+ *
+ * @param options Values from flags and which files to read.
+ * @param settings The lookup to share with other settings; default one made from `options`.
+ * @returns The credentials and their sources.
+ * @throws {UsageError} When the username or the access key is found nowhere.
+ */
+export async function resolveCredentials(
+  options: CredentialOptions = {},
+  settings: SettingLookup = settingLookup(options),
+): Promise<ResolvedCredentials> {
+  const username: Found | undefined = options.username
+    ? { value: options.username, source: "flag" }
+    : await settings.get("SAUCE_USERNAME");
+  const accessKey: Found | undefined = options.accessKey
+    ? { value: options.accessKey, source: "stdin" }
+    : await settings.get("SAUCE_ACCESS_KEY");
+  let saucectl: Partial<SauceCredentials> = {};
+  if (!username || !accessKey) {
+    saucectl = await readSaucectlCredentials(
+      options.saucectlFile ?? joinPath(homeDirectory(), ".sauce", "credentials.yml"),
+    );
+  }
+  const user = username ??
+    (saucectl.username ? { value: saucectl.username, source: "saucectl" as const } : undefined);
+  const key = accessKey ??
+    (saucectl.accessKey ? { value: saucectl.accessKey, source: "saucectl" as const } : undefined);
+  if (!user || !key) {
+    const missing = !user && !key ? "username and access key" : !user ? "username" : "access key";
+    throw new UsageError(
+      `No Sauce Labs ${missing} found: set SAUCE_USERNAME and SAUCE_ACCESS_KEY (or use --username and --access-key-stdin, a .env file, or ~/.sauce/credentials.yml)`,
+    );
+  }
+  return {
+    username: user.value,
+    accessKey: key.value,
+    usernameSource: user.source,
+    accessKeySource: key.source,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token API client
+// ---------------------------------------------------------------------------------------------
+
+/** A short-lived registry login from Sauce Labs. */
+export interface RegistryToken {
+  /** The registry username (Sauce answers `oauth2accesstoken`). */
+  username: string;
+  /** The registry password: a secret. */
+  password: string;
+  /** When the token stops working. */
+  expiresAt: Date;
+  /** The registry URL the token was asked for, when one was given. */
+  registryUrl?: string;
+}
+
+/** Options of {@linkcode fetchToken}. */
+export interface FetchTokenOptions {
+  /** The Sauce Labs username and access key. */
+  credentials: SauceCredentials;
+  /** The whole registry URL (`registry.example.com/your-private-registry`), sent when known. */
+  registryUrl?: string;
+  /** The region; default `us-west-1`. */
+  region?: string;
+  /** An explicit API base URL, which wins over the region. */
+  apiUrl?: string;
+  /** Aborting stops the request and any wait between retries. */
+  signal?: AbortSignal;
+  /** Retries after the first attempt, for connection errors, 429 and 5xx but 501; default 3. */
+  retries?: number;
+  /** The first backoff delay in ms, doubled each retry and capped at 30 s; default 1000. */
+  retryDelayMs?: number;
+  /** Called with one line per request and answer, credentials redacted (for `--verbose`). */
+  log?: (line: string) => void;
+}
+
+const TOKEN_PATH = "/v1alpha1/hosted/container-registry/authorization-token";
+const MAX_BACKOFF_MS = 30_000;
+const MAX_ERROR_BODY = 64 * 1024;
+const MAX_TOKEN_BODY = 1024 * 1024;
+
+function base64(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+    return `${error.message}${cause}`.replace(/\s+/g, " ").trim();
+  }
+  return String(error);
+}
+
+/** Keep what is safe to show: no control characters, short. */
+function printable(text: string, max = 80): string {
+  // deno-lint-ignore no-control-regex
+  const clean = text.replace(/[\x00-\x1f\x7f]+/g, " ").trim();
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}
+
+/**
+ * A short, safe excerpt of an error answer: a JSON `message`/`detail`, an HTML page's title, or
+ * the first words of plain text.
+ */
+function answerExcerpt(body: string, secrets: readonly string[]): string {
+  let text = body.trim();
+  try {
+    const json = JSON.parse(text) as Record<string, unknown>;
+    const message = json?.message ?? json?.detail ?? json?.error ?? json?.errors;
+    if (message !== undefined) {
+      text = typeof message === "string" ? message : JSON.stringify(message);
+    }
+  } catch {
+    if (/^<!doctype html|^<html|<\/(html|body|head|div|p|h1)>/i.test(text)) {
+      const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(text)?.[1] ??
+        /<h1[^>]*>([\s\S]*?)<\/h1>/i.exec(text)?.[1] ?? "";
+      text = title ? `HTML page "${title.replace(/<[^>]*>/g, "").trim()}"` : "an HTML page";
+    }
+  }
+  return printable(redact(text, secrets), 120);
+}
+
+function retryAfterMs(header: string | null, now: number): number | undefined {
+  if (!header) return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function isRetryableStatus(status: number): boolean {
+  return status === 429 || (status >= 500 && status !== 501);
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Check an answer's shape and turn it into a token; the error names what is wrong. */
+function parseTokenAnswer(body: string, now: number, registryUrl?: string): RegistryToken {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new ApiError("Cannot fetch registry token: Sauce Labs answered 200 with invalid JSON", {
+      status: 200,
+    });
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new ApiError(
+      "Cannot fetch registry token: Sauce Labs answered 200 with JSON that is not an object",
+      { status: 200 },
+    );
+  }
+  const answer = json as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const field of ["username", "password", "expires_at"]) {
+    const value = answer[field];
+    if (value === undefined || value === null) problems.push(`"${field}" is missing`);
+    else if (typeof value !== "string") problems.push(`"${field}" is not a string`);
+    else if (value === "") problems.push(`"${field}" is empty`);
+  }
+  if (problems.length > 0) {
+    throw new ApiError(
+      `Cannot fetch registry token: the answer is not a token (${problems.join(", ")})`,
+      { status: 200 },
+    );
+  }
+  const expiresText = answer.expires_at as string;
+  const expiresAt = RFC3339.test(expiresText) ? new Date(expiresText) : new Date(NaN);
+  if (Number.isNaN(expiresAt.getTime())) {
+    throw new ApiError(
+      `Cannot fetch registry token: "expires_at" is not an RFC 3339 time ("${
+        printable(expiresText, 40)
+      }")`,
+      { status: 200 },
+    );
+  }
+  if (expiresAt.getTime() <= now) {
+    throw new ApiError(
+      `Cannot fetch registry token: the token expired already (expires_at ${expiresText}); check this machine's clock`,
+      { status: 200 },
+    );
+  }
+  return {
+    username: answer.username as string,
+    password: answer.password as string,
+    expiresAt,
+    ...(registryUrl ? { registryUrl } : {}),
+  };
+}
+
+function statusError(status: number, excerpt: string): ApiError {
+  const detail = excerpt ? `: ${excerpt}` : "";
+  if (status === 401) {
+    return new AuthenticationError(
+      `Sauce Labs refused the username or access key (401)${detail}; check SAUCE_USERNAME and SAUCE_ACCESS_KEY`,
+      { status },
+    );
+  }
+  if (status === 403) {
+    return new AuthenticationError(
+      `Sauce Labs did not allow a registry token (403)${detail}; your organization may not be enrolled in the Sauce Labs Container Registry: ask Sauce Labs support for registry access`,
+      { status },
+    );
+  }
+  if (status === 422 || status === 500) {
+    return new ApiError(
+      `Cannot fetch registry token: Sauce Labs could not generate a short-lived token (${status})${detail}`,
+      { status },
+    );
+  }
+  return new ApiError(`Cannot fetch registry token: Sauce Labs answered ${status}${detail}`, {
+    status,
+  });
+}
+
+async function readLimited(response: Response, limit: number): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < limit) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+  }
+  if (size >= limit) await reader.cancel().catch(() => {});
+  return new TextDecoder().decode(concat(chunks).subarray(0, limit));
+}
+
+function isTimeout(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true &&
+    (signal.reason instanceof TimeoutError ||
+      (signal.reason as { name?: string })?.name === "TimeoutError");
+}
+
+function abortError(signal: AbortSignal): SauceRegistryError {
+  if (signal.reason instanceof SauceRegistryError) return signal.reason;
+  if (isTimeout(signal)) return new TimeoutError("Timed out", { cause: signal.reason });
+  return new SauceRegistryError("Cancelled", { cause: signal.reason, exitCode: 130 });
+}
+
+/**
+ * Ask Sauce Labs for a short-lived registry token. Retries connection errors, 429 and 5xx (but
+ * 501) with exponential backoff, honouring `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * import { fetchToken } from "./mod.ts";
+ * const token = await fetchToken({
+ *   credentials: { username: "alice", accessKey: "…" },
+ *   registryUrl: "registry.example.com/your-private-registry",
+ *   region: "eu-central-1",
+ * });
+ * console.log(token.username, token.expiresAt);
+ * ```
+ *
+ * @param options Credentials, registry, region or API URL, retry policy, abort signal.
+ * @returns The token.
+ * @throws {AuthenticationError} On 401 and 403.
+ * @throws {ApiError} On any other failure or an answer of the wrong shape.
+ * @throws {TimeoutError} When the signal's timeout fires.
+ */
+export async function fetchToken(options: FetchTokenOptions): Promise<RegistryToken> {
+  const base = apiBaseUrl(options.region, options.apiUrl);
+  const url = `${base}${TOKEN_PATH}`;
+  const { username, accessKey } = options.credentials;
+  const secrets = [accessKey];
+  const retries = options.retries ?? 3;
+  const firstDelay = options.retryDelayMs ?? 1000;
+  const log = options.log ?? (() => {});
+  const body = options.registryUrl
+    ? JSON.stringify({ registry_url: options.registryUrl })
+    : undefined;
+  for (let attempt = 0;; attempt++) {
+    let failure: ApiError;
+    let waitMs: number | undefined;
+    const started = Date.now();
+    try {
+      log(
+        `POST ${url} (Authorization: Basic [redacted]${body ? `, body ${body}` : ""})`,
+      );
+      const response = await fetch(url, {
+        method: "POST",
+        headers: {
+          "Authorization": `Basic ${base64(`${username}:${accessKey}`)}`,
+          "Content-Type": "application/json",
+          "Accept": "application/json",
+          "User-Agent": `sauce-registry/${VERSION}`,
+        },
+        body,
+        signal: options.signal,
+      });
+      log(`${response.status} ${response.statusText} in ${Date.now() - started} ms`);
+      if (response.status === 200) {
+        const text = await readLimited(response, MAX_TOKEN_BODY);
+        return parseTokenAnswer(text, Date.now(), options.registryUrl);
+      }
+      const excerpt = answerExcerpt(await readLimited(response, MAX_ERROR_BODY), secrets);
+      failure = statusError(response.status, excerpt);
+      if (!isRetryableStatus(response.status)) throw failure;
+      waitMs = retryAfterMs(response.headers.get("retry-after"), Date.now());
+    } catch (error) {
+      if (options.signal?.aborted) throw abortError(options.signal);
+      if (error instanceof SauceRegistryError) throw error;
+      failure = new ApiError(
+        `Cannot reach Sauce Labs at ${base}: ${redact(errorText(error), secrets)}`,
+        { cause: error },
+      );
+      log(`failed in ${Date.now() - started} ms: ${failure.message}`);
+    }
+    if (attempt >= retries) throw failure;
+    const delay = Math.min(waitMs ?? firstDelay * 2 ** attempt, MAX_BACKOFF_MS);
+    log(`retrying in ${delay} ms (attempt ${attempt + 2} of ${retries + 1})`);
+    try {
+      await sleep(delay, options.signal);
+    } catch {
+      throw abortError(options.signal!);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registry references
+// ---------------------------------------------------------------------------------------------
+
+/** A registry URL or image reference, taken apart. */
+export interface RegistryReference {
+  /** The host and optional port, lower-cased: what `docker login` takes. */
+  host: string;
+  /** Host and path without scheme, tag, digest or trailing slash: what the Sauce API takes. */
+  registryUrl: string;
+  /** The repository path after the host, if any (`team/app`). */
+  path: string;
+  /** The tag, for an image reference. */
+  tag?: string;
+  /** The digest, for an image reference. */
+  digest?: string;
+}
+
+const HOST_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+const PATH_COMPONENT = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
+
+function registryUsage(input: string, problem: string): UsageError {
+  return new UsageError(
+    `Invalid registry "${
+      printable(input, 60)
+    }": ${problem}; expected a registry URL like registry.example.com/your-private-registry or an image like registry.example.com/team/app:1.0`,
+  );
+}
+
+function checkHost(input: string, host: string): string {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(host);
+  if (!match) throw registryUsage(input, "the host is malformed");
+  const [, name, port] = match;
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
+    throw registryUsage(input, `port ${port} is out of range`);
+  }
+  const lower = name.toLowerCase();
+  if (!name.startsWith("[")) {
+    const labels = lower.split(".");
+    if (lower.length > 253 || labels.some((label) => !HOST_LABEL.test(label))) {
+      throw registryUsage(input, "the host is not a valid host name");
+    }
+    if (labels.length === 1 && lower !== "localhost" && port === undefined) {
+      throw registryUsage(input, `"${lower}" is not a registry host (no dot or port)`);
+    }
+  }
+  return port === undefined ? lower : `${lower}:${port}`;
+}
+
+/**
+ * Take apart a registry URL as Sauce Labs gives it (`registry.example.com/your-private-registry`,
+ * with or without `https://`, a trailing slash or a port) or an image reference
+ * (`registry.example.com/team/app:1.2@sha256:…`).
+ *
+ * @example
+ * ```ts
+ * import { parseRegistry } from "./mod.ts";
+ * parseRegistry("https://registry.example.com/team/app:1.2/".replace(/\/$/, ""));
+ * // { host: "registry.example.com", registryUrl: "registry.example.com/team/app", path: "team/app", tag: "1.2" }
+ * ```
+ *
+ * @param input The registry URL or image reference.
+ * @returns Its parts.
+ * @throws {UsageError} When it is not a registry URL or image reference.
+ */
+export function parseRegistry(input: string): RegistryReference {
+  let rest = input.trim();
+  if (rest === "") throw registryUsage(input, "it is empty");
+  // deno-lint-ignore no-control-regex
+  if (/[\s\x00-\x1f\x7f]/.test(rest)) throw registryUsage(input, "it contains white space");
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(rest);
+  if (scheme) {
+    if (!/^https?$/i.test(scheme[1])) {
+      throw registryUsage(input, `the scheme ${scheme[1]}:// is not supported`);
+    }
+    rest = rest.slice(scheme[0].length);
+  }
+  if (/[?#]/.test(rest)) throw registryUsage(input, "it has a query or fragment");
+  rest = rest.replace(/\/+$/, "");
+  const slash = rest.indexOf("/");
+  const hostPart = slash === -1 ? rest : rest.slice(0, slash);
+  let path = slash === -1 ? "" : rest.slice(slash + 1);
+  if (hostPart === "") throw registryUsage(input, "the host is missing");
+  if (hostPart.includes("@")) throw registryUsage(input, "credentials do not belong in it");
+  const host = checkHost(input, hostPart);
+  let digest: string | undefined;
+  let tag: string | undefined;
+  const at = path.indexOf("@");
+  if (at !== -1) {
+    digest = path.slice(at + 1);
+    path = path.slice(0, at);
+    if (!DIGEST.test(digest)) throw registryUsage(input, "the digest is malformed");
+  }
+  const lastColon = path.lastIndexOf(":");
+  if (lastColon !== -1 && lastColon > path.lastIndexOf("/")) {
+    tag = path.slice(lastColon + 1);
+    path = path.slice(0, lastColon);
+    if (!TAG.test(tag)) throw registryUsage(input, "the tag is malformed");
+  }
+  if (path !== "" && path.split("/").some((part) => !PATH_COMPONENT.test(part))) {
+    throw registryUsage(
+      input,
+      "the repository path is malformed (lower-case letters, digits, . _ -)",
+    );
+  }
+  if ((tag !== undefined || digest !== undefined) && path === "") {
+    throw registryUsage(input, "a tag or digest needs a repository");
+  }
+  return {
+    host,
+    registryUrl: path ? `${host}/${path}` : host,
+    path,
+    ...(tag !== undefined ? { tag } : {}),
+    ...(digest !== undefined ? { digest } : {}),
+  };
+}
+
+/**
+ * The host (and port) that `docker login` takes for a registry URL or image reference: the
+ * part before the first `/`.
+ *
+ * @example
+ * ```ts
+ * import { registryHost } from "./mod.ts";
+ * registryHost("https://registry.example.com/your-private-registry/"); // "registry.example.com"
+ * ```
+ *
+ * @param ref A registry URL or image reference.
+ * @returns The host, lower-cased, with its port if one was given.
+ * @throws {UsageError} When `ref` is malformed.
+ */
+export function registryHost(ref: string): string {
+  return parseRegistry(ref).host;
+}
+
+/** The registry URL an image lives in: the image reference without its last path component. */
+function imageRegistryUrl(ref: RegistryReference): string {
+  const parts = ref.path.split("/");
+  return parts.length > 1 ? `${ref.host}/${parts.slice(0, -1).join("/")}` : ref.host;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files: atomic writes and a cross-process lock
+// ---------------------------------------------------------------------------------------------
+
+function randomSuffix(): string {
+  return crypto.getRandomValues(new Uint32Array(2)).join("-");
+}
+
+/**
+ * Write a file so that readers see the old or the new content, never half: a temporary file in
+ * the same folder, then a rename over the target.
+ */
+async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
+  const temporary = `${path}.tmp-${processId()}-${randomSuffix()}`;
+  try {
+    if (!(await createExclusive(temporary, data, mode))) {
+      throw new SauceRegistryError(`Cannot write ${path}: ${temporary} exists`);
+    }
+    await changeMode(temporary, mode); // the umask may have narrowed it
+    await renameFile(temporary, path);
+  } catch (error) {
+    await removePath(temporary);
+    throw error;
+  }
+}
+
+/** How long a lock may sit before it is taken as abandoned, when its holder cannot be checked. */
+const LOCK_STALE_MS = 10_000;
+const LOCK_POLL_MS = 15;
+
+/**
+ * Run `work` while holding a lock file (created exclusively), so that processes take turns. A
+ * lock whose holder has died (checked through /proc), or that is older than 10 s, is broken.
+ */
+async function withFileLock<T>(
+  lockPath: string,
+  work: () => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  const stamp = `${processId()} ${Date.now()} ${randomSuffix()}`;
+  while (!(await createExclusive(lockPath, stamp, 0o600))) {
+    if (signal?.aborted) throw abortError(signal);
+    if (await lockIsAbandoned(lockPath)) {
+      await removePath(lockPath);
+      continue;
+    }
+    await sleep(LOCK_POLL_MS + Math.random() * LOCK_POLL_MS, signal).catch(() => {});
+  }
+  try {
+    return await work();
+  } finally {
+    if ((await readTextFile(lockPath)) === stamp) await removePath(lockPath);
+  }
+}
+
+async function lockIsAbandoned(lockPath: string): Promise<boolean> {
+  const [text, info] = await Promise.all([readTextFile(lockPath), fileInfo(lockPath)]);
+  if (text === undefined || info === undefined) return false; // released meanwhile: try again
+  const pid = Number(text.split(" ")[0]);
+  if (Number.isInteger(pid) && pid > 0 && pid !== processId()) {
+    if ((await processIsAlive(pid)) === false) return true;
+  }
+  return Date.now() - info.mtimeMs > LOCK_STALE_MS;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token cache
+// ---------------------------------------------------------------------------------------------
+
+/** Options of {@linkcode getToken}: those of {@linkcode fetchToken}, plus the cache. */
+export interface GetTokenOptions extends FetchTokenOptions, PathOptions {
+  /** Skip the cache: always ask the API, store nothing. */
+  noCache?: boolean;
+}
+
+interface CachedToken {
+  username: string;
+  password: string;
+  expires_at: string;
+  issued_at: string;
+  registry_url?: string;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Whether a cached token can still be handed out: not within its refresh margin of expiry. The
+ * margin is 60 s or a fifth of the lifetime, whichever is longer, but never more than half the
+ * lifetime, so that very short tokens can still be shared by processes that start together.
+ */
+function isFresh(token: CachedToken, now: number): boolean {
+  const expires = Date.parse(token.expires_at);
+  const issued = Date.parse(token.issued_at);
+  if (Number.isNaN(expires) || Number.isNaN(issued)) return false;
+  const lifetime = Math.max(0, expires - issued);
+  const margin = Math.min(Math.max(60_000, lifetime / 5), lifetime / 2);
+  return now < expires - margin;
+}
+
+async function cacheFile(options: GetTokenOptions): Promise<string> {
+  const key = [
+    apiBaseUrl(options.region, options.apiUrl),
+    options.credentials.username,
+    options.registryUrl ?? "",
+  ].join("\n");
+  return joinPath(cacheDirectory(options), `${await sha256Hex(key)}.json`);
+}
+
+async function readCachedToken(path: string): Promise<CachedToken | undefined> {
+  const text = await readTextFile(path);
+  if (text === undefined) return undefined;
+  try {
+    const token = JSON.parse(text) as CachedToken;
+    return typeof token?.password === "string" && typeof token.username === "string"
+      ? token
+      : undefined;
+  } catch {
+    return undefined; // a damaged cache entry is simply refetched
+  }
+}
+
+function fromCache(token: CachedToken): RegistryToken {
+  return {
+    username: token.username,
+    password: token.password,
+    expiresAt: new Date(token.expires_at),
+    ...(token.registry_url ? { registryUrl: token.registry_url } : {}),
+  };
+}
+
+/**
+ * Get a token through the cache: reuse one until it nears expiry, else fetch one. Across
+ * processes only one asks the API at a time; the others wait and reuse its token. The cache
+ * lives in a 0700 folder, one 0600 file per (API URL, username, registry), named by a hash.
+ *
+ * @example
+ * ```ts
+ * import { getToken, resolveCredentials } from "./mod.ts";
+ * const token = await getToken({
+ *   credentials: await resolveCredentials(),
+ *   registryUrl: "registry.example.com/your-private-registry",
+ * });
+ * ```
+ *
+ * @param options Those of {@linkcode fetchToken}, the cache folder and `noCache`.
+ * @returns A token that is not about to expire.
+ * @throws {AuthenticationError | ApiError | TimeoutError} As {@linkcode fetchToken}.
+ */
+export async function getToken(options: GetTokenOptions): Promise<RegistryToken> {
+  if (options.noCache) return await fetchToken(options);
+  const path = await cacheFile(options);
+  const cached = await readCachedToken(path);
+  if (cached && isFresh(cached, Date.now())) return fromCache(cached);
+  await makeDirectory(dirname(path), 0o700);
+  await changeMode(dirname(path), 0o700);
+  return await withFileLock(`${path}.lock`, async () => {
+    const again = await readCachedToken(path);
+    if (again && isFresh(again, Date.now())) return fromCache(again);
+    const issuedAt = new Date();
+    const token = await fetchToken(options);
+    const entry: CachedToken = {
+      username: token.username,
+      password: token.password,
+      expires_at: token.expiresAt.toISOString(),
+      issued_at: issuedAt.toISOString(),
+      ...(options.registryUrl ? { registry_url: options.registryUrl } : {}),
+    };
+    await writeFileAtomic(path, JSON.stringify(entry), 0o600);
+    return token;
+  }, options.signal);
+}
+
+/**
+ * Remove cached tokens: those for one registry host, or all of them.
+ *
+ * @example
+ * ```ts
+ * import { clearCachedTokens } from "./mod.ts";
+ * const removed = await clearCachedTokens("registry.example.com");
+ * ```
+ *
+ * @param host Only tokens for this registry host; all when undefined.
+ * @param options The cache folder.
+ * @returns How many were removed.
+ */
+export async function clearCachedTokens(host?: string, options: PathOptions = {}): Promise<number> {
+  const dir = cacheDirectory(options);
+  let removed = 0;
+  for (const name of await listDirectory(dir)) {
+    if (!/^[0-9a-f]{64}\.json$/.test(name)) continue;
+    const path = joinPath(dir, name);
+    const token = await readCachedToken(path);
+    const tokenHost = token?.registry_url ? safeHost(token.registry_url) : undefined;
+    if (host === undefined || tokenHost === host) {
+      await removePath(path);
+      removed++;
+    }
+  }
+  return removed;
+}
+
+/** When the cached token for a registry expires, if one is cached. */
+async function cachedTokenExpiry(options: GetTokenOptions): Promise<Date | undefined> {
+  const token = await readCachedToken(await cacheFile(options));
+  return token ? new Date(token.expires_at) : undefined;
+}
+
+function safeHost(ref: string): string | undefined {
+  try {
+    return registryHost(ref);
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tool runners
+// ---------------------------------------------------------------------------------------------
+
+/** The container tools `login` and `logout` know. */
+export const TOOLS = [
+  "docker",
+  "podman",
+  "buildah",
+  "skopeo",
+  "nerdctl",
+  "helm",
+  "oras",
+  "crane",
+] as const;
+
+/** One of {@linkcode TOOLS}. */
+export type Tool = typeof TOOLS[number];
+
+/**
+ * Each tool's documented login with the password on standard input, and its logout. `extra` is
+ * placed before the host, where every tool accepts options.
+ */
+const TOOL_COMMANDS: Record<
+  Tool,
+  {
+    login(host: string, username: string, extra: string[]): string[];
+    logout(host: string, extra: string[]): string[];
+  }
+> = {
+  docker: standardLogin(),
+  podman: standardLogin(),
+  buildah: standardLogin(),
+  skopeo: standardLogin(),
+  nerdctl: standardLogin(),
+  oras: standardLogin(),
+  helm: {
+    login: (host, username, extra) => [
+      "registry",
+      "login",
+      "--username",
+      username,
+      "--password-stdin",
+      ...extra,
+      host,
+    ],
+    logout: (host, extra) => ["registry", "logout", ...extra, host],
+  },
+  crane: {
+    login: (host, username, extra) => [
+      "auth",
+      "login",
+      "--username",
+      username,
+      "--password-stdin",
+      ...extra,
+      host,
+    ],
+    logout: (host, extra) => ["auth", "logout", ...extra, host],
+  },
+};
+
+function standardLogin() {
+  return {
+    login: (host: string, username: string, extra: string[]) => [
+      "login",
+      "--username",
+      username,
+      "--password-stdin",
+      ...extra,
+      host,
+    ],
+    logout: (host: string, extra: string[]) => ["logout", ...extra, host],
+  };
+}
+
+function checkTool(tool: string): Tool {
+  if (!(TOOLS as readonly string[]).includes(tool)) {
+    throw new UsageError(
+      `Unknown tool "${printable(tool, 30)}": expected one of ${TOOLS.join(", ")}`,
+    );
+  }
+  return tool as Tool;
+}
+
+/** Options of {@linkcode login} and {@linkcode logout}. */
+export interface ToolOptions {
+  /** The tool to log in; default `docker`. */
+  tool?: Tool | string;
+  /** Extra arguments for the tool, such as `--tls-verify=false`. */
+  toolArgs?: string[];
+  /** The tool's environment; default this process's. */
+  env?: Record<string, string>;
+  /** Aborting stops the tool. */
+  signal?: AbortSignal;
+}
+
+/** What a tool printed on success (already free of secrets). */
+export interface ToolResult {
+  /** The tool's standard output. */
+  stdout: string;
+  /** The tool's standard error. */
+  stderr: string;
+  /** The argument list it ran with (never holds a secret). */
+  argv: string[];
+}
+
+function toolFailure(
+  tool: string,
+  action: string,
+  result: SpawnResult,
+  secrets: string[],
+): ToolError {
+  const output = redact(`${result.stderr}\n${result.stdout}`, secrets).trim().split("\n")
+    .map((line) => line.trim()).filter(Boolean).pop() ?? "";
+  return new ToolError(
+    tool,
+    `${tool} ${action} failed (exit code ${result.code})${
+      output ? `: ${printable(output, 200)}` : ""
+    }`,
+    { toolExitCode: result.code },
+  );
+}
+
+/**
+ * Log a container tool in to the registry host with a token, the password passed on standard
+ * input only (`--password-stdin`), never on the command line.
+ *
+ * @example
+ * ```ts
+ * import { fetchToken, login } from "./mod.ts";
+ * const token = await fetchToken({ credentials: { username: "alice", accessKey: "…" } });
+ * await login(token, "registry.example.com/your-private-registry", { tool: "podman" });
+ * ```
+ *
+ * @param token The registry token.
+ * @param registry The registry URL or an image reference; only its host is used.
+ * @param options The tool, extra arguments, environment.
+ * @returns What the tool printed, with any secret removed.
+ * @throws {UsageError} For a malformed registry or unknown tool.
+ * @throws {ToolError} When the tool fails or is not installed.
+ */
+export async function login(
+  token: RegistryToken,
+  registry: string,
+  options: ToolOptions = {},
+): Promise<ToolResult> {
+  const tool = checkTool(options.tool ?? "docker");
+  const host = registryHost(registry);
+  const argv = TOOL_COMMANDS[tool].login(host, token.username, options.toolArgs ?? []);
+  const result = await spawn(tool, argv, {
+    stdin: token.password,
+    env: options.env,
+    signal: options.signal,
+  });
+  const secrets = [token.password];
+  if (result.code !== 0) throw toolFailure(tool, "login", result, secrets);
+  return { stdout: redact(result.stdout, secrets), stderr: redact(result.stderr, secrets), argv };
+}
+
+/**
+ * Log a container tool out of a registry host.
+ *
+ * @example
+ * ```ts
+ * import { logout } from "./mod.ts";
+ * await logout("registry.example.com", { tool: "docker" });
+ * ```
+ *
+ * @param registry The registry URL or image reference.
+ * @param options The tool, extra arguments, environment.
+ * @returns What the tool printed.
+ * @throws {ToolError} When the tool fails.
+ */
+export async function logout(registry: string, options: ToolOptions = {}): Promise<ToolResult> {
+  const tool = checkTool(options.tool ?? "docker");
+  const host = registryHost(registry);
+  const argv = TOOL_COMMANDS[tool].logout(host, options.toolArgs ?? []);
+  const result = await spawn(tool, argv, { env: options.env, signal: options.signal });
+  if (result.code !== 0) throw toolFailure(tool, "logout", result, []);
+  return { stdout: result.stdout, stderr: result.stderr, argv };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Docker config
+// ---------------------------------------------------------------------------------------------
+
+/** The `auths` Docker config for one registry host: what `token --format docker-config` prints. */
+export function dockerConfigFor(
+  token: RegistryToken,
+  host: string,
+): { auths: Record<string, { auth: string }> } {
+  return { auths: { [host]: { auth: base64(`${token.username}:${token.password}`) } } };
+}
+
+/** Where a JSON text first goes wrong, as "line L, column C", for messages about broken files. */
+function jsonErrorPosition(text: string): string {
+  let index = 0;
+  const fail = (): never => {
+    throw index;
+  };
+  const space = () => {
+    while (/[ \t\r\n]/.test(text[index] ?? "")) index++;
+  };
+  const literal = (word: string) => {
+    if (text.startsWith(word, index)) index += word.length;
+    else fail();
+  };
+  const string = () => {
+    index++; // opening quote
+    while (index < text.length && text[index] !== '"') {
+      if (text.charCodeAt(index) < 0x20) fail();
+      if (text[index] === "\\") {
+        index++;
+        if (text[index] === "u") {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(index + 1, index + 5))) fail();
+          index += 4;
+        } else if (!/["\\/bfnrt]/.test(text[index] ?? "")) fail();
+      }
+      index++;
+    }
+    if (text[index] !== '"') fail();
+    index++;
+  };
+  const value = (): void => {
+    space();
+    const char = text[index];
+    if (char === "{") {
+      index++;
+      space();
+      if (text[index] === "}") return void index++;
+      for (;;) {
+        space();
+        if (text[index] !== '"') fail();
+        string();
+        space();
+        if (text[index] !== ":") fail();
+        index++;
+        value();
+        space();
+        if (text[index] === ",") index++;
+        else if (text[index] === "}") return void index++;
+        else fail();
+      }
+    } else if (char === "[") {
+      index++;
+      space();
+      if (text[index] === "]") return void index++;
+      for (;;) {
+        value();
+        space();
+        if (text[index] === ",") index++;
+        else if (text[index] === "]") return void index++;
+        else fail();
+      }
+    } else if (char === '"') string();
+    else if (char === "t") literal("true");
+    else if (char === "f") literal("false");
+    else if (char === "n") literal("null");
+    else {
+      const number = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(index));
+      if (!number) fail();
+      index += number![0].length;
+    }
+  };
+  try {
+    value();
+    space();
+    if (index < text.length) fail();
+  } catch (position) {
+    if (typeof position !== "number") throw position;
+  }
+  const before = text.slice(0, index).split("\n");
+  return `line ${before.length}, column ${before[before.length - 1].length + 1}`;
+}
+
+/** Parse a JSON settings file that must hold an object; undefined when it does not exist. */
+async function readJsonObject(path: string): Promise<Record<string, unknown> | undefined> {
+  const raw = await readTextFile(path);
+  if (raw === undefined) return undefined;
+  const text = raw.replace(/^\uFEFF/, "");
+  if (text.trim() === "") return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(
+      path,
+      `not valid JSON at ${jsonErrorPosition(text)}; fix or move it, it was left unchanged`,
+      { cause: error },
+    );
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new ConfigError(
+      path,
+      `expected a JSON object, found ${
+        json === null ? "null" : Array.isArray(json) ? "an array" : typeof json
+      }; it was left unchanged`,
+    );
+  }
+  return json as Record<string, unknown>;
+}
+
+/**
+ * Change a JSON settings file safely: under a lock (concurrent writers lose nothing), following
+ * a symlink to its target, keeping its mode (0600 for a new file) and one backup (`.bak`),
+ * written atomically, and only when the content changes.
+ */
+async function updateJsonFile(
+  path: string,
+  change: (json: Record<string, unknown>) => boolean,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const target = await resolveSymlinks(path);
+  await makeDirectory(dirname(target), 0o700);
+  return await withFileLock(`${target}.lock`, async () => {
+    const existing = await readTextFile(target);
+    const json = (await readJsonObject(target)) ?? {};
+    if (!change(json)) return false;
+    const mode = (await fileInfo(target))?.mode ?? 0o600;
+    if (existing !== undefined) await writeFileAtomic(`${target}.bak`, existing, mode);
+    await writeFileAtomic(target, `${JSON.stringify(json, null, "\t")}\n`, mode);
+    return true;
+  }, signal);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registries file and configure-docker
+// ---------------------------------------------------------------------------------------------
+
+/** What the credential helper knows of a registry host. */
+export interface RegistrySettings {
+  /** The whole registry URL for the Sauce API. */
+  registryUrl: string;
+  /** The region. */
+  region: string;
+  /** An explicit API URL (from `--api-url`), which wins over the region. */
+  apiUrl?: string;
+}
+
+/**
+ * Read the registries file (host → settings) that `configure-docker` writes.
+ *
+ * @example
+ * ```ts
+ * import { readRegistrySettings } from "./mod.ts";
+ * const registries = await readRegistrySettings();
+ * console.log(Object.keys(registries));
+ * ```
+ *
+ * @param options Where the file is.
+ * @returns The registries, empty when the file does not exist.
+ * @throws {ConfigError} When the file is not valid JSON.
+ */
+export async function readRegistrySettings(
+  options: PathOptions = {},
+): Promise<Record<string, RegistrySettings>> {
+  const path = settingsFile(options);
+  const text = await readTextFile(path);
+  if (text === undefined) return {};
+  try {
+    const json = JSON.parse(text) as { registries?: Record<string, RegistrySettings> };
+    return json?.registries && typeof json.registries === "object" ? json.registries : {};
+  } catch (error) {
+    throw new ConfigError(path, `not valid JSON at ${jsonErrorPosition(text)}`, { cause: error });
+  }
+}
+
+/** Options of {@linkcode configureDocker}. */
+export interface ConfigureDockerOptions extends PathOptions {
+  /** The region the registries belong to; default `us-west-1`. */
+  region?: string;
+  /** An explicit API URL, recorded so that the helper asks the same API. */
+  apiUrl?: string;
+  /** The helper's name in `credHelpers`: `docker-credential-<name>`; default `saucelabs`. */
+  helperName?: string;
+  /** Aborting stops waiting for the files' locks. */
+  signal?: AbortSignal;
+}
+
+/** What {@linkcode configureDocker} did. */
+export interface ConfigureDockerResult {
+  /** The hosts now served by the helper. */
+  hosts: string[];
+  /** The Docker config file written (after following a symlink). */
+  dockerConfig: string;
+  /** The registries file. */
+  settingsFile: string;
+  /** Whether the Docker config changed. */
+  dockerConfigChanged: boolean;
+  /** Whether the registries file changed. */
+  settingsChanged: boolean;
+}
+
+/**
+ * Make Docker (and Podman, Skopeo, Buildah, which read the same file) use the
+ * `docker-credential-saucelabs` helper for these registries: records each registry in the
+ * registries file and adds `credHelpers` entries to the Docker config. Idempotent.
+ *
+ * @example
+ * ```ts
+ * import { configureDocker } from "./mod.ts";
+ * await configureDocker(["registry.example.com/your-private-registry"], { region: "us-west-1" });
+ * ```
+ *
+ * @param registries Registry URLs as Sauce Labs gives them.
+ * @param options Region or API URL, and where the files are.
+ * @returns The hosts and files, and whether each file changed.
+ * @throws {UsageError} For a malformed registry.
+ * @throws {ConfigError} When the Docker config is not valid JSON (it is left untouched).
+ */
+export async function configureDocker(
+  registries: readonly string[],
+  options: ConfigureDockerOptions = {},
+): Promise<ConfigureDockerResult> {
+  if (registries.length === 0) throw new UsageError("configure-docker needs at least one registry");
+  const references = registries.map(parseRegistry);
+  const region = options.region || DEFAULT_REGION;
+  apiBaseUrl(region, options.apiUrl); // reject a bad region or URL before touching any file
+  const helper = options.helperName ?? "saucelabs";
+  const dockerConfig = await resolveSymlinks(dockerConfigFile(options));
+  const settingsPath = settingsFile(options);
+  // The Docker config first: when it is broken, nothing is recorded anywhere.
+  const dockerConfigChanged = await updateJsonFile(dockerConfig, (json) => {
+    const helpers = (json.credHelpers ?? {}) as Record<string, unknown>;
+    if (typeof helpers !== "object" || Array.isArray(helpers)) {
+      throw new ConfigError(dockerConfig, `"credHelpers" is not an object; it was left unchanged`);
+    }
+    let changed = false;
+    for (const { host } of references) {
+      if (helpers[host] !== helper) {
+        helpers[host] = helper;
+        changed = true;
+      }
+    }
+    json.credHelpers = helpers;
+    return changed;
+  }, options.signal);
+  const settingsChanged = await updateJsonFile(settingsPath, (json) => {
+    const known = (json.registries ?? {}) as Record<string, RegistrySettings>;
+    let changed = json.version !== 1;
+    json.version = 1;
+    for (const { host, registryUrl } of references) {
+      const entry: RegistrySettings = {
+        registryUrl,
+        region,
+        ...(options.apiUrl ? { apiUrl: apiBaseUrl(region, options.apiUrl) } : {}),
+      };
+      if (JSON.stringify(known[host]) !== JSON.stringify(entry)) {
+        known[host] = entry;
+        changed = true;
+      }
+    }
+    json.registries = known;
+    return changed;
+  }, options.signal);
+  return {
+    hosts: references.map((reference) => reference.host),
+    dockerConfig,
+    settingsFile: settingsPath,
+    dockerConfigChanged,
+    settingsChanged,
+  };
+}
+
+/** What the Docker config says about one registry host, for `status`. */
+export interface DockerConfigStatus {
+  /** The file read. */
+  path: string;
+  /** Whether it exists. */
+  exists: boolean;
+  /** The helper named for this host in `credHelpers`, if any. */
+  credHelper?: string;
+  /** The global `credsStore`, if any. */
+  credsStore?: string;
+  /** Whether `auths` holds an entry for this host. */
+  hasAuth: boolean;
+}
+
+/**
+ * Read what the Docker config says for a host, without changing it.
+ *
+ * @example
+ * ```ts
+ * import { dockerConfigStatus } from "./mod.ts";
+ * console.log(await dockerConfigStatus("registry.example.com"));
+ * ```
+ *
+ * @param host The registry host.
+ * @param options Where the Docker config is.
+ * @returns Its entries for the host.
+ * @throws {ConfigError} When the file is not valid JSON.
+ */
+export async function dockerConfigStatus(
+  host: string,
+  options: PathOptions = {},
+): Promise<DockerConfigStatus> {
+  const path = await resolveSymlinks(dockerConfigFile(options));
+  const json = await readJsonObject(path);
+  const helpers = (json?.credHelpers ?? {}) as Record<string, string>;
+  const auths = (json?.auths ?? {}) as Record<string, unknown>;
+  const hasAuth = Object.keys(auths).some((key) => safeHost(key) === host);
+  return {
+    path,
+    exists: json !== undefined,
+    ...(helpers[host] ? { credHelper: helpers[host] } : {}),
+    ...(typeof json?.credsStore === "string" ? { credsStore: json.credsStore } : {}),
+    hasAuth,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credential helper
+// ---------------------------------------------------------------------------------------------
+
+/** The name Docker runs the helper by (`credHelpers` value `saucelabs`). */
+export const HELPER_PROGRAM = "docker-credential-saucelabs";
+
+/** The exact answer Docker's clients take as "no credentials here, carry on anonymously". */
+export const CREDENTIALS_NOT_FOUND = "credentials not found in native keychain";
+
+/** Options of {@linkcode credentialHelper}. */
+export interface CredentialHelperOptions extends PathOptions, CredentialOptions {
+  /** Skip the token cache. */
+  noCache?: boolean;
+  /** Aborting stops a token request. */
+  signal?: AbortSignal;
+  /** Retries for the token request; default 3. */
+  retries?: number;
+  /** The first retry delay in ms; default 1000. */
+  retryDelayMs?: number;
+  /** Verbose log lines, credentials redacted. */
+  log?: (line: string) => void;
+}
+
+/** What the helper answers: Docker reads stdout and the exit code; stderr reaches the user. */
+export interface CredentialHelperResult {
+  /** Standard output for Docker. */
+  stdout: string;
+  /** A message for the user, if any. */
+  stderr: string;
+  /** 0 on success, 1 otherwise. */
+  exitCode: number;
+}
+
+/**
+ * The Docker credential-helper protocol (`get`, `store`, `erase`, `list`, `version`). `get`
+ * mints (or reuses) a token only for hosts recorded by {@linkcode configureDocker}; `store` and
+ * `erase` accept and explain, since tokens are minted on demand; `list` calls no API.
+ *
+ * @example
+ * ```ts
+ * import { credentialHelper } from "./mod.ts";
+ * const answer = await credentialHelper("get", "registry.example.com\n");
+ * console.log(answer.exitCode, answer.stdout);
+ * ```
+ *
+ * @param action The protocol's action.
+ * @param input What Docker wrote on standard input.
+ * @param options Where the files are, credentials, cache.
+ * @returns Output and exit code; never throws for a protocol failure.
+ */
+export async function credentialHelper(
+  action: string,
+  input: string,
+  options: CredentialHelperOptions = {},
+): Promise<CredentialHelperResult> {
+  try {
+    switch (action) {
+      case "get":
+        return await helperGet(input.trim(), options);
+      case "store": {
+        const host = helperStoreHost(input);
+        return ok(
+          "",
+          `${HELPER_PROGRAM}: nothing to store${
+            host ? ` for ${host}` : ""
+          }: Sauce Labs tokens are minted on demand by this helper\n`,
+        );
+      }
+      case "erase": {
+        const host = safeHost(input.trim());
+        const removed = host ? await clearCachedTokens(host, options) : 0;
+        return ok(
+          "",
+          `${HELPER_PROGRAM}: ${
+            removed > 0 ? `dropped the cached token for ${host}` : "no cached token to drop"
+          }; a new one is minted on the next pull or push\n`,
+        );
+      }
+      case "list":
+        return await helperList(options);
+      case "version":
+        return ok(`${HELPER_PROGRAM} (sauce-registry) ${VERSION}\n`, "");
+      default:
+        return {
+          stdout: "",
+          stderr: `Usage: ${HELPER_PROGRAM} <get|store|erase|list|version>\n`,
+          exitCode: 1,
+        };
+    }
+  } catch (error) {
+    const message = error instanceof SauceRegistryError
+      ? error.message
+      : `Unexpected failure: ${errorText(error)}`;
+    return { stdout: "", stderr: `${HELPER_PROGRAM}: ${message}\n`, exitCode: 1 };
+  }
+}
+
+function ok(stdout: string, stderr: string): CredentialHelperResult {
+  return { stdout, stderr, exitCode: 0 };
+}
+
+function helperStoreHost(input: string): string | undefined {
+  try {
+    const { ServerURL } = JSON.parse(input) as { ServerURL?: string };
+    return typeof ServerURL === "string" ? safeHost(ServerURL) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function helperGet(
+  serverUrl: string,
+  options: CredentialHelperOptions,
+): Promise<CredentialHelperResult> {
+  const host = safeHost(serverUrl);
+  const registries = host ? await readRegistrySettings(options) : {};
+  const entry = host ? registries[host] : undefined;
+  if (!host || !entry) return { stdout: `${CREDENTIALS_NOT_FOUND}\n`, stderr: "", exitCode: 1 };
+  const credentials = await resolveCredentials(options);
+  const token = await getToken({
+    ...options,
+    credentials,
+    registryUrl: entry.registryUrl,
+    region: entry.region,
+    apiUrl: entry.apiUrl,
+  });
+  return ok(
+    `${
+      JSON.stringify({ ServerURL: serverUrl, Username: token.username, Secret: token.password })
+    }\n`,
+    "",
+  );
+}
+
+async function helperList(options: CredentialHelperOptions): Promise<CredentialHelperResult> {
+  const registries = await readRegistrySettings(options);
+  let username = "";
+  try {
+    username = (await resolveCredentials(options)).username;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    // no credentials yet: list the hosts all the same
+  }
+  const listing: Record<string, string> = {};
+  for (const host of Object.keys(registries)) listing[host] = username;
+  return ok(`${JSON.stringify(listing)}\n`, "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// exec and push: a private, temporary Docker config
+// ---------------------------------------------------------------------------------------------
+
+/** Options of {@linkcode withTemporaryAuth}. */
+export interface TemporaryAuthOptions {
+  /** Called once the folder exists, before `work`; for tests and diagnostics. */
+  onCreated?: (dir: string) => void;
+}
+
+/**
+ * Write a private Docker config (folder 0700, file 0600) holding auth for one registry host,
+ * run `work` with its folder and the environment that points tools at it, then remove it
+ * whatever happens.
+ *
+ * @example
+ * ```ts
+ * import { fetchToken, withTemporaryAuth, spawn } from "./mod.ts";
+ * const token = await fetchToken({ credentials: { username: "alice", accessKey: "…" } });
+ * await withTemporaryAuth(token, "registry.example.com", (_dir, env) =>
+ *   spawn("docker", ["pull", "registry.example.com/team/app:1"], { env, inheritStdio: true }));
+ * ```
+ *
+ * @param token The registry token.
+ * @param host The registry host.
+ * @param work What to run while the config exists.
+ * @param options A hook called when the folder exists.
+ * @returns What `work` returned.
+ */
+export async function withTemporaryAuth<T>(
+  token: RegistryToken,
+  host: string,
+  work: (dir: string, env: Record<string, string>) => Promise<T>,
+  options: TemporaryAuthOptions = {},
+): Promise<T> {
+  const dir = await makeTempDirectory("sauce-registry-");
+  try {
+    const configPath = joinPath(dir, "config.json");
+    await writeFileAtomic(configPath, JSON.stringify(dockerConfigFor(token, host)), 0o600);
+    options.onCreated?.(dir);
+    return await work(dir, {
+      ...environment(),
+      DOCKER_CONFIG: dir,
+      REGISTRY_AUTH_FILE: configPath,
+      DOCKER_USERNAME: token.username,
+      DOCKER_PASSWORD: token.password,
+      DOCKER_REGISTRY: host,
+    });
+  } finally {
+    await removePath(dir, true);
+  }
+}
+
+/** Options of {@linkcode pushImage}. */
+export interface PushOptions {
+  /** `docker` (default) or `podman`. */
+  tool?: "docker" | "podman" | string;
+  /** Extra arguments for the tool's push, such as `--tls-verify=false`. */
+  toolArgs?: string[];
+  /** Aborting stops the push. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Push an image with a fresh token, through a private temporary config (the user's own config
+ * and keyring are not involved). The tool's progress stays visible.
+ *
+ * @example
+ * ```ts
+ * import { fetchToken, pushImage } from "./mod.ts";
+ * const token = await fetchToken({ credentials: { username: "alice", accessKey: "…" } });
+ * const code = await pushImage(token, "registry.example.com/team/app:1.0");
+ * ```
+ *
+ * @param token The registry token.
+ * @param image The image reference.
+ * @param options The tool and its extra arguments.
+ * @returns The tool's exit code.
+ */
+export async function pushImage(
+  token: RegistryToken,
+  image: string,
+  options: PushOptions = {},
+): Promise<number> {
+  const tool = options.tool ?? "docker";
+  if (tool !== "docker" && tool !== "podman") {
+    throw new UsageError(`push works with docker or podman, not "${printable(tool, 30)}"`);
+  }
+  const { host } = parseRegistry(image);
+  return await withTemporaryAuth(token, host, async (dir, environment) => {
+    const args = tool === "docker"
+      ? ["--config", dir, "push", ...(options.toolArgs ?? []), image]
+      : ["push", "--authfile", joinPath(dir, "config.json"), ...(options.toolArgs ?? []), image];
+    const result = await spawn(tool, args, {
+      env: environment,
+      inheritStdio: true,
+      signal: options.signal,
+    });
+    return result.code;
+  });
+}
+
+/**
+ * The registry URL to ask the API for when pushing an image: the one recorded by
+ * `configure-docker` for its host, else the image reference without the image name.
+ *
+ * @example
+ * ```ts
+ * import { registryUrlForImage } from "./mod.ts";
+ * await registryUrlForImage("registry.example.com/team/app:1"); // "registry.example.com/team"
+ * ```
+ *
+ * @param image The image reference.
+ * @param options Where the registries file is.
+ * @returns The registry URL.
+ */
+export async function registryUrlForImage(
+  image: string,
+  options: PathOptions = {},
+): Promise<string> {
+  const reference = parseRegistry(image);
+  const known = (await readRegistrySettings(options))[reference.host];
+  return known?.registryUrl ?? imageRegistryUrl(reference);
+}
+
+// ---------------------------------------------------------------------------------------------
+// status
+// ---------------------------------------------------------------------------------------------
+
+/** Diagnostics: never a secret, only where things come from and what state they are in. */
+export interface StatusReport {
+  /** The version. */
+  version: string;
+  /** The runtime. */
+  runtime: string;
+  /** The username and where it and the access key came from; undefined when not found. */
+  credentials?: { username: string; usernameSource: string; accessKeySource: string };
+  /** Why credentials were not found. */
+  credentialsProblem?: string;
+  /** The region and API base URL in use. */
+  region: string;
+  /** The API base URL. */
+  apiUrl: string;
+  /** Whether the API answered a token request, and how. */
+  api?: { ok: boolean; detail: string; expiresAt?: string };
+  /** The registry host asked about. */
+  host?: string;
+  /** What the registries file says of it. */
+  registry?: RegistrySettings;
+  /** When its cached token expires. */
+  cachedTokenExpiresAt?: string;
+  /** What the Docker config says of it. */
+  dockerConfig?: DockerConfigStatus;
+  /** Where the credential helper's program is on PATH, if it is. */
+  helperOnPath?: string;
+}
+
+/** Options of {@linkcode status}. */
+export interface StatusOptions extends CredentialOptions, PathOptions {
+  /** The region. */
+  region?: string;
+  /** An explicit API URL. */
+  apiUrl?: string;
+  /** Skip the token request. */
+  offline?: boolean;
+  /** Aborting stops the API check. */
+  signal?: AbortSignal;
+  /** Retries for the API check; default 0. */
+  retries?: number;
+}
+
+/**
+ * Gather diagnostics: where credentials come from (never their values), the region and API
+ * URL, whether the API gives a token, the cached token's expiry and the Docker config's entry.
+ *
+ * @example
+ * ```ts
+ * import { status } from "./mod.ts";
+ * console.log(await status("registry.example.com/your-private-registry"));
+ * ```
+ *
+ * @param registry A registry to report on, if any.
+ * @param options Credentials, region, files.
+ * @returns The report.
+ */
+export async function status(
+  registry?: string,
+  options: StatusOptions = {},
+): Promise<StatusReport> {
+  const reference = registry ? parseRegistry(registry) : undefined;
+  const registries = await readRegistrySettings(options);
+  const recorded = reference ? registries[reference.host] : undefined;
+  const region = options.region || recorded?.region || DEFAULT_REGION;
+  const apiUrl = apiBaseUrl(region, options.apiUrl || recorded?.apiUrl);
+  const report: StatusReport = {
+    version: VERSION,
+    runtime: isBun()
+      ? `Bun ${(globalThis as unknown as { Bun: { version: string } }).Bun.version}`
+      : isDeno()
+      ? `Deno ${Deno.version.deno}`
+      : "unknown",
+    region,
+    apiUrl,
+  };
+  let credentials: ResolvedCredentials | undefined;
+  try {
+    credentials = await resolveCredentials(options);
+    report.credentials = {
+      username: credentials.username,
+      usernameSource: credentials.usernameSource,
+      accessKeySource: credentials.accessKeySource,
+    };
+  } catch (error) {
+    if (!(error instanceof SauceRegistryError)) throw error;
+    report.credentialsProblem = error.message;
+  }
+  const registryUrl = recorded?.registryUrl ?? reference?.registryUrl;
+  if (credentials && !options.offline) {
+    try {
+      const token = await fetchToken({
+        credentials,
+        apiUrl,
+        registryUrl,
+        signal: options.signal,
+        retries: options.retries ?? 0,
+      });
+      report.api = {
+        ok: true,
+        detail: "a token was issued",
+        expiresAt: token.expiresAt.toISOString(),
+      };
+    } catch (error) {
+      if (!(error instanceof SauceRegistryError) || error instanceof TimeoutError) throw error;
+      report.api = { ok: false, detail: error.message };
+    }
+  }
+  if (reference) {
+    report.host = reference.host;
+    if (recorded) report.registry = recorded;
+    if (credentials) {
+      const expiry = await cachedTokenExpiry({ ...options, credentials, apiUrl, registryUrl });
+      if (expiry) report.cachedTokenExpiresAt = expiry.toISOString();
+    }
+    report.dockerConfig = await dockerConfigStatus(reference.host, options);
+  }
+  const onPath = await findOnPath(HELPER_PROGRAM);
+  if (onPath) report.helperOnPath = onPath;
+  return report;
+}
+
+/**
+ * Find a program on PATH, without running it.
+ *
+ * @example
+ * ```ts
+ * import { findOnPath } from "./mod.ts";
+ * console.log(await findOnPath("docker-credential-saucelabs"));
+ * ```
+ *
+ * @param program The program's name.
+ * @returns Its path, or undefined when it is not on PATH.
+ */
+export async function findOnPath(program: string): Promise<string | undefined> {
+  for (const dir of (env("PATH") ?? "").split(isWindows() ? ";" : ":")) {
+    if (!dir) continue;
+    const candidate = joinPath(dir, program);
+    const info = await fileInfo(candidate);
+    if (info?.isFile && (isWindows() || (info.mode & 0o111) !== 0)) return candidate;
+  }
+  return undefined;
+}
