@@ -249,10 +249,15 @@ function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
+/** RFC 3339 in UTC, without milliseconds when they are zero (as Sauce Labs writes it). */
+function isoTime(date: Date): string {
+  return date.toISOString().replace(/\.000Z$/, "Z");
+}
+
 function describeExpiry(expiresAt: Date): string {
   const seconds = Math.round((expiresAt.getTime() - Date.now()) / 1000);
   const inWords = seconds >= 120 ? `${Math.round(seconds / 60)} min` : `${seconds} s`;
-  return `${expiresAt.toISOString()} (in ${inWords})`;
+  return `${isoTime(expiresAt)} (in ${inWords})`;
 }
 
 async function info(context: Context, text: string): Promise<void> {
@@ -336,7 +341,7 @@ async function runToken(context: Context): Promise<number> {
     throw new UsageError("--format docker-config needs --registry URL");
   }
   const token = await fetchToken(await tokenOptions(context, reference?.registryUrl));
-  const expiresAt = token.expiresAt.toISOString().replace(/\.000Z$/, "Z");
+  const expiresAt = isoTime(token.expiresAt);
   const outputs: Record<string, () => string> = {
     json: () =>
       JSON.stringify({ username: token.username, password: token.password, expires_at: expiresAt }),
@@ -373,7 +378,7 @@ async function runLogin(context: Context): Promise<number> {
           host: reference.host,
           tool,
           username: token.username,
-          expires_at: token.expiresAt.toISOString(),
+          expires_at: isoTime(token.expiresAt),
         })
       }\n`,
     );
@@ -617,7 +622,8 @@ function colour(text: string): string {
  */
 export async function main(args: string[]): Promise<number> {
   if (args[0] === "credential-helper") return await helperMain(args.slice(1));
-  if (programName() === HELPER_PROGRAM) return await helperMain(args);
+  // Only a known command skips the check: reading the program's name costs Deno start-up time.
+  if (!(args[0] in RUNNERS) && programName() === HELPER_PROGRAM) return await helperMain(args);
   const separator = args.indexOf("--");
   const own = separator === -1 ? args : args.slice(0, separator);
   const rest = separator === -1 ? [] : args.slice(separator + 1);

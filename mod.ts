@@ -55,6 +55,8 @@ export class SauceRegistryError extends Error {
   readonly exitCode: number;
 
   /**
+   * Make the error.
+   *
    * @param message What went wrong, one line.
    * @param options Cause and exit code (default 1).
    */
@@ -77,6 +79,8 @@ export class SauceRegistryError extends Error {
  */
 export class UsageError extends SauceRegistryError {
   /**
+   * Make the error.
+   *
    * @param message What was expected, one line.
    * @param options The cause, if any.
    */
@@ -110,6 +114,8 @@ export class ApiError extends SauceRegistryError {
   readonly status?: number;
 
   /**
+   * Make the error.
+   *
    * @param message What went wrong, one line.
    * @param options Status and cause.
    */
@@ -133,6 +139,8 @@ export class ApiError extends SauceRegistryError {
  */
 export class AuthenticationError extends ApiError {
   /**
+   * Make the error.
+   *
    * @param message What was refused and what to do, one line.
    * @param options Status and cause.
    */
@@ -157,6 +165,8 @@ export class TimeoutError extends SauceRegistryError {
   readonly timedOut = true;
 
   /**
+   * Make the error.
+   *
    * @param message What timed out, one line.
    * @param options The cause, if any.
    */
@@ -191,6 +201,8 @@ export class ToolError extends SauceRegistryError {
   readonly toolExitCode?: number;
 
   /**
+   * Make the error.
+   *
    * @param tool The program that failed.
    * @param message What went wrong, one line, secrets already removed.
    * @param options The tool's exit code and the cause.
@@ -219,6 +231,8 @@ export class ConfigError extends SauceRegistryError {
   readonly path: string;
 
   /**
+   * Make the error.
+   *
    * @param path The file at fault.
    * @param problem What is wrong with it.
    * @param options The cause, if any.
@@ -322,10 +336,12 @@ export function commandLineArgs(): string[] {
   return isDeno() ? [...Deno.args] : nodeProcess().argv.slice(2);
 }
 
-/** The name this program was started under (a symlink's name, not its target's). */
+/**
+ * The name this program was started under: a symlink's name, not its target's. (On Deno this
+ * touches the `process` global, which costs start-up time: call it only when needed.)
+ */
 export function programName(): string {
-  const path = isDeno() ? Deno.execPath() : nodeProcess().argv0;
-  return path.split(/[\\/]/).pop()!.replace(/\.exe$/i, "");
+  return nodeProcess().argv0.split(/[\\/]/).pop()!.replace(/\.exe$/i, "");
 }
 
 /** Whether standard error is a terminal (progress and colour only go there). */
@@ -812,7 +828,7 @@ export function apiBaseUrl(region?: string, apiUrl?: string): string {
     return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
   }
   const name = region || DEFAULT_REGION;
-  const base = REGIONS[name];
+  const base = Object.hasOwn(REGIONS, name) ? REGIONS[name] : undefined;
   if (!base) {
     throw new UsageError(
       `Unknown region "${printable(name)}": expected one of ${Object.keys(REGIONS).join(", ")}`,
@@ -853,8 +869,10 @@ export interface CredentialOptions {
 }
 
 /** A setting's value and where it was found. */
-interface Found {
+export interface Found {
+  /** The value. */
   value: string;
+  /** Where it was found. */
   source: CredentialSource;
 }
 
@@ -1279,11 +1297,23 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
 
 function registryUsage(input: string, problem: string): UsageError {
+  // A password in user:password@host must not be echoed back.
+  const shown = input.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?[^/@]*@/, "$1***@");
   return new UsageError(
     `Invalid registry "${
-      printable(input, 60)
+      printable(shown, 60)
     }": ${problem}; expected a registry URL like registry.example.com/your-private-registry or an image like registry.example.com/team/app:1.0`,
   );
+}
+
+/** Whether `[…]` holds a valid IPv6 address (the URL parser knows the grammar). */
+function isIpv6Literal(bracketed: string): boolean {
+  if (!/^\[[0-9a-f:.]+\]$/.test(bracketed)) return false;
+  try {
+    return new URL(`http://${bracketed}/`).hostname.startsWith("[");
+  } catch {
+    return false;
+  }
 }
 
 function checkHost(input: string, host: string): string {
@@ -1294,7 +1324,9 @@ function checkHost(input: string, host: string): string {
     throw registryUsage(input, `port ${port} is out of range`);
   }
   const lower = name.toLowerCase();
-  if (!name.startsWith("[")) {
+  if (name.startsWith("[")) {
+    if (!isIpv6Literal(lower)) throw registryUsage(input, "the host is not a valid IPv6 address");
+  } else {
     const labels = lower.split(".");
     if (lower.length > 253 || labels.some((label) => !HOST_LABEL.test(label))) {
       throw registryUsage(input, "the host is not a valid host name");
@@ -1908,11 +1940,13 @@ async function readJsonObject(path: string): Promise<Record<string, unknown> | u
       { cause: error },
     );
   }
-  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+  // Docker's own loader reads `null` as an empty config, so it holds nothing to keep.
+  if (json === null) return {};
+  if (typeof json !== "object" || Array.isArray(json)) {
     throw new ConfigError(
       path,
       `expected a JSON object, found ${
-        json === null ? "null" : Array.isArray(json) ? "an array" : typeof json
+        Array.isArray(json) ? "an array" : typeof json
       }; it was left unchanged`,
     );
   }

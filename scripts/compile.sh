@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Build standalone binaries of sauce-registry for every platform users run it on.
+#
+#   bash scripts/compile.sh deno   # deno compile: linux x86_64/aarch64, macOS x86_64/arm64, Windows
+#   bash scripts/compile.sh bun    # bun build --compile: linux glibc and musl (Alpine), macOS, Windows
+#
+# Each binary lands in dist/<runtime>/<target>/. Both compilers download the runtime base for a
+# foreign target from their project's servers, so this needs the internet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# What the tool needs, no more: the network (the Sauce API), environment variables (credentials,
+# settings), reading and writing files (configs, cache), running tools (docker, podman, …), and
+# the user id (install-helper picks its default folder by it). Never --env-file: a binary must not
+# read a .env file it was not asked to.
+DENO_PERMISSIONS=(--allow-net --allow-env --allow-read --allow-write --allow-run --allow-sys=uid)
+
+case "${1:-}" in
+  deno)
+    for target in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-apple-darwin \
+      aarch64-apple-darwin x86_64-pc-windows-msvc; do
+      deno compile --no-npm "${DENO_PERMISSIONS[@]}" --target "$target" \
+        --output "dist/deno/$target/sauce-registry" cli.ts
+    done
+    ;;
+  bun)
+    for target in bun-linux-x64 bun-linux-arm64 bun-linux-x64-musl bun-linux-arm64-musl \
+      bun-darwin-x64 bun-darwin-arm64 bun-windows-x64; do
+      bun build --compile --minify --no-compile-autoload-dotenv --target="$target" cli.ts \
+        --outfile "dist/bun/$target/sauce-registry"
+    done
+    ;;
+  *)
+    echo "usage: bash scripts/compile.sh deno|bun" >&2
+    exit 2
+    ;;
+esac
+ls -l dist/"$1"/*/

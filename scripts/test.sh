@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Install what the whole test suite needs on a Debian machine with Node.js and npm, then run it
+# under Deno and under Bun. Used by README's test command and by CI (.ci/run).
+#
+#   bash scripts/test.sh            # install (idempotent) and run both suites
+#   SKIP_INSTALL=1 bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DENO_VERSION=2.9.6
+BUN_VERSION=1.4.5
+TOOLS_DIR=${SAUCE_REGISTRY_TOOLS:-$PWD/.tools}
+APT_PACKAGES=(docker.io docker-registry skopeo podman buildah openssl ca-certificates curl jq)
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+  missing=()
+  for package in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "Installing Debian packages: ${missing[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  if [ ! -x "$TOOLS_DIR/node_modules/.bin/deno" ] || [ ! -x "$TOOLS_DIR/node_modules/.bin/bun" ] ||
+    ! "$TOOLS_DIR/node_modules/.bin/deno" --version | grep -q "deno $DENO_VERSION" ||
+    [ "$("$TOOLS_DIR/node_modules/.bin/bun" --version)" != "$BUN_VERSION" ]; then
+    say "Installing deno@$DENO_VERSION and bun@$BUN_VERSION from npm into $TOOLS_DIR"
+    mkdir -p "$TOOLS_DIR"
+    [ -f "$TOOLS_DIR/package.json" ] || printf '{"private":true}\n' >"$TOOLS_DIR/package.json"
+    npm install --prefix "$TOOLS_DIR" --no-audit --no-fund --loglevel=error \
+      "deno@$DENO_VERSION" "bun@$BUN_VERSION" >/dev/null
+  fi
+fi
+export PATH="$TOOLS_DIR/node_modules/.bin:$PATH"
+export DENO_NO_UPDATE_CHECK=1
+
+for tool in deno bun dockerd docker-registry skopeo podman buildah openssl; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is not installed; the real-component tests need it" >&2; exit 1; }
+done
+say "$(deno --version | head -n 1), bun $(bun --version)"
+
+status=0
+say "deno task test"
+start=$SECONDS
+deno task test 2>&1 | tee .tools-deno-test.log || status=1
+deno_seconds=$((SECONDS - start))
+say "deno task test:bun"
+start=$SECONDS
+deno task test:bun 2>&1 | tee .tools-bun-test.log || status=1
+bun_seconds=$((SECONDS - start))
+
+# One closing line for both runtimes, from each runner's own summary.
+deno_line=$(grep -E '^(ok|FAILED) \|' .tools-deno-test.log | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g')
+deno_passed=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$deno_line")
+deno_failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$deno_line")
+bun_passed=$(sed -nE 's/^ *([0-9]+) pass$/\1/p' .tools-bun-test.log | tail -n 1)
+bun_failed=$(sed -nE 's/^ *([0-9]+) fail$/\1/p' .tools-bun-test.log | tail -n 1)
+rm -f .tools-deno-test.log .tools-bun-test.log
+echo
+echo "deno: ${deno_passed:-0} passed, ${deno_failed:-?} failed in ${deno_seconds}s; bun: ${bun_passed:-0} passed, ${bun_failed:-?} failed in ${bun_seconds}s"
+[ -n "$deno_passed" ] && [ -n "$bun_passed" ] || status=1
+echo "tests: $((${deno_passed:-0} + ${bun_passed:-0})) passed, $((${deno_failed:-1} + ${bun_failed:-1})) failed"
+exit $status
