@@ -240,7 +240,12 @@ async function parse(args: string[]): Promise<{ values: Values; positionals: str
     });
     return { values: values as Values, positionals };
   } catch (error) {
-    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    const text = error instanceof Error ? error.message : String(error);
+    // parseArgs puts the remedy on a later line; keep it, since that line is what users need.
+    const ambiguous = text.match(/^Option '(--[\w-]+)' argument is ambiguous/);
+    const message = ambiguous
+      ? `${ambiguous[0]}: for a value that starts with a dash, write ${ambiguous[1]}=VALUE`
+      : text.split("\n")[0];
     throw new UsageError(message.replace(/\.$/, "").replace(/^./, (c) => c.toUpperCase()));
   }
 }
@@ -623,7 +628,9 @@ function colour(text: string): string {
 export async function main(args: string[]): Promise<number> {
   if (args[0] === "credential-helper") return await helperMain(args.slice(1));
   // Only a known command skips the check: reading the program's name costs Deno start-up time.
-  if (!(args[0] in RUNNERS) && programName() === HELPER_PROGRAM) return await helperMain(args);
+  if (!Object.hasOwn(RUNNERS, args[0] ?? "") && programName() === HELPER_PROGRAM) {
+    return await helperMain(args);
+  }
   const separator = args.indexOf("--");
   const own = separator === -1 ? args : args.slice(0, separator);
   const rest = separator === -1 ? [] : args.slice(separator + 1);
@@ -646,7 +653,8 @@ export async function main(args: string[]): Promise<number> {
       await (values.help ? writeStdout : writeStderr)(mainUsage());
       return values.help ? 0 : 2;
     }
-    if (!(command in RUNNERS)) throw new UsageError(`Unknown command "${command}"`);
+    // hasOwn, not `in`: "constructor" or "toString" must not reach Object.prototype.
+    if (!Object.hasOwn(RUNNERS, command)) throw new UsageError(`Unknown command "${command}"`);
     if (values.help) {
       await writeStdout(commandHelp(command));
       return 0;
@@ -688,9 +696,11 @@ export async function main(args: string[]): Promise<number> {
     if (failure instanceof SauceRegistryError) {
       await writeStderr(`${colour("error:")} ${failure.message}\n`);
       if (failure instanceof UsageError) {
+        // When the arguments could not be parsed, the command is still worth naming.
+        const known = command ?? own.find((arg) => Object.hasOwn(COMMANDS, arg));
         await writeStderr(
-          command && command in COMMANDS
-            ? `Usage: ${COMMANDS[command].usage} (see --help)\n`
+          known && Object.hasOwn(COMMANDS, known)
+            ? `Usage: ${COMMANDS[known].usage} (see --help)\n`
             : `Run "sauce-registry --help" for usage\n`,
         );
       }

@@ -1141,8 +1141,62 @@ function parseTokenAnswer(body: string, now: number, registryUrl?: string): Regi
   };
 }
 
-function statusError(status: number, excerpt: string): ApiError {
+/**
+ * The proxy the runtime's fetch sends a URL through (HTTPS_PROXY/HTTP_PROXY, minus NO_PROXY), as
+ * "origin (VARIABLE)" without any credentials: only named in messages, so users see that a
+ * failure may be the proxy's.
+ */
+function proxyFor(url: URL): string | undefined {
+  const names = url.protocol === "https:"
+    ? ["HTTPS_PROXY", "https_proxy"]
+    : ["HTTP_PROXY", "http_proxy"];
+  const name = names.find((variable) => env(variable));
+  if (!name) return undefined;
+  const host = url.hostname.toLowerCase();
+  const bypassed = (env("NO_PROXY") ?? env("no_proxy") ?? "").split(",")
+    .map((entry) => entry.trim().toLowerCase().replace(/:\d+$/, "").replace(/^\*?\./, ""))
+    .some((entry) =>
+      entry === "*" || (entry !== "" && (host === entry || host.endsWith(`.${entry}`)))
+    );
+  if (bypassed) return undefined;
+  try {
+    return `${new URL(env(name)!).origin} (${name})`;
+  } catch {
+    return name;
+  }
+}
+
+/** What went wrong on the wire, in a few words: runtimes word these differently and at length. */
+function networkProblem(error: unknown): string {
+  const text = errorText(error);
+  const known: [RegExp, string][] = [
+    [/refused/i, "connection refused"],
+    [
+      /reset|hang up|other side closed|connection closed|closed unexpectedly|EPIPE/i,
+      "connection reset",
+    ],
+    [/dns|ENOTFOUND|EAI_AGAIN|lookup|resolve host/i, "host name not found"],
+    [/certificate|tls|ssl/i, "TLS handshake failed"],
+    [/timed? ?out/i, "connection timed out"],
+  ];
+  const match = known.find(([pattern]) => pattern.test(text));
+  return match ? match[1] : printable(text, 120);
+}
+
+function statusError(status: number, excerpt: string, proxy?: string): ApiError {
   const detail = excerpt ? `: ${excerpt}` : "";
+  if (status === 407 && proxy) {
+    return new ApiError(
+      `Cannot fetch registry token: the proxy ${proxy} wants authentication (407)`,
+      { status },
+    );
+  }
+  if (status === 403 && proxy && !excerpt.startsWith("{") && /HTML/.test(excerpt)) {
+    return new ApiError(
+      `Cannot fetch registry token: 403 with ${excerpt} through the proxy ${proxy}; the proxy may have refused the request`,
+      { status },
+    );
+  }
   if (status === 401) {
     return new AuthenticationError(
       `Sauce Labs refused the username or access key (401)${detail}; check SAUCE_USERNAME and SAUCE_ACCESS_KEY`,
@@ -1225,6 +1279,7 @@ export async function fetchToken(options: FetchTokenOptions): Promise<RegistryTo
   const body = options.registryUrl
     ? JSON.stringify({ registry_url: options.registryUrl })
     : undefined;
+  const proxy = proxyFor(new URL(url));
   for (let attempt = 0;; attempt++) {
     let failure: ApiError;
     let waitMs: number | undefined;
@@ -1250,14 +1305,16 @@ export async function fetchToken(options: FetchTokenOptions): Promise<RegistryTo
         return parseTokenAnswer(text, Date.now(), options.registryUrl);
       }
       const excerpt = answerExcerpt(await readLimited(response, MAX_ERROR_BODY), secrets);
-      failure = statusError(response.status, excerpt);
+      failure = statusError(response.status, excerpt, proxy);
       if (!isRetryableStatus(response.status)) throw failure;
       waitMs = retryAfterMs(response.headers.get("retry-after"), Date.now());
     } catch (error) {
       if (options.signal?.aborted) throw abortError(options.signal);
       if (error instanceof SauceRegistryError) throw error;
       failure = new ApiError(
-        `Cannot reach Sauce Labs at ${base}: ${redact(errorText(error), secrets)}`,
+        `Cannot reach Sauce Labs at ${base}${proxy ? ` through the proxy ${proxy}` : ""}: ${
+          redact(networkProblem(error), secrets)
+        }`,
         { cause: error },
       );
       log(`failed in ${Date.now() - started} ms: ${failure.message}`);
