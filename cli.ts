@@ -41,6 +41,7 @@ import {
   stderrIsTerminal,
   TimeoutError,
   type Tool,
+  ToolError,
   TOOLS,
   UsageError,
   VERSION,
@@ -369,6 +370,7 @@ async function runLogin(context: Context): Promise<number> {
   const [registry] = onlyPositionals(context, "login", 1, 1);
   const reference = parseRegistry(registry);
   const tool = checkTool(context.values.tool, TOOLS);
+  await requireOnPath(tool);
   const token = await fetchToken(await tokenOptions(context, reference.registryUrl));
   const result = await login(token, registry, {
     tool,
@@ -397,6 +399,13 @@ async function runLogin(context: Context): Promise<number> {
   return 0;
 }
 
+/** Fail before asking for a token that a missing tool could not use. */
+async function requireOnPath(tool: string): Promise<void> {
+  if (!(await findOnPath(tool))) {
+    throw new ToolError(tool, `Cannot run ${tool}: it is not installed or not on PATH`);
+  }
+}
+
 async function runLogout(context: Context): Promise<number> {
   const [registry] = onlyPositionals(context, "logout", 1, 1);
   const tool = checkTool(context.values.tool, TOOLS);
@@ -412,6 +421,7 @@ async function runPush(context: Context): Promise<number> {
   if (!reference.path) {
     throw new UsageError(`push needs an image, such as ${reference.host}/team/app:1.0`);
   }
+  await requireOnPath(tool);
   const token = await fetchToken(await tokenOptions(context, await registryUrlForImage(image)));
   await info(
     context,

@@ -323,6 +323,15 @@ function environment(): Record<string, string> {
   return copy;
 }
 
+/**
+ * The environment for a container tool this library runs: this process's, less the Sauce access
+ * key, which no tool needs (it gets a token password on stdin or in a private file instead).
+ */
+function toolEnvironment(): Record<string, string> {
+  const { SAUCE_ACCESS_KEY: _accessKey, ...rest } = environment();
+  return rest;
+}
+
 function processId(): number {
   return isDeno() ? Deno.pid : nodeProcess().pid;
 }
@@ -1796,7 +1805,7 @@ export interface ToolOptions {
   tool?: Tool | string;
   /** Extra arguments for the tool, such as `--tls-verify=false`. */
   toolArgs?: string[];
-  /** The tool's environment; default this process's. */
+  /** The tool's environment; default this process's, less `SAUCE_ACCESS_KEY`. */
   env?: Record<string, string>;
   /** Aborting stops the tool. */
   signal?: AbortSignal;
@@ -1857,7 +1866,7 @@ export async function login(
   const argv = TOOL_COMMANDS[tool].login(host, token.username, options.toolArgs ?? []);
   const result = await spawn(tool, argv, {
     stdin: token.password,
-    env: options.env,
+    env: options.env ?? toolEnvironment(),
     signal: options.signal,
   });
   const secrets = [token.password];
@@ -1883,7 +1892,10 @@ export async function logout(registry: string, options: ToolOptions = {}): Promi
   const tool = checkTool(options.tool ?? "docker");
   const host = registryHost(registry);
   const argv = TOOL_COMMANDS[tool].logout(host, options.toolArgs ?? []);
-  const result = await spawn(tool, argv, { env: options.env, signal: options.signal });
+  const result = await spawn(tool, argv, {
+    env: options.env ?? toolEnvironment(),
+    signal: options.signal,
+  });
   if (result.code !== 0) throw toolFailure(tool, "logout", result, []);
   return { stdout: result.stdout, stderr: result.stderr, argv };
 }
@@ -2456,12 +2468,12 @@ export async function pushImage(
     throw new UsageError(`push works with docker or podman, not "${printable(tool, 30)}"`);
   }
   const { host } = parseRegistry(image);
-  return await withTemporaryAuth(token, host, async (dir, environment) => {
+  return await withTemporaryAuth(token, host, async (dir, { SAUCE_ACCESS_KEY: _, ...env }) => {
     const args = tool === "docker"
       ? ["--config", dir, "push", ...(options.toolArgs ?? []), image]
       : ["push", "--authfile", joinPath(dir, "config.json"), ...(options.toolArgs ?? []), image];
     const result = await spawn(tool, args, {
-      env: environment,
+      env,
       inheritStdio: true,
       signal: options.signal,
     });

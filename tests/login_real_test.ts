@@ -1,0 +1,348 @@
+// `sauce-registry login` and `logout` driving the real container tools (skopeo, podman, buildah,
+// docker) against a real docker-registry that only accepts tokens the local Sauce stand-in
+// vouches for. Each login is then proven by using it (a push), and a recorder shim in front of
+// each real tool proves the password travels through stdin only.
+//
+// Runs unchanged under `deno test -A` and `bun test`. Bun cuts hooks off after 5 s, so before()
+// only starts the services and the tests that need them wait for them with their own timeout.
+
+import { Buffer } from "node:buffer";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, assert, before, describe, it } from "./deps.ts";
+import { type CliResult, makeSandbox, runCli, type Sandbox, SecretScanner } from "./harness.ts";
+import {
+  buildOciImage,
+  type Dockerd,
+  makeArgvRecorderShim,
+  readShimCalls,
+  type Registry,
+  requireTool,
+  run,
+  type RunResult,
+  startDockerd,
+  startRegistry,
+} from "./fixtures/services.ts";
+import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
+
+const ACCESS_KEY = DEFAULT_USERS.alice;
+
+/** A login to some other registry that docker's config already holds. */
+const OTHER_HOST = "other.registry.invalid";
+const OTHER_LOGIN = { auth: Buffer.from("someone:elsewhere").toString("base64") };
+
+/** Generous: dockerd on vfs and a cold runtime can be slow on a busy machine. */
+const SLOW = { timeout: 90_000 };
+
+describe("login with the real container tools against a token-authenticated registry", () => {
+  let workDir: string | undefined;
+  let standIn: StandIn | undefined;
+  let registry: Registry | undefined;
+  let dockerd: Dockerd | undefined;
+  let registryReady: Promise<Registry>;
+  let dockerdReady: Promise<Dockerd>;
+  let image: Promise<string>;
+  const scanner = new SecretScanner();
+  scanner.add(ACCESS_KEY);
+
+  before(() => {
+    // Not awaited: Bun would cut a slow hook off at 5 s. Each test awaits what it needs.
+    registryReady = (async () => {
+      standIn = await startStandIn();
+      registry = await startRegistry(standIn);
+      return registry;
+    })();
+    dockerdReady = (async () => {
+      requireTool("docker");
+      dockerd = await startDockerd();
+      return dockerd;
+    })();
+    image = (async () => {
+      workDir = await mkdtemp(join(tmpdir(), "login-real-test-"));
+      return await buildOciImage(join(workDir, "oci"), { tag: "v1" });
+    })();
+    // The tests report a failed start; these only keep it from being an unhandled rejection.
+    for (const started of [registryReady, dockerdReady, image]) started.catch(() => {});
+  });
+
+  after(async () => {
+    await Promise.allSettled([registryReady, dockerdReady, image]);
+    // In parallel: Bun gives this hook 5 s in all.
+    await Promise.allSettled([registry?.stop(), dockerd?.stop(), standIn?.close()]);
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  });
+
+  /** A sandbox whose CLI talks to the stand-in as alice, with a private containers auth file. */
+  async function sandboxFor(extra: Record<string, string> = {}): Promise<Sandbox> {
+    const { url } = standIn!;
+    const sandbox = await makeSandbox({
+      SAUCE_API_URL: url,
+      SAUCE_USERNAME: "alice",
+      SAUCE_ACCESS_KEY: ACCESS_KEY,
+      ...extra,
+    });
+    // skopeo, podman and buildah read and write this file: login and the later push share it.
+    sandbox.env.REGISTRY_AUTH_FILE = join(sandbox.dir, "containers", "auth.json");
+    // podman opens its storage even to log in: keep it out of /var/lib/containers.
+    const storage = join(sandbox.dir, "storage");
+    await mkdir(storage, { recursive: true });
+    const storageConf = join(storage, "storage.conf");
+    await writeFile(
+      storageConf,
+      `[storage]\ndriver = "vfs"\ngraphroot = ${JSON.stringify(join(storage, "root"))}\n` +
+        `runroot = ${JSON.stringify(join(storage, "run"))}\n`,
+    );
+    sandbox.env.CONTAINERS_STORAGE_CONF = storageConf;
+    return sandbox;
+  }
+
+  function cli(args: string[], sandbox: Sandbox): Promise<CliResult> {
+    return runCli(args, { env: sandbox.env, cwd: sandbox.dir, timeoutMs: 60_000 });
+  }
+
+  /** The credential the stand-in issued last, registered with the scanner. */
+  function lastIssuedPassword(): string {
+    const issued = standIn!.issued.at(-1);
+    assert.ok(issued, "the stand-in issued no token");
+    scanner.add(issued.password);
+    return issued.password;
+  }
+
+  function basicAuth(password: string): string {
+    return Buffer.from(`${TOKEN_USERNAME}:${password}`).toString("base64");
+  }
+
+  async function readAuths(file: string): Promise<Record<string, { auth?: string }>> {
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (error) {
+      if ((error as { code?: string }).code === "ENOENT") return {};
+      throw error;
+    }
+    return (JSON.parse(text) as { auths?: Record<string, { auth?: string }> }).auths ?? {};
+  }
+
+  /**
+   * A config with no auths, credsStore or credHelpers makes the docker CLI pick a desktop keyring
+   * helper when one is installed (SPEC §3), which fails on a headless machine. A login to another
+   * registry keeps docker on its own file store; it must survive our login and logout.
+   */
+  async function seedDockerConfig(sandbox: Sandbox): Promise<string> {
+    const configFile = join(sandbox.env.DOCKER_CONFIG, "config.json");
+    await mkdir(sandbox.env.DOCKER_CONFIG, { recursive: true });
+    await writeFile(configFile, JSON.stringify({ auths: { [OTHER_HOST]: OTHER_LOGIN } }), {
+      mode: 0o600,
+    });
+    return configFile;
+  }
+
+  /**
+   * No secret in any file under the sandbox's home or containers folder, except the tool's own
+   * auth file, which holds the token on purpose and must be private (0600). The recorder's log
+   * and podman's storage are left out: the test, not the CLI, wrote those.
+   */
+  async function checkWrittenFiles(sandbox: Sandbox, authFile: string): Promise<void> {
+    for (const folder of ["home", "containers"]) {
+      await scanner.checkTree(join(sandbox.dir, folder), (path) => path === authFile);
+    }
+  }
+
+  /** skopeo copy of the test image to the registry, with the sandbox's auth file only. */
+  async function pushWithAuthFile(sandbox: Sandbox, tag: string): Promise<RunResult> {
+    return await run(requireTool("skopeo"), [
+      "copy",
+      "--dest-tls-verify=false",
+      await image,
+      `docker://${registry!.host}/team/app:${tag}`,
+    ], { env: sandbox.env, inheritEnv: false, timeoutMs: 60_000 });
+  }
+
+  function explain(result: CliResult | RunResult, what: string): string {
+    return `${what} exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}` +
+      `\n--- registry logs (tail) ---\n${registry?.logs().slice(-2_000) ?? ""}`;
+  }
+
+  /** Checks a successful login's output: the host, the tool and the expiry; no secret. */
+  function assertLoggedIn(result: CliResult, tool: string, what: string): void {
+    assert.equal(result.code, 0, explain(result, what));
+    const expiresAt = standIn!.issued.at(-1)!.expiresAt.toISOString().replace(/\.000Z$/, "Z");
+    assert.match(result.stdout, new RegExp(`Logged in to ${registry!.host} with ${tool}`));
+    assert.ok(
+      result.stdout.includes(`expires at ${expiresAt}`),
+      `the expiry ${expiresAt} is not in: ${result.stdout}`,
+    );
+    scanner.checkResult(what, result);
+  }
+
+  /** A real tool's login through the CLI, proven by a push that uses the stored credential. */
+  async function loginThenPush(tool: "skopeo" | "podman" | "buildah", tag: string): Promise<void> {
+    requireTool(tool);
+    const { host } = await registryReady;
+    const sandbox = await sandboxFor();
+    try {
+      const anonymous = await pushWithAuthFile(sandbox, `${tag}-anonymous`);
+      assert.notEqual(anonymous.code, 0, "the registry accepted a push without a login");
+      assert.match(anonymous.stderr, /unauthorized|authentication required|401/i);
+
+      const requestsBefore = standIn!.tokenRequestCount();
+      const login = await cli(
+        ["login", host, "--tool", tool, "--tool-arg=--tls-verify=false"],
+        sandbox,
+      );
+      const password = lastIssuedPassword();
+      assertLoggedIn(login, tool, `${tool} login`);
+      assert.equal(standIn!.tokenRequestCount(), requestsBefore + 1, "one token per login");
+      assert.deepEqual(JSON.parse(standIn!.requests.at(-1)!.body), { registry_url: host });
+
+      const auths = await readAuths(sandbox.env.REGISTRY_AUTH_FILE);
+      assert.equal(auths[host]?.auth, basicAuth(password), `${tool} did not store the token`);
+
+      const pushed = await pushWithAuthFile(sandbox, tag);
+      assert.equal(pushed.code, 0, explain(pushed, "skopeo copy after login"));
+
+      const logout = await cli(["logout", host, "--tool", tool], sandbox);
+      assert.equal(logout.code, 0, explain(logout, `${tool} logout`));
+      assert.equal((await readAuths(sandbox.env.REGISTRY_AUTH_FILE))[host], undefined);
+      scanner.checkResult(`${tool} logout`, logout);
+      const denied = await pushWithAuthFile(sandbox, `${tag}-after-logout`);
+      assert.notEqual(denied.code, 0, "a push still worked after logout");
+    } finally {
+      await sandbox.cleanup();
+    }
+  }
+
+  it(
+    "logs skopeo in so that a push succeeds, where the same push without login is refused",
+    SLOW,
+    async () => {
+      await loginThenPush("skopeo", "skopeo");
+    },
+  );
+
+  it("logs podman in so that a push with its stored credential succeeds", SLOW, async () => {
+    await loginThenPush("podman", "podman");
+  });
+
+  it("logs buildah in so that a push with its stored credential succeeds", SLOW, async () => {
+    await loginThenPush("buildah", "buildah");
+  });
+
+  it(
+    "logs docker in through a real dockerd, docker push then works, and logout removes the entry",
+    SLOW,
+    async () => {
+      const docker = requireTool("docker");
+      const [{ host }, daemon] = await Promise.all([registryReady, dockerdReady]);
+      const sandbox = await sandboxFor({ DOCKER_HOST: daemon.host });
+      try {
+        const dockerEnv = { env: sandbox.env, inheritEnv: false, timeoutMs: 60_000 };
+        const archive = join(sandbox.dir, "image.tar");
+        const copied = await run(requireTool("skopeo"), [
+          "copy",
+          await image,
+          `docker-archive:${archive}:sauce-registry-test/app:v1`,
+        ], dockerEnv);
+        assert.equal(copied.code, 0, explain(copied, "skopeo copy to docker-archive"));
+        const loaded = await run(docker, ["load", "-i", archive], dockerEnv);
+        assert.equal(loaded.code, 0, explain(loaded, "docker load"));
+        const target = `${host}/team/app:docker`;
+        const tagged = await run(docker, ["tag", "sauce-registry-test/app:v1", target], dockerEnv);
+        assert.equal(tagged.code, 0, explain(tagged, "docker tag"));
+
+        // Not an anonymous push: dockerd retries a refused layer upload for about 50 s.
+        const anonymous = await run(docker, ["pull", target], dockerEnv);
+        assert.notEqual(anonymous.code, 0, "the registry served docker without a login");
+        assert.match(anonymous.stderr, /unauthorized|authentication required/i);
+
+        const configFile = await seedDockerConfig(sandbox);
+
+        const login = await cli(["login", host, "--tool", "docker"], sandbox);
+        const password = lastIssuedPassword();
+        assertLoggedIn(login, "docker", "docker login");
+        const auths = await readAuths(configFile);
+        assert.equal(auths[host]?.auth, basicAuth(password), "docker stored no auths entry");
+        assert.deepEqual(auths[OTHER_HOST], OTHER_LOGIN);
+
+        const pushed = await run(docker, ["push", target], dockerEnv);
+        assert.equal(pushed.code, 0, explain(pushed, "docker push after login"));
+        assert.match(pushed.stdout, /digest: sha256:[0-9a-f]{64}/);
+
+        const logout = await cli(["logout", host, "--tool", "docker"], sandbox);
+        assert.equal(logout.code, 0, explain(logout, "docker logout"));
+        const remaining = await readAuths(configFile);
+        assert.equal(remaining[host], undefined, "logout left the entry");
+        assert.deepEqual(remaining[OTHER_HOST], OTHER_LOGIN);
+        scanner.checkResult("docker logout", logout);
+        await checkWrittenFiles(sandbox, configFile);
+      } finally {
+        await sandbox.cleanup();
+      }
+    },
+  );
+
+  for (const tool of ["skopeo", "podman", "buildah", "docker"] as const) {
+    it(
+      `gives ${tool} the password on stdin only, never in its argv or environment`,
+      SLOW,
+      async () => {
+        const realPath = requireTool(tool);
+        const { host } = await registryReady;
+        const daemon = tool === "docker" ? await dockerdReady : undefined;
+        const sandbox = await sandboxFor(daemon ? { DOCKER_HOST: daemon.host } : {});
+        try {
+          const shims = join(sandbox.dir, "shims");
+          await mkdir(shims);
+          const { log } = await makeArgvRecorderShim(shims, tool, realPath);
+          sandbox.env.PATH = `${shims}:${sandbox.env.PATH}`;
+          const extra = tool === "docker" ? [] : ["--tls-verify=false"];
+          const realmBefore = standIn!.realmRequests.length;
+          const authFile = tool === "docker"
+            ? await seedDockerConfig(sandbox)
+            : sandbox.env.REGISTRY_AUTH_FILE;
+
+          const login = await cli(
+            ["login", host, "--tool", tool, ...extra.map((arg) => `--tool-arg=${arg}`)],
+            sandbox,
+          );
+          const password = lastIssuedPassword();
+          assertLoggedIn(login, tool, `${tool} login behind the recorder`);
+
+          const calls = await readShimCalls(log);
+          assert.equal(calls.length, 1, `expected one ${tool} run, got ${calls.length}`);
+          const [call] = calls;
+          assert.deepEqual(call.args, [
+            "login",
+            "--username",
+            TOKEN_USERNAME,
+            "--password-stdin",
+            ...extra,
+            host,
+          ]);
+          for (const [index, arg] of call.argv.entries()) {
+            assert.ok(!arg.includes(password), `the password is in ${tool}'s argv[${index}]`);
+            assert.ok(!arg.includes(ACCESS_KEY), `the access key is in ${tool}'s argv[${index}]`);
+          }
+          scanner.check(`${tool}'s argv`, call.argv.join("\0"));
+          for (const [name, value] of Object.entries(call.env)) {
+            assert.ok(!value.includes(password), `the password is in ${tool}'s env ${name}`);
+            assert.ok(!value.includes(ACCESS_KEY), `the access key is in ${tool}'s env ${name}`);
+          }
+
+          // Not in argv, not in the environment: the tool can only have read it from stdin.
+          // It did: the registry's token realm saw it, and the tool stored it.
+          const sawPassword = standIn!.realmRequests.slice(realmBefore).some((request) =>
+            request.headers.authorization === `Basic ${basicAuth(password)}` ||
+            new URLSearchParams(request.body).get("password") === password
+          );
+          assert.ok(sawPassword, `${tool} never presented the password to the registry`);
+          assert.equal((await readAuths(authFile))[host]?.auth, basicAuth(password));
+          await checkWrittenFiles(sandbox, authFile);
+        } finally {
+          await sandbox.cleanup();
+        }
+      },
+    );
+  }
+});
