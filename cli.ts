@@ -5,7 +5,7 @@
  * @example
  * ```sh
  * deno run -A cli.ts login registry.example.com/your-private-registry
- * bun cli.ts token --format env
+ * bun --no-env-file cli.ts token --format env
  * ```
  *
  * @module
@@ -246,7 +246,7 @@ async function parse(args: string[]): Promise<{ values: Values; positionals: str
     const ambiguous = text.match(/^Option '(--[\w-]+)' argument is ambiguous/);
     const message = ambiguous
       ? `${ambiguous[0]}: for a value that starts with a dash, write ${ambiguous[1]}=VALUE`
-      : text.split("\n")[0];
+      : text.split("\n")[0].replace(/^(Unknown option '[^']*')\..*/, "$1");
     throw new UsageError(message.replace(/\.$/, "").replace(/^./, (c) => c.toUpperCase()));
   }
 }
@@ -492,7 +492,7 @@ function installHelperCommand(): string {
   const { kind, program, script } = launcher();
   if (kind === "compiled") return `${shellQuote(program)} install-helper`;
   return kind === "bun"
-    ? `bun ${shellQuote(script!)} install-helper`
+    ? `bun --no-env-file ${shellQuote(script!)} install-helper`
     : `deno run -A ${shellQuote(script!)} install-helper`;
 }
 
@@ -512,7 +512,7 @@ async function runInstallHelper(context: Context): Promise<number> {
     await symlink(program, target);
   } else {
     const runner = kind === "bun"
-      ? `exec ${shellQuote(program)} ${shellQuote(script!)} credential-helper "$@"`
+      ? `exec ${shellQuote(program)} --no-env-file ${shellQuote(script!)} credential-helper "$@"`
       : `exec ${
         shellQuote(program)
       } run --quiet --no-prompt --no-config --allow-net --allow-env --allow-read --allow-write --allow-run ${

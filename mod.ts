@@ -814,6 +814,13 @@ function isLoopbackHost(hostname: string): boolean {
  * @throws {UsageError} For an unknown region or an unusable URL.
  */
 export function apiBaseUrl(region?: string, apiUrl?: string): string {
+  const name = region || DEFAULT_REGION;
+  const base = Object.hasOwn(REGIONS, name) ? REGIONS[name] : undefined;
+  if (!base) {
+    throw new UsageError(
+      `Unknown region "${printable(name)}": expected one of ${Object.keys(REGIONS).join(", ")}`,
+    );
+  }
   if (apiUrl !== undefined && apiUrl !== "") {
     let url: URL;
     try {
@@ -835,13 +842,6 @@ export function apiBaseUrl(region?: string, apiUrl?: string): string {
       throw new UsageError(`Invalid API URL "${printable(apiUrl)}": expected an https:// URL`);
     }
     return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
-  }
-  const name = region || DEFAULT_REGION;
-  const base = Object.hasOwn(REGIONS, name) ? REGIONS[name] : undefined;
-  if (!base) {
-    throw new UsageError(
-      `Unknown region "${printable(name)}": expected one of ${Object.keys(REGIONS).join(", ")}`,
-    );
   }
   return base;
 }
@@ -1401,7 +1401,8 @@ function checkHost(input: string, host: string): string {
       throw registryUsage(input, `"${lower}" is not a registry host (no dot or port)`);
     }
   }
-  return port === undefined ? lower : `${lower}:${port}`;
+  // "host:08080" and "host:8080" are one registry: Docker's config must see one spelling.
+  return port === undefined ? lower : `${lower}:${Number(port)}`;
 }
 
 /**

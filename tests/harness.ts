@@ -32,7 +32,7 @@ export function runtimeExecutable(): string {
 /** The argv that starts the CLI under the current runtime (before the CLI's own arguments). */
 export function cliCommand(): string[] {
   return runtime() === "bun"
-    ? [runtimeExecutable(), CLI]
+    ? [runtimeExecutable(), "--no-env-file", CLI] // as README says: the tool reads .env itself
     : [runtimeExecutable(), "run", "--quiet", "-A", "--no-config", CLI];
 }
 
@@ -86,6 +86,7 @@ export async function runCli(
   const [program, ...first] = cliCommand();
   return await run(program, [...first, ...args], {
     env: options.env,
+    inheritEnv: false, // only the sandbox's variables: no SAUCE_* from the outer environment
     stdin: options.stdin ?? "",
     cwd: options.cwd,
     timeoutMs: options.timeoutMs ?? 60_000,

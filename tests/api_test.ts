@@ -1,0 +1,582 @@
+// The token API client (fetchToken) and the token cache (getToken) against the local stand-in
+// for the Sauce Labs API: the request's exact shape, every documented failure, retries, answers
+// of the wrong shape, timeouts, and the cache's files and refresh.
+//
+// Runs unchanged under `deno test -A` and `bun test`.
+
+import { Buffer } from "node:buffer";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, afterEach, assert, before, describe, it } from "./deps.ts";
+import { ROOT, SecretScanner } from "./harness.ts";
+import { freePort } from "./fixtures/services.ts";
+import { type StandIn, startStandIn, TOKEN_PATH, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
+import {
+  ApiError,
+  AuthenticationError,
+  clearCachedTokens,
+  fetchToken,
+  type FetchTokenOptions,
+  getToken,
+  SauceRegistryError,
+  TimeoutError,
+  VERSION,
+} from "../mod.ts";
+
+const ALICE_KEY = "alice-access-key-0123456789";
+const BOB_KEY = "bob-access-key-9876543210";
+const CAROL_KEY = "carol-access-key-5555555555";
+const WRONG_KEY = "wrong-access-key-4242424242";
+const REGISTRY = "registry.example.com/your-private-registry";
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof Error, `rejected with a non-Error: ${error}`);
+    return error;
+  }
+  assert.fail("expected a rejection");
+}
+
+function futureRfc3339(seconds: number): string {
+  return new Date(Math.floor(Date.now() / 1000 + seconds) * 1000).toISOString().replace(
+    ".000Z",
+    "Z",
+  );
+}
+
+describe("fetchToken against the stand-in", () => {
+  let standIn: StandIn;
+  const scanner = new SecretScanner();
+  scanner.add(ALICE_KEY, BOB_KEY, WRONG_KEY);
+
+  /** Options for alice with fast retries; `extra` overrides. */
+  function options(extra: Partial<FetchTokenOptions> = {}): FetchTokenOptions {
+    return {
+      credentials: { username: "alice", accessKey: ALICE_KEY },
+      apiUrl: standIn.url,
+      retryDelayMs: 10,
+      ...extra,
+    };
+  }
+
+  /** The rejection of a token request, checked for secrets. */
+  async function failure(extra: Partial<FetchTokenOptions> = {}): Promise<Error> {
+    const error = await rejection(fetchToken(options(extra)));
+    scanner.check("error message", error.message, String(error.stack ?? ""));
+    return error;
+  }
+
+  before(async () => {
+    standIn = await startStandIn({
+      users: { alice: ALICE_KEY, bob: BOB_KEY },
+      enrolled: ["alice"],
+    });
+  });
+  afterEach(() => {
+    standIn.clearFaults();
+    standIn.requests.length = 0;
+  });
+  after(() => standIn.close());
+
+  it("posts to the token path with Basic auth, JSON content type and its User-Agent", async () => {
+    await fetchToken(options());
+    assert.equal(standIn.requests.length, 1);
+    const [request] = standIn.requests;
+    assert.equal(request.method, "POST");
+    assert.equal(request.path, TOKEN_PATH);
+    assert.equal(
+      request.headers.authorization,
+      `Basic ${Buffer.from(`alice:${ALICE_KEY}`).toString("base64")}`,
+    );
+    assert.equal(request.headers["content-type"], "application/json");
+    assert.equal(request.headers["user-agent"], `sauce-registry/${VERSION}`);
+  });
+
+  it("reports the same version as deno.json", async () => {
+    const config = JSON.parse(await readFile(join(ROOT, "deno.json"), "utf8")) as {
+      version: string;
+    };
+    assert.equal(VERSION, config.version);
+  });
+
+  it("sends {registry_url} when a registry is given and no body otherwise", async () => {
+    await fetchToken(options({ registryUrl: REGISTRY }));
+    await fetchToken(options());
+    assert.deepEqual(JSON.parse(standIn.requests[0].body), { registry_url: REGISTRY });
+    assert.equal(standIn.requests[1].body, "");
+    assert.equal(standIn.issued.at(-2)?.registryUrl, REGISTRY);
+  });
+
+  it("returns the issued username, password and expiry as a Date", async () => {
+    const token = await fetchToken(options({ registryUrl: REGISTRY }));
+    const issued = standIn.issued.at(-1)!;
+    assert.equal(token.username, TOKEN_USERNAME);
+    assert.equal(token.password, issued.password);
+    assert.ok(token.expiresAt instanceof Date);
+    assert.equal(token.expiresAt.getTime(), issued.expiresAt.getTime());
+    assert.equal(token.registryUrl, REGISTRY);
+  });
+
+  it("turns 401 into an AuthenticationError (exit 3) that never shows the key", async () => {
+    const error = await failure({ credentials: { username: "alice", accessKey: WRONG_KEY } });
+    assert.ok(error instanceof AuthenticationError, String(error));
+    assert.equal(error.exitCode, 3);
+    assert.equal(error.status, 401);
+    assert.match(error.message, /username or access key/);
+    assert.ok(!error.message.includes(WRONG_KEY));
+    assert.equal(standIn.requests.length, 1, "a refusal is not retried");
+  });
+
+  it("turns 403 into an AuthenticationError that sends the user to Sauce Labs support", async () => {
+    const error = await failure({ credentials: { username: "bob", accessKey: BOB_KEY } });
+    assert.ok(error instanceof AuthenticationError, String(error));
+    assert.equal(error.exitCode, 3);
+    assert.equal(error.status, 403);
+    assert.match(error.message, /Sauce Labs support/);
+    assert.equal(standIn.requests.length, 1, "a refusal is not retried");
+  });
+
+  it("turns 422 and 500 into an ApiError saying Sauce could not generate a token", async () => {
+    standIn.fault({
+      status: 422,
+      body: '{"code":422,"message":"couldn\'t generate a short living token"}',
+    });
+    const unprocessable = await failure();
+    assert.ok(unprocessable instanceof ApiError && !(unprocessable instanceof AuthenticationError));
+    assert.equal(unprocessable.status, 422);
+    assert.equal(unprocessable.exitCode, 1);
+    assert.match(unprocessable.message, /could not generate/);
+    assert.equal(standIn.requests.length, 1, "422 is not retried");
+
+    standIn.fault({ status: 500, times: 3 });
+    const serverError = await failure({ retries: 2 });
+    assert.ok(serverError instanceof ApiError);
+    assert.equal(serverError.status, 500);
+    assert.match(serverError.message, /could not generate/);
+    assert.equal(standIn.requests.length, 1 + 3, "500 is retried");
+  });
+
+  it("retries 503 twice and then succeeds, with three requests in all", async () => {
+    standIn.fault({ status: 503, times: 2 });
+    const token = await fetchToken(options());
+    assert.equal(token.password, standIn.issued.at(-1)?.password);
+    assert.equal(standIn.requests.length, 3);
+  });
+
+  it("waits as long as Retry-After says, in seconds, after a 429", async () => {
+    standIn.fault({ status: 429, headers: { "Retry-After": "1" } });
+    await fetchToken(options());
+    assert.equal(standIn.requests.length, 2);
+    const waited = standIn.requests[1].at - standIn.requests[0].at;
+    assert.ok(waited >= 950, `waited ${waited} ms, not the 1 s Retry-After asked for`);
+    assert.ok(waited < 5000, `waited ${waited} ms`);
+  });
+
+  it("waits until a Retry-After HTTP-date", async () => {
+    const until = new Date(Date.now() + 2000).toUTCString(); // whole seconds: 1 to 2 s from now
+    standIn.fault({ status: 503, headers: { "Retry-After": until } });
+    await fetchToken(options());
+    const waited = standIn.requests[1].at - standIn.requests[0].at;
+    assert.ok(waited >= 800, `waited ${waited} ms, not until ${until}`);
+    assert.ok(waited < 5000, `waited ${waited} ms`);
+  });
+
+  it("does not retry 501 or 400", async () => {
+    for (const status of [501, 400]) {
+      standIn.requests.length = 0;
+      standIn.fault({ status, times: 4 });
+      const error = await failure();
+      assert.ok(error instanceof ApiError, String(error));
+      assert.equal(error.status, status);
+      assert.match(error.message, new RegExp(String(status)));
+      assert.equal(standIn.requests.length, 1, `${status} is not retried`);
+      standIn.clearFaults();
+    }
+  });
+
+  it("retries a reset connection", async () => {
+    standIn.fault({ reset: true });
+    const token = await fetchToken(options());
+    assert.equal(token.username, TOKEN_USERNAME);
+    assert.equal(standIn.requests.length, 2);
+  });
+
+  it("gives up after the retries with an ApiError naming the last status", async () => {
+    standIn.fault({ status: 503, times: 10 });
+    const error = await failure({ retries: 2 });
+    assert.ok(error instanceof ApiError, String(error));
+    assert.equal(error.status, 503);
+    assert.match(error.message, /503/);
+    assert.equal(standIn.requests.length, 3);
+  });
+
+  it("backs off exponentially from retryDelayMs", async () => {
+    standIn.fault({ status: 502, times: 3 });
+    await fetchToken(options({ retryDelayMs: 100 }));
+    const at = standIn.requests.map((request) => request.at);
+    assert.equal(at.length, 4);
+    const gaps = [at[1] - at[0], at[2] - at[1], at[3] - at[2]];
+    assert.ok(gaps[0] >= 90, `first gap ${gaps[0]}`);
+    assert.ok(gaps[1] >= 190, `second gap ${gaps[1]}`);
+    assert.ok(gaps[2] >= 390, `third gap ${gaps[2]}`);
+  });
+
+  it("rejects an answer that is not JSON, without retrying", async () => {
+    standIn.fault({ body: "{not json" });
+    const error = await failure();
+    assert.ok(error instanceof ApiError, String(error));
+    assert.match(error.message, /invalid JSON/);
+    assert.equal(standIn.requests.length, 1);
+  });
+
+  it("names the missing field, and never shows the password it did get", async () => {
+    standIn.fault({
+      body: JSON.stringify({ username: TOKEN_USERNAME, password: "leaked-password-abcdef" }),
+    });
+    const error = await failure();
+    assert.ok(error instanceof ApiError, String(error));
+    assert.match(error.message, /"expires_at" is missing/);
+    assert.ok(!error.message.includes("leaked-password-abcdef"), error.message);
+
+    standIn.fault({
+      body: JSON.stringify({ username: TOKEN_USERNAME, expires_at: futureRfc3339(300) }),
+    });
+    assert.match((await failure()).message, /"password" is missing/);
+  });
+
+  it("rejects fields of the wrong type, an empty password and a non-object answer", async () => {
+    standIn.fault({
+      body: JSON.stringify({
+        username: TOKEN_USERNAME,
+        password: 42,
+        expires_at: futureRfc3339(300),
+      }),
+    });
+    assert.match((await failure()).message, /"password" is not a string/);
+
+    standIn.fault({
+      body: JSON.stringify({
+        username: TOKEN_USERNAME,
+        password: "",
+        expires_at: futureRfc3339(300),
+      }),
+    });
+    assert.match((await failure()).message, /"password" is empty/);
+
+    standIn.fault({ body: JSON.stringify(["not", "an", "object"]) });
+    assert.match((await failure()).message, /not an object/);
+  });
+
+  it("rejects an expires_at that is not an RFC 3339 time", async () => {
+    for (const expires of ["tomorrow", "2030-13-45T99:99:99Z", "1700000000"]) {
+      standIn.fault({
+        body: JSON.stringify({
+          username: TOKEN_USERNAME,
+          password: "p-123456",
+          expires_at: expires,
+        }),
+      });
+      const error = await failure();
+      assert.ok(error instanceof ApiError, String(error));
+      assert.match(error.message, /expires_at/, expires);
+    }
+  });
+
+  it("rejects a token that has already expired", async () => {
+    standIn.fault({
+      body: JSON.stringify({
+        username: TOKEN_USERNAME,
+        password: "expired-password-123",
+        expires_at: "2020-01-01T00:00:00Z",
+      }),
+    });
+    const error = await failure();
+    assert.ok(error instanceof ApiError, String(error));
+    assert.match(error.message, /expires_at/);
+    assert.match(error.message, /expired/);
+    assert.ok(!error.message.includes("expired-password-123"));
+  });
+
+  it("shows a short excerpt of an HTML error page, without markup", async () => {
+    const page = `<!DOCTYPE html><html><head><title>502 Bad Gateway</title>
+      <style>body { font: 12px sans-serif }</style></head><body><h1>Bad Gateway</h1>
+      ${"<p>The proxy could not reach the upstream server.</p>".repeat(200)}</body></html>`;
+    standIn.fault({ status: 502, body: page, contentType: "text/html", times: 4 });
+    const error = await failure({ retries: 0 });
+    assert.ok(error instanceof ApiError, String(error));
+    assert.equal(error.status, 502);
+    assert.ok(!error.message.includes("<"), error.message);
+    assert.ok(error.message.length < 300, `${error.message.length} characters`);
+    assert.match(error.message, /Bad Gateway/);
+  });
+
+  it("shows a JSON error's message and shortens a long plain-text one", async () => {
+    standIn.fault({ status: 418, body: JSON.stringify({ detail: "teapot says no" }) });
+    assert.match((await failure()).message, /teapot says no/);
+
+    standIn.fault({
+      status: 418,
+      body: `plain words ${"x".repeat(5000)}`,
+      contentType: "text/plain",
+    });
+    const error = await failure();
+    assert.match(error.message, /plain words/);
+    assert.ok(error.message.length < 300, `${error.message.length} characters`);
+  });
+
+  it("never repeats the access key when the server echoes it", async () => {
+    standIn.fault({ status: 400, body: JSON.stringify({ message: `bad key ${ALICE_KEY}` }) });
+    const error = await failure();
+    assert.ok(!error.message.includes(ALICE_KEY), error.message);
+  });
+
+  it("copes with a huge answer (over 2 MB), successful or not", async () => {
+    const huge = JSON.stringify({
+      username: TOKEN_USERNAME,
+      padding: "x".repeat(3 * 1024 * 1024),
+      password: "huge-password-1",
+      expires_at: futureRfc3339(300),
+    });
+    standIn.fault({ body: huge });
+    const tooBig = await failure();
+    assert.ok(tooBig instanceof ApiError, String(tooBig));
+    assert.ok(tooBig.message.length < 300);
+
+    standIn.fault({ status: 400, body: "y".repeat(3 * 1024 * 1024), contentType: "text/plain" });
+    const hugeError = await failure();
+    assert.equal((hugeError as ApiError).status, 400);
+    assert.ok(hugeError.message.length < 300, `${hugeError.message.length} characters`);
+  });
+
+  it("turns AbortSignal.timeout into a TimeoutError (exit 124) on a slow answer", async () => {
+    standIn.fault({ delayMs: 5000 });
+    const started = Date.now();
+    const error = await failure({ signal: AbortSignal.timeout(300) });
+    const elapsed = Date.now() - started;
+    assert.ok(error instanceof TimeoutError, String(error));
+    assert.equal(error.exitCode, 124);
+    assert.ok(elapsed < 2000, `took ${elapsed} ms`);
+  });
+
+  it("stops waiting between retries when the signal fires", async () => {
+    standIn.fault({ status: 503, headers: { "Retry-After": "30" } });
+    const started = Date.now();
+    const error = await failure({ signal: AbortSignal.timeout(300) });
+    assert.ok(error instanceof TimeoutError, String(error));
+    assert.ok(Date.now() - started < 2000, "did not sit out the 30 s Retry-After");
+  });
+
+  it("tells a cancellation from a timeout", async () => {
+    const controller = new AbortController();
+    standIn.fault({ delayMs: 2000 });
+    setTimeout(() => controller.abort(), 100);
+    const error = await failure({ signal: controller.signal });
+    assert.ok(error instanceof SauceRegistryError, String(error));
+    assert.ok(!(error instanceof TimeoutError), "a plain abort is not a timeout");
+  });
+
+  it("retries a refused connection and then fails with an ApiError", async () => {
+    const port = await freePort();
+    const lines: string[] = [];
+    const error = await failure({
+      apiUrl: `http://127.0.0.1:${port}`,
+      retries: 2,
+      log: (line) => lines.push(line),
+    });
+    assert.ok(error instanceof ApiError && !(error instanceof AuthenticationError), String(error));
+    assert.equal(error.status, undefined);
+    assert.match(error.message, /Cannot reach Sauce Labs/);
+    assert.equal(lines.filter((line) => line.startsWith("POST ")).length, 3, lines.join("\n"));
+  });
+
+  it("logs each request with the credentials redacted", async () => {
+    const lines: string[] = [];
+    const token = await fetchToken(
+      options({ registryUrl: REGISTRY, log: (line) => lines.push(line) }),
+    );
+    const text = lines.join("\n");
+    assert.match(text, /POST /);
+    assert.match(text, /\[redacted\]/);
+    assert.ok(!text.includes(ALICE_KEY));
+    assert.ok(!text.includes(Buffer.from(`alice:${ALICE_KEY}`).toString("base64")));
+    assert.ok(!text.includes(token.password));
+  });
+});
+
+describe("getToken and its cache", () => {
+  let standIn: StandIn;
+  let dir: string;
+  let cacheDir: string;
+  const scanner = new SecretScanner();
+  scanner.add(ALICE_KEY, CAROL_KEY);
+
+  function options(extra: Partial<Parameters<typeof getToken>[0]> = {}) {
+    return {
+      credentials: { username: "alice", accessKey: ALICE_KEY },
+      apiUrl: standIn.url,
+      registryUrl: REGISTRY,
+      retryDelayMs: 10,
+      cacheDir,
+      ...extra,
+    };
+  }
+
+  async function cacheFiles(): Promise<string[]> {
+    return (await readdir(cacheDir).catch(() => [] as string[])).sort();
+  }
+
+  before(async () => {
+    standIn = await startStandIn({ users: { alice: ALICE_KEY, carol: CAROL_KEY } });
+    dir = await mkdtemp(join(tmpdir(), "sr-api-"));
+  });
+  afterEach(async () => {
+    standIn.clearFaults();
+    standIn.requests.length = 0;
+    standIn.tokenLifetimeSeconds = 300;
+    // Every file the cache wrote may hold a password, so each must be private; none may hold a key.
+    await scanner.checkTree(dir, (path) => /[0-9a-f]{64}\.json$/.test(path));
+  });
+  after(async () => {
+    await standIn.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  let testNumber = 0;
+  function freshCacheDir(): void {
+    cacheDir = join(dir, `case-${++testNumber}`, "sauce-registry");
+  }
+
+  it("asks once and then answers from the cache", async () => {
+    freshCacheDir();
+    const first = await getToken(options());
+    const second = await getToken(options());
+    assert.equal(standIn.requests.length, 1);
+    assert.equal(second.password, first.password);
+    assert.equal(second.username, first.username);
+    assert.equal(second.expiresAt.getTime(), first.expiresAt.getTime());
+    assert.equal(second.registryUrl, REGISTRY);
+  });
+
+  it("keeps the cache in a 0700 folder, one 0600 file named by a SHA-256 hash", async () => {
+    freshCacheDir();
+    await getToken(options());
+    const folder = await stat(cacheDir);
+    assert.equal(folder.mode & 0o777, 0o700);
+    const files = await cacheFiles();
+    assert.equal(files.length, 1, `only the token file is left: ${files}`);
+    assert.match(files[0], /^[0-9a-f]{64}\.json$/);
+    assert.ok(!files[0].includes("alice"));
+    assert.equal((await stat(join(cacheDir, files[0]))).mode & 0o777, 0o600);
+  });
+
+  it("narrows a cache folder that already exists with wider permissions", async () => {
+    freshCacheDir();
+    await mkdir(cacheDir, { recursive: true, mode: 0o755 });
+    await getToken(options());
+    assert.equal((await stat(cacheDir)).mode & 0o777, 0o700);
+  });
+
+  it("keeps separate entries per registry and per user", async () => {
+    freshCacheDir();
+    await getToken(options());
+    await getToken(options({ registryUrl: "registry.example.com/other" }));
+    await getToken(options({ credentials: { username: "carol", accessKey: CAROL_KEY } }));
+    await getToken(options());
+    assert.equal(standIn.requests.length, 3);
+    const files = await cacheFiles();
+    assert.equal(files.length, 3);
+    for (const file of files) assert.ok(!file.includes("carol") && !file.includes("alice"));
+  });
+
+  it("always asks and stores nothing with noCache", async () => {
+    freshCacheDir();
+    const first = await getToken(options({ noCache: true }));
+    const second = await getToken(options({ noCache: true }));
+    assert.equal(standIn.requests.length, 2);
+    assert.notEqual(first.password, second.password);
+    assert.deepEqual(await cacheFiles(), []);
+  });
+
+  it("refetches a token once it is within its refresh margin, before it expires", {
+    timeout: 10_000,
+  }, async () => {
+    freshCacheDir();
+    standIn.tokenLifetimeSeconds = 2;
+    const first = await getToken(options());
+    const reused = await getToken(options());
+    assert.equal(reused.password, first.password, "fresh at first");
+    assert.equal(standIn.requests.length, 1);
+    // A 2 s token's margin is at least 1 s: 0.9 s before expiry it is due for renewal.
+    await sleep(Math.max(0, first.expiresAt.getTime() - 900 - Date.now()));
+    assert.ok(Date.now() < first.expiresAt.getTime(), "the first token has not expired yet");
+    const renewed = await getToken(options());
+    assert.equal(standIn.requests.length, 2);
+    assert.notEqual(renewed.password, first.password);
+    assert.ok(renewed.expiresAt.getTime() > first.expiresAt.getTime());
+  });
+
+  it("never hands out a cached token that has expired", async () => {
+    freshCacheDir();
+    const first = await getToken(options());
+    const [file] = await cacheFiles();
+    const path = join(cacheDir, file);
+    const entry = JSON.parse(await readFile(path, "utf8")) as Record<string, string>;
+    entry.expires_at = "2020-01-01T00:00:00.000Z";
+    entry.issued_at = "2019-12-31T23:55:00.000Z";
+    await writeFile(path, JSON.stringify(entry), { mode: 0o600 });
+    const second = await getToken(options());
+    assert.equal(standIn.requests.length, 2);
+    assert.notEqual(second.password, first.password);
+    assert.ok(second.expiresAt.getTime() > Date.now());
+  });
+
+  it("refetches over a damaged cache file instead of failing", async () => {
+    freshCacheDir();
+    await getToken(options());
+    const [file] = await cacheFiles();
+    await writeFile(join(cacheDir, file), "{half a", { mode: 0o600 });
+    const token = await getToken(options());
+    assert.equal(standIn.requests.length, 2);
+    assert.equal(token.password, standIn.issued.at(-1)?.password);
+  });
+
+  it("makes one request for eight concurrent calls on an empty cache", async () => {
+    freshCacheDir();
+    const tokens = await Promise.all(Array.from({ length: 8 }, () => getToken(options())));
+    assert.equal(standIn.requests.length, 1);
+    assert.equal(new Set(tokens.map((token) => token.password)).size, 1);
+  });
+
+  it("caches nothing when the request fails", async () => {
+    freshCacheDir();
+    standIn.fault({ status: 401 });
+    await rejection(getToken(options()));
+    assert.deepEqual((await cacheFiles()).filter((name) => name.endsWith(".json")), []);
+    await getToken(options());
+    assert.equal(standIn.requests.length, 2);
+  });
+
+  it("clearCachedTokens drops one host's tokens, or all of them", async () => {
+    freshCacheDir();
+    await getToken(options({ registryUrl: "registry-a.example.com/team" }));
+    await getToken(options({ registryUrl: "registry-b.example.com/team" }));
+    await getToken(options({ registryUrl: "registry-b.example.com/other" }));
+    assert.equal(standIn.requests.length, 3);
+
+    assert.equal(await clearCachedTokens("registry-a.example.com", { cacheDir }), 1);
+    await getToken(options({ registryUrl: "registry-a.example.com/team" }));
+    await getToken(options({ registryUrl: "registry-b.example.com/team" }));
+    assert.equal(standIn.requests.length, 4, "only registry-a was asked again");
+
+    assert.equal(await clearCachedTokens(undefined, { cacheDir }), 3);
+    assert.deepEqual((await cacheFiles()).filter((name) => name.endsWith(".json")), []);
+    assert.equal(await clearCachedTokens(undefined, { cacheDir: join(dir, "missing") }), 0);
+  });
+});

@@ -1,0 +1,548 @@
+// Unit tests of the library's pure parts: registry references, API base URLs, credential
+// resolution from explicit files, redaction and the error classes.
+//
+// Runs unchanged under `deno test -A` and `bun test`.
+
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { after, assert, before, describe, it } from "./deps.ts";
+import {
+  apiBaseUrl,
+  ApiError,
+  AuthenticationError,
+  ConfigError,
+  DEFAULT_REGION,
+  parseRegistry,
+  redact,
+  REGIONS,
+  registryHost,
+  resolveCredentials,
+  SauceRegistryError,
+  TimeoutError,
+  ToolError,
+  UsageError,
+} from "../mod.ts";
+
+/** Asserts that `work` throws a UsageError (exit code 2) with a one-line message; returns it. */
+function assertUsageError(work: () => unknown, what: string): UsageError {
+  let caught: unknown;
+  try {
+    const result = work();
+    assert.fail(`${what}: expected a UsageError, got ${JSON.stringify(result)}`);
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof UsageError, `${what}: expected a UsageError, got ${caught}`);
+  assert.equal(caught.exitCode, 2, what);
+  assert.ok(!caught.message.includes("\n"), `${what}: the message is one line`);
+  return caught;
+}
+
+describe("parseRegistry and registryHost", () => {
+  it("take the host of a Sauce registry URL with or without scheme, slash, port or capitals", () => {
+    const cases: [string, string, string][] = [
+      [
+        "registry.example.com/your-private-registry",
+        "registry.example.com",
+        "registry.example.com/your-private-registry",
+      ],
+      [
+        "https://registry.example.com/your-private-registry",
+        "registry.example.com",
+        "registry.example.com/your-private-registry",
+      ],
+      [
+        "https://registry.example.com/your-private-registry/",
+        "registry.example.com",
+        "registry.example.com/your-private-registry",
+      ],
+      [
+        "registry.example.com/your-private-registry//",
+        "registry.example.com",
+        "registry.example.com/your-private-registry",
+      ],
+      [
+        "http://registry.example.com:8443/team",
+        "registry.example.com:8443",
+        "registry.example.com:8443/team",
+      ],
+      ["HTTPS://Registry.Example.COM/team", "registry.example.com", "registry.example.com/team"],
+      ["registry.example.com", "registry.example.com", "registry.example.com"],
+      ["  registry.example.com/team  ", "registry.example.com", "registry.example.com/team"],
+    ];
+    for (const [input, host, registryUrl] of cases) {
+      const reference = parseRegistry(input);
+      assert.equal(reference.host, host, input);
+      assert.equal(reference.registryUrl, registryUrl, input);
+      assert.equal(registryHost(input), host, input);
+    }
+  });
+
+  it("takes image references apart into host, path, tag and digest", () => {
+    const digest = `sha256:${"ab12".repeat(16)}`;
+    assert.deepEqual(parseRegistry("registry.example.com/team/app:1.2"), {
+      host: "registry.example.com",
+      registryUrl: "registry.example.com/team/app",
+      path: "team/app",
+      tag: "1.2",
+    });
+    assert.deepEqual(parseRegistry(`registry.example.com/team/app@${digest}`), {
+      host: "registry.example.com",
+      registryUrl: "registry.example.com/team/app",
+      path: "team/app",
+      digest,
+    });
+    assert.deepEqual(parseRegistry(`registry.example.com:5000/team/app:1.2@${digest}`), {
+      host: "registry.example.com:5000",
+      registryUrl: "registry.example.com:5000/team/app",
+      path: "team/app",
+      tag: "1.2",
+      digest,
+    });
+  });
+
+  it("accepts an IPv6 address with a port, localhost:5000 and a single label with a port", () => {
+    assert.equal(registryHost("[::1]:5000/team/app:1"), "[::1]:5000");
+    assert.equal(registryHost("https://[FE80::1]:443/team"), "[fe80::1]:443");
+    assert.equal(registryHost("localhost:5000/team/app"), "localhost:5000");
+    assert.equal(registryHost("localhost"), "localhost");
+    assert.equal(registryHost("127.0.0.1:5000"), "127.0.0.1:5000");
+    assert.equal(registryHost("ubuntu:5000/x"), "ubuntu:5000");
+  });
+
+  it("rejects malformed input with a one-line UsageError that says what was expected", () => {
+    const rejected = [
+      "",
+      "   ",
+      "registry.example.com/your private registry",
+      "registry.example.com/team\tapp",
+      "ftp://registry.example.com/team",
+      "user@registry.example.com/team",
+      "https://user:secret@registry.example.com/team",
+      "ubuntu",
+      "ubuntu:latest",
+      "registry.example.com:70000/team",
+      "registry.example.com:0/team",
+      "registry.example.com/team?x=1",
+      "registry.example.com/team#frag",
+      "registry.example.com/:1.0",
+      "registry.example.com/@sha256:0123456789abcdef0123456789abcdef",
+      "registry.example.com/team/app@sha256:xyz",
+      "registry.example.com/team/app@notadigest",
+      "registry.example.com/team/app:bad:tag",
+      "registry.example.com/Team/App",
+      "registry.example.com/team//app",
+      "-registry.example.com/team",
+      "registry..example.com/team",
+      "/team/app",
+      "https://",
+    ];
+    for (const input of rejected) {
+      const error = assertUsageError(() => parseRegistry(input), JSON.stringify(input));
+      assert.match(error.message, /expected/, input);
+      assert.equal(error.name, "UsageError");
+      assertUsageError(() => registryHost(input), JSON.stringify(input));
+    }
+  });
+
+  it("never echoes a password given in user:password@host form", () => {
+    const error = assertUsageError(
+      () => parseRegistry("https://user:hunter2-secret@registry.example.com/team"),
+      "credentials in the URL",
+    );
+    assert.ok(!error.message.includes("hunter2-secret"), error.message);
+  });
+
+  it("keeps a control character out of its message", () => {
+    const error = assertUsageError(() => parseRegistry("registry\x1b[31m.example.com"), "escape");
+    assert.ok(!error.message.includes("\x1b"), JSON.stringify(error.message));
+  });
+
+  it("either returns a plain lower-case host or throws a UsageError, for 2000 generated inputs", () => {
+    const random = mulberry32(0x5a0c_e2e9);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+    const hostPattern = /^[a-z0-9.\-\[\]:]+$/;
+    let accepted = 0;
+    let rejected = 0;
+    for (let i = 0; i < 2000; i++) {
+      const input = random() < 0.6 ? plausibleReference(random, pick) : garbage(random, pick);
+      const first = outcome(input);
+      const second = outcome(input);
+      assert.deepEqual(
+        second,
+        first,
+        `the same input gives the same answer: ${JSON.stringify(input)}`,
+      );
+      if (first.kind === "host") {
+        accepted++;
+        assert.match(first.host, hostPattern, `host of ${JSON.stringify(input)}`);
+        assert.equal(registryHost(input), first.host);
+        assert.ok(
+          first.registryUrl === first.host || first.registryUrl.startsWith(`${first.host}/`),
+          `registryUrl of ${JSON.stringify(input)} starts with its host`,
+        );
+      } else {
+        rejected++;
+      }
+    }
+    // Both sides of the property were exercised, or the generator is broken.
+    assert.ok(accepted >= 150, `accepted ${accepted}`);
+    assert.ok(rejected >= 300, `rejected ${rejected}`);
+  });
+});
+
+type Outcome =
+  | { kind: "host"; host: string; registryUrl: string }
+  | { kind: "usage"; message: string };
+
+function outcome(input: string): Outcome {
+  try {
+    const { host, registryUrl } = parseRegistry(input);
+    return { kind: "host", host, registryUrl };
+  } catch (error) {
+    assert.ok(
+      error instanceof UsageError,
+      `only UsageError may escape, got ${error} for ${JSON.stringify(input)}`,
+    );
+    assert.equal(error.exitCode, 2);
+    assert.ok(!error.message.includes("\n"));
+    return { kind: "usage", message: error.message };
+  }
+}
+
+/** A small seeded PRNG (mulberry32), so that a failing input can be reproduced. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function plausibleReference(random: () => number, pick: <T>(items: readonly T[]) => T): string {
+  const label = () => {
+    const letters = "abcdefghijklmnopqrstuvwxyz0123456789";
+    let text = "";
+    const length = 1 + Math.floor(random() * 8);
+    for (let i = 0; i < length; i++) text += pick([...letters]);
+    // Now and then a capital, or a hyphen that may land where it is not allowed.
+    if (random() < 0.1) text = text.toUpperCase();
+    if (random() < 0.1) text = pick([`${text}-x`, `-${text}`, `${text}-`]);
+    return text;
+  };
+  const host = pick([
+    () => `${label()}.${label()}`,
+    () => `${label()}.${label()}.${pick(["com", "io", "net", "LOCAL"])}`,
+    () => "localhost",
+    () => label(),
+    () => pick(["[::1]", "[fe80::1]", "[2001:DB8::5]", "[::]", "[zz::1]"]),
+    () => `${Math.floor(random() * 300)}.${Math.floor(random() * 300)}.0.1`,
+  ])();
+  const port = random() < 0.4
+    ? `:${pick(["5000", "443", "0", "65535", "65536", "70000", "08080", "x"])}`
+    : "";
+  const segments: string[] = [];
+  const count = Math.floor(random() * 4);
+  for (let i = 0; i < count; i++) {
+    segments.push(pick([label(), "team", "app_1", "a.b", "A", "x--y"]));
+  }
+  const path = segments.length > 0 ? `/${segments.join("/")}` : "";
+  const tag = random() < 0.3 ? `:${pick(["1.2", "latest", "-bad", "v1_0", ""])}` : "";
+  const digest = random() < 0.15
+    ? `@${pick([`sha256:${"0f".repeat(32)}`, "sha256:short", "md5", `sha512:${"a".repeat(128)}`])}`
+    : "";
+  const scheme = pick([
+    "",
+    "",
+    "",
+    "https://",
+    "https://",
+    "http://",
+    "HTTPS://",
+    "ftp://",
+    "oci://",
+  ]);
+  const trailing = pick(["", "", "", "", "/", "/", "//", " ", "?q=1", "#x"]);
+  const user = random() < 0.05 ? "user@" : "";
+  return `${scheme}${user}${host}${port}${path}${tag}${digest}${trailing}`;
+}
+
+function garbage(random: () => number, pick: <T>(items: readonly T[]) => T): string {
+  const alphabet = [
+    ..."abcXYZ019:/@.-_[]?#%~!$&'()*+,;= \t\n\\\"`^{}|<>",
+    "\u0000",
+    "\u001b",
+    "\u00e9",
+    "\u2603",
+    "\ud83d\ude00",
+    "\u0130",
+    "\u212a",
+  ];
+  let text = "";
+  const length = Math.floor(random() * 40);
+  for (let i = 0; i < length; i++) text += pick(alphabet);
+  return text;
+}
+
+describe("apiBaseUrl", () => {
+  it("maps each of the four regions to its API, us-west-1 by default", () => {
+    assert.equal(apiBaseUrl("us-west-1"), "https://api.us-west-1.saucelabs.com");
+    assert.equal(apiBaseUrl("us-east-4"), "https://api.us-east-4.saucelabs.com");
+    assert.equal(apiBaseUrl("eu-central-1"), "https://api.eu-central-1.saucelabs.com");
+    assert.equal(apiBaseUrl("staging"), "https://api.staging.saucelabs.net");
+    assert.equal(apiBaseUrl(), "https://api.us-west-1.saucelabs.com");
+    assert.equal(apiBaseUrl(""), "https://api.us-west-1.saucelabs.com");
+    assert.equal(DEFAULT_REGION, "us-west-1");
+    assert.deepEqual(Object.keys(REGIONS).sort(), [
+      "eu-central-1",
+      "staging",
+      "us-east-4",
+      "us-west-1",
+    ]);
+  });
+
+  it("rejects an unknown region with a message that lists the regions", () => {
+    for (const region of ["mars-1", "US-WEST-1", "constructor", "toString", "__proto__"]) {
+      const error = assertUsageError(() => apiBaseUrl(region), region);
+      for (const known of Object.keys(REGIONS)) assert.match(error.message, new RegExp(known));
+      assert.match(error.message, /expected/);
+    }
+  });
+
+  it("accepts an https URL, which wins over the region, without its trailing slash", () => {
+    assert.equal(apiBaseUrl(undefined, "https://api.example.test/"), "https://api.example.test");
+    assert.equal(
+      apiBaseUrl("eu-central-1", "https://api.example.test"),
+      "https://api.example.test",
+    );
+    assert.equal(
+      apiBaseUrl(undefined, "https://proxy.example.test:8443/sauce//"),
+      "https://proxy.example.test:8443/sauce",
+    );
+  });
+
+  it("accepts plain http only for loopback hosts", () => {
+    assert.equal(apiBaseUrl(undefined, "http://127.0.0.1:8080/"), "http://127.0.0.1:8080");
+    assert.equal(apiBaseUrl(undefined, "http://localhost:3000"), "http://localhost:3000");
+    assert.equal(apiBaseUrl(undefined, "http://[::1]:9000/"), "http://[::1]:9000");
+    for (
+      const url of [
+        "http://example.com",
+        "http://127.0.0.1.example.com",
+        "http://localhost.example.com:80",
+        "http://10.0.0.1",
+      ]
+    ) {
+      const error = assertUsageError(() => apiBaseUrl(undefined, url), url);
+      assert.match(error.message, /https/);
+    }
+  });
+
+  it("rejects URLs with credentials, other schemes and text that is not a URL", () => {
+    const withCredentials = assertUsageError(
+      () => apiBaseUrl(undefined, "https://alice:topsecret-key@api.example.test"),
+      "credentials",
+    );
+    assert.ok(!withCredentials.message.includes("topsecret-key"), withCredentials.message);
+    assertUsageError(() => apiBaseUrl(undefined, "https://alice@api.example.test"), "username");
+    assertUsageError(() => apiBaseUrl(undefined, "ftp://api.example.test"), "ftp");
+    assertUsageError(() => apiBaseUrl(undefined, "api.example.test"), "no scheme");
+    assertUsageError(() => apiBaseUrl(undefined, "not a url"), "not a url");
+  });
+});
+
+describe("resolveCredentials from explicit files", () => {
+  const saved: Record<string, string | undefined> = {};
+  let dir: string;
+  let emptyEnv: string;
+  let noSaucectl: string;
+
+  before(async () => {
+    // The outer environment wins over files; take it out of the way for these tests.
+    for (const name of ["SAUCE_USERNAME", "SAUCE_ACCESS_KEY"]) {
+      saved[name] = process.env[name];
+      delete process.env[name];
+    }
+    dir = await mkdtemp(join(tmpdir(), "sr-unit-"));
+    emptyEnv = join(dir, "empty.env");
+    await writeFile(emptyEnv, "");
+    noSaucectl = join(dir, "missing-credentials.yml");
+  });
+
+  after(async () => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value !== undefined) process.env[name] = value;
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function file(name: string, text: string): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, text);
+    return path;
+  }
+
+  it("reads both values from a .env file, quotes and comments handled", async () => {
+    const envFile = await file(
+      "quoted.env",
+      "# Sauce\nSAUCE_USERNAME=\"dot user\"\nSAUCE_ACCESS_KEY='dot-key-123' # trailing\n",
+    );
+    const credentials = await resolveCredentials({ envFile, saucectlFile: noSaucectl });
+    assert.deepEqual(credentials, {
+      username: "dot user",
+      accessKey: "dot-key-123",
+      usernameSource: ".env file",
+      accessKeySource: ".env file",
+    });
+  });
+
+  it("reads saucectl's credentials.yml when nothing else has them", async () => {
+    const saucectlFile = await file(
+      "credentials.yml",
+      'username: "yaml-user"\naccessKey: yaml-key-456   # from saucectl configure\nregion: eu\n',
+    );
+    const credentials = await resolveCredentials({ envFile: emptyEnv, saucectlFile });
+    assert.deepEqual(credentials, {
+      username: "yaml-user",
+      accessKey: "yaml-key-456",
+      usernameSource: "saucectl",
+      accessKeySource: "saucectl",
+    });
+  });
+
+  it("takes each value from the first place that has it: flags, then .env, then saucectl", async () => {
+    const envFile = await file("user-only.env", "SAUCE_USERNAME=env-file-user\n");
+    const saucectlFile = await file(
+      "both.yml",
+      "username: yaml-user\naccessKey: yaml-key-456\n",
+    );
+    const mixed = await resolveCredentials({ envFile, saucectlFile });
+    assert.equal(mixed.username, "env-file-user");
+    assert.equal(mixed.usernameSource, ".env file");
+    assert.equal(mixed.accessKey, "yaml-key-456");
+    assert.equal(mixed.accessKeySource, "saucectl");
+
+    const flagged = await resolveCredentials({
+      username: "flag-user",
+      accessKey: "stdin-key-789",
+      envFile,
+      saucectlFile,
+    });
+    assert.deepEqual(flagged, {
+      username: "flag-user",
+      accessKey: "stdin-key-789",
+      usernameSource: "flag",
+      accessKeySource: "stdin",
+    });
+  });
+
+  it("says what is missing, without any value it found, when a credential is found nowhere", async () => {
+    const envFile = await file("key-only.env", "SAUCE_ACCESS_KEY=lonely-key-000\n");
+    let error = await captureRejection(resolveCredentials({ envFile, saucectlFile: noSaucectl }));
+    assert.ok(error instanceof UsageError, String(error));
+    assert.equal(error.exitCode, 2);
+    assert.match(error.message, /No Sauce Labs username found/);
+    assert.match(error.message, /SAUCE_USERNAME/);
+    assert.ok(!error.message.includes("lonely-key-000"), error.message);
+
+    error = await captureRejection(
+      resolveCredentials({ envFile: emptyEnv, saucectlFile: noSaucectl }),
+    );
+    assert.ok(error instanceof UsageError, String(error));
+    assert.match(error.message, /username and access key/);
+  });
+
+  it("refuses an explicit .env file that does not exist", async () => {
+    const error = await captureRejection(
+      resolveCredentials({ envFile: join(dir, "nope.env"), saucectlFile: noSaucectl }),
+    );
+    assert.ok(error instanceof UsageError, String(error));
+    assert.match(error.message, /nope\.env/);
+  });
+
+  it("does not read saucectl's file when flags and .env already have both values", async () => {
+    const envFile = await file("both.env", "SAUCE_USERNAME=u1\nSAUCE_ACCESS_KEY=k1-abc\n");
+    // A folder cannot be read as a file: reading it would reject.
+    const credentials = await resolveCredentials({ envFile, saucectlFile: dir });
+    assert.equal(credentials.username, "u1");
+    assert.equal(credentials.accessKey, "k1-abc");
+  });
+});
+
+async function captureRejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  assert.fail("expected a rejection");
+}
+
+describe("redact", () => {
+  it("replaces every occurrence of every secret", () => {
+    assert.equal(
+      redact("key=abc123 again abc123, token xyz789", ["abc123", "xyz789"]),
+      "key=*** again ***, token ***",
+    );
+  });
+
+  it("ignores empty, missing and very short secrets instead of mangling the text", () => {
+    assert.equal(redact("a normal sentence", ["", undefined, "a"]), "a normal sentence");
+  });
+
+  it("leaves text without secrets untouched", () => {
+    const text = "nothing secret here: status 500";
+    assert.equal(redact(text, ["hunter22"]), text);
+  });
+
+  it("removes a secret containing characters that are special in regular expressions", () => {
+    assert.equal(redact("p=a.b*c+(d)$ end", ["a.b*c+(d)$"]), "p=*** end");
+    assert.equal(redact("p=aXbbc end", ["a.b*c+(d)$"]), "p=aXbbc end");
+  });
+});
+
+describe("error classes", () => {
+  it("carry the exit code, name and base class the command line relies on", () => {
+    const cause = new Error("underlying");
+    const cases: [SauceRegistryError, string, number][] = [
+      [new SauceRegistryError("base"), "SauceRegistryError", 1],
+      [new UsageError("usage", { cause }), "UsageError", 2],
+      [new ApiError("api", { status: 500 }), "ApiError", 1],
+      [new AuthenticationError("auth", { status: 401 }), "AuthenticationError", 3],
+      [new TimeoutError("timeout"), "TimeoutError", 124],
+      [new ToolError("docker", "tool", { toolExitCode: 7 }), "ToolError", 1],
+      [new ConfigError("/x/config.json", "broken"), "ConfigError", 1],
+    ];
+    for (const [error, name, exitCode] of cases) {
+      assert.ok(error instanceof SauceRegistryError, name);
+      assert.ok(error instanceof Error, name);
+      assert.equal(error.name, name);
+      assert.equal(error.exitCode, exitCode, name);
+    }
+    assert.equal(new SauceRegistryError("custom", { exitCode: 130 }).exitCode, 130);
+  });
+
+  it("expose typed fields: status, timedOut, tool, toolExitCode, path and cause", () => {
+    const cause = new Error("socket hang up");
+    const api = new ApiError("api", { status: 503, cause });
+    assert.equal(api.status, 503);
+    assert.equal(api.cause, cause);
+    const auth = new AuthenticationError("auth", { status: 403 });
+    assert.ok(auth instanceof ApiError);
+    assert.equal(auth.status, 403);
+    assert.equal(new ApiError("no answer").status, undefined);
+    assert.equal(new TimeoutError("t").timedOut, true);
+    const tool = new ToolError("podman", "podman login failed", { toolExitCode: 125 });
+    assert.equal(tool.tool, "podman");
+    assert.equal(tool.toolExitCode, 125);
+    const config = new ConfigError("/home/u/.docker/config.json", "not valid JSON at line 1");
+    assert.equal(config.path, "/home/u/.docker/config.json");
+    assert.match(config.message, /^Cannot use \/home\/u\/\.docker\/config\.json: not valid JSON/);
+    assert.equal(new UsageError("u").cause, undefined);
+  });
+});
