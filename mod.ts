@@ -1539,10 +1539,8 @@ async function withFileLock<T>(
   const stamp = `${processId()} ${Date.now()} ${randomSuffix()}`;
   while (!(await createExclusive(lockPath, stamp, 0o600))) {
     if (signal?.aborted) throw abortError(signal);
-    if (await lockIsAbandoned(lockPath)) {
-      await removePath(lockPath);
-      continue;
-    }
+    const abandoned = await abandonedLock(lockPath);
+    if (abandoned !== undefined && (await breakLock(lockPath, abandoned))) continue;
     await sleep(LOCK_POLL_MS + Math.random() * LOCK_POLL_MS, signal).catch(() => {});
   }
   try {
@@ -1552,14 +1550,39 @@ async function withFileLock<T>(
   }
 }
 
-async function lockIsAbandoned(lockPath: string): Promise<boolean> {
+/** The content of the lock when it is abandoned; undefined while it is held or gone. */
+async function abandonedLock(lockPath: string): Promise<string | undefined> {
   const [text, info] = await Promise.all([readTextFile(lockPath), fileInfo(lockPath)]);
-  if (text === undefined || info === undefined) return false; // released meanwhile: try again
+  if (text === undefined || info === undefined) return undefined; // released meanwhile
   const pid = Number(text.split(" ")[0]);
   if (Number.isInteger(pid) && pid > 0 && pid !== processId()) {
-    if ((await processIsAlive(pid)) === false) return true;
+    if ((await processIsAlive(pid)) === false) return text;
   }
-  return Date.now() - info.mtimeMs > LOCK_STALE_MS;
+  return Date.now() - info.mtimeMs > LOCK_STALE_MS ? text : undefined;
+}
+
+/** A breaker is held for a moment only; one this old was left by a killed process. */
+const LOCK_BREAKER_STALE_MS = 2_000;
+
+/**
+ * Remove an abandoned lock, but only the one judged abandoned, and one breaker at a time:
+ * otherwise two waiters that judged the same dead lock could each remove it, the second one
+ * removing the lock the first had just taken, and both would work at once.
+ */
+async function breakLock(lockPath: string, abandoned: string): Promise<boolean> {
+  const breaker = `${lockPath}.break`;
+  if (!(await createExclusive(breaker, `${processId()}`, 0o600))) {
+    const info = await fileInfo(breaker);
+    if (info && Date.now() - info.mtimeMs > LOCK_BREAKER_STALE_MS) await removePath(breaker);
+    return false;
+  }
+  try {
+    if ((await readTextFile(lockPath)) !== abandoned) return false;
+    await removePath(lockPath);
+    return true;
+  } finally {
+    await removePath(breaker);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,424 @@
+// `exec REGISTRY -- COMMAND` and `push IMAGE`: a private, temporary Docker config holding fresh
+// auth, removed afterwards whatever happens (exit codes, signals to the child and to
+// sauce-registry itself), the child's exit code passed on, real skopeo and dockerd pushes to a
+// real token-authenticated registry, and no password in any argv or output.
+//
+// Runs unchanged under `deno test -A` and `bun test`. Bun cuts hooks off at 5 s, so the
+// registry and dockerd start inside the first test that needs them and stop in after().
+
+import { Buffer } from "node:buffer";
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { after, assert, before, describe, it } from "./deps.ts";
+import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
+import {
+  buildOciImage,
+  type Dockerd,
+  makeArgvRecorderShim,
+  readShimCalls,
+  type Registry,
+  requireTool,
+  run,
+  type RunResult,
+  startDockerd,
+  startRegistry,
+} from "./fixtures/services.ts";
+import {
+  cliCommand,
+  type CliResult,
+  makeSandbox,
+  runCli,
+  type Sandbox,
+  SecretScanner,
+} from "./harness.ts";
+
+const ALICE_KEY = DEFAULT_USERS.alice;
+const REGISTRY_URL = "registry.example.com/your-private-registry";
+const HOST = "registry.example.com";
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function output(result: RunResult): string {
+  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await stat(path).then(() => true, () => false);
+}
+
+/** Whether a process is still running (a zombie counts as gone). */
+async function isAlive(pid: number): Promise<boolean> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, "utf8");
+    return text.slice(text.lastIndexOf(")") + 2).split(" ")[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe("exec and push", () => {
+  let standIn: StandIn;
+  let registry: Registry | undefined;
+  let dockerd: Dockerd | undefined;
+  let work: string;
+  let image: string;
+  let archive: string | undefined;
+  const sandboxes: Sandbox[] = [];
+  const scanner = new SecretScanner();
+  scanner.add(ALICE_KEY);
+
+  before(async () => {
+    standIn = await startStandIn();
+    work = await mkdtemp(join(tmpdir(), "exec-test-"));
+    image = await buildOciImage(join(work, "oci"), { tag: "v1" });
+  });
+  after(async () => {
+    await dockerd?.stop();
+    await registry?.stop();
+    await standIn.close();
+    await rm(work, { recursive: true, force: true });
+    await Promise.all(sandboxes.map((sandbox) => sandbox.cleanup()));
+  });
+
+  async function theRegistry(): Promise<Registry> {
+    registry ??= await startRegistry(standIn);
+    return registry;
+  }
+
+  async function theDockerd(): Promise<Dockerd> {
+    dockerd ??= await startDockerd();
+    return dockerd;
+  }
+
+  /**
+   * A sandbox with Sauce credentials and a TMPDIR of its own, so that every temporary folder
+   * sauce-registry makes can be seen (and must be gone afterwards). `probe` is a folder outside
+   * the sandbox where children write what they saw (secrets included).
+   */
+  async function execSandbox(): Promise<Sandbox & { tmp: string; probe: string; bin: string }> {
+    const sandbox = await makeSandbox({
+      SAUCE_USERNAME: "alice",
+      SAUCE_ACCESS_KEY: ALICE_KEY,
+      SAUCE_API_URL: standIn.url,
+    });
+    sandboxes.push(sandbox);
+    const tmp = join(sandbox.dir, "tmp");
+    await mkdir(tmp);
+    const probe = await mkdtemp(join(work, "probe-"));
+    const bin = await mkdtemp(join(work, "bin-"));
+    Object.assign(sandbox.env, {
+      TMPDIR: tmp,
+      PATH: `${bin}:${sandbox.env.PATH}`,
+      XDG_RUNTIME_DIR: probe,
+    });
+    return { ...sandbox, tmp, probe, bin };
+  }
+
+  function cli(sandbox: Sandbox, args: string[]): Promise<CliResult> {
+    return runCli(args, { env: sandbox.env, cwd: sandbox.dir, timeoutMs: 120_000 });
+  }
+
+  /** The passwords issued since `count` credentials had been issued. */
+  function issuedSince(count: number): string[] {
+    const passwords = standIn.issued.slice(count).map((token) => token.password);
+    scanner.add(...passwords);
+    return passwords;
+  }
+
+  async function inRegistry(reference: string): Promise<boolean> {
+    const token = standIn.issue();
+    const inspected = await run(requireTool("skopeo"), [
+      "inspect",
+      "--tls-verify=false",
+      "--creds",
+      `${TOKEN_USERNAME}:${token.password}`,
+      `docker://${reference}`,
+    ], { env: { REGISTRY_AUTH_FILE: undefined } });
+    return inspected.code === 0;
+  }
+
+  it("gives the command a private 0700 config with fresh auth, and removes it", async () => {
+    const sandbox = await execSandbox();
+    const issued = standIn.issued.length;
+    const script = [
+      "set -e",
+      'out="$1"',
+      'printf %s "$DOCKER_CONFIG" > "$out/docker_config"',
+      'stat -c %a "$DOCKER_CONFIG" > "$out/dir_mode"',
+      'stat -c %a "$DOCKER_CONFIG/config.json" > "$out/file_mode"',
+      'cp "$DOCKER_CONFIG/config.json" "$out/config.json"',
+      'printf %s "$REGISTRY_AUTH_FILE" > "$out/auth_file"',
+      'cp "$REGISTRY_AUTH_FILE" "$out/auth_file_copy"',
+      'printf %s "$DOCKER_USERNAME" > "$out/username"',
+      'printf %s "$DOCKER_PASSWORD" > "$out/password"',
+      'printf %s "$DOCKER_REGISTRY" > "$out/registry"',
+    ].join("\n");
+    const result = await cli(sandbox, [
+      "exec",
+      REGISTRY_URL,
+      "--",
+      "sh",
+      "-c",
+      script,
+      "sh",
+      sandbox.probe,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const [password] = issuedSince(issued);
+    assert.ok(password, "a token was fetched");
+    assert.deepEqual(JSON.parse(standIn.requests.at(-1)!.body), { registry_url: REGISTRY_URL });
+
+    const seen = async (name: string) => await readFile(join(sandbox.probe, name), "utf8");
+    const dir = await seen("docker_config");
+    assert.ok(dir.startsWith(`${sandbox.tmp}/`), `${dir} is a temporary folder`);
+    assert.equal((await seen("dir_mode")).trim(), "700");
+    assert.equal((await seen("file_mode")).trim(), "600");
+    assert.equal(await seen("auth_file"), join(dir, "config.json"));
+    const config = JSON.parse(await seen("config.json"));
+    assert.deepEqual(config, {
+      auths: { [HOST]: { auth: Buffer.from(`${TOKEN_USERNAME}:${password}`).toString("base64") } },
+    });
+    assert.equal(await seen("auth_file_copy"), await seen("config.json"));
+    assert.equal(await seen("username"), TOKEN_USERNAME);
+    assert.equal(await seen("password"), password);
+    assert.equal(await seen("registry"), HOST);
+
+    assert.equal(await exists(dir), false, "the folder is gone");
+    assert.deepEqual(await readdir(sandbox.tmp), []);
+    scanner.checkResult("exec", result);
+    await scanner.checkTree(sandbox.dir);
+  });
+
+  it("passes on the command's exit code and removes the folder", async () => {
+    const sandbox = await execSandbox();
+    const result = await cli(sandbox, [
+      "exec",
+      REGISTRY_URL,
+      "--",
+      "sh",
+      "-c",
+      'printf %s "$DOCKER_CONFIG" > "$1"; exit 7',
+      "sh",
+      join(sandbox.probe, "dir"),
+    ]);
+    assert.equal(result.code, 7, result.stderr);
+    const dir = await readFile(join(sandbox.probe, "dir"), "utf8");
+    assert.ok(dir.startsWith(sandbox.tmp));
+    assert.equal(await exists(dir), false);
+    assert.deepEqual(await readdir(sandbox.tmp), []);
+    scanner.checkResult("exec exit 7", result);
+  });
+
+  it("passes on a signal's exit code (143) when the command is killed", async () => {
+    const sandbox = await execSandbox();
+    const result = await cli(sandbox, [
+      "exec",
+      REGISTRY_URL,
+      "--",
+      "sh",
+      "-c",
+      'printf %s "$DOCKER_CONFIG" > "$1"; kill -TERM $$; sleep 5',
+      "sh",
+      join(sandbox.probe, "dir"),
+    ]);
+    assert.equal(result.code, 143, result.stderr);
+    const dir = await readFile(join(sandbox.probe, "dir"), "utf8");
+    assert.equal(await exists(dir), false);
+    assert.deepEqual(await readdir(sandbox.tmp), []);
+  });
+
+  it("runs nothing and leaves nothing when Sauce refuses the credentials", async () => {
+    const sandbox = await execSandbox();
+    sandbox.env.SAUCE_ACCESS_KEY = "not-alices-key-4242";
+    scanner.add("not-alices-key-4242");
+    const marker = join(sandbox.probe, "ran");
+    const result = await cli(sandbox, ["exec", REGISTRY_URL, "--", "touch", marker]);
+    assert.equal(result.code, 3, result.stderr);
+    assert.match(result.stderr, /401/);
+    assert.equal(await exists(marker), false);
+    assert.deepEqual(await readdir(sandbox.tmp), []);
+    scanner.checkResult("refused exec", result);
+  });
+
+  for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+    it(`stops the command and removes the folder when sent ${signal} (exit ${code})`, {
+      timeout: 60_000,
+    }, async () => {
+      const sandbox = await execSandbox();
+      const pidFile = join(sandbox.probe, "pid");
+      const [program, ...first] = cliCommand();
+      const child = spawn(program, [
+        ...first,
+        "exec",
+        REGISTRY_URL,
+        "--",
+        "sh",
+        "-c",
+        'printf %s "$DOCKER_CONFIG" > "$1"; echo $$ > "$2.tmp"; mv "$2.tmp" "$2"; exec sleep 60',
+        "sh",
+        join(sandbox.probe, "dir"),
+        pidFile,
+      ], { env: sandbox.env, cwd: sandbox.dir, stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+        child.once(
+          "exit",
+          (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal }),
+        )
+      );
+      let commandPid = 0;
+      try {
+        await waitUntil("the command to start", 30_000, () => exists(pidFile));
+        commandPid = Number((await readFile(pidFile, "utf8")).trim());
+        const dir = await readFile(join(sandbox.probe, "dir"), "utf8");
+        assert.ok(await exists(dir), "the folder exists while the command runs");
+        const sent = Date.now();
+        child.kill(signal);
+        const status = await Promise.race([
+          exited,
+          sleep(15_000).then(() => ({ code: -1, signal: "still running after 15 s" })),
+        ]);
+        // Exit code 128+n, or, after cleaning up, death by the same signal (Deno re-raises a
+        // handled signal at exit); a shell reports both as $? = 128+n.
+        assert.ok(
+          status.code === code || (status.code === null && status.signal === signal),
+          `ended with ${JSON.stringify(status)}: ${stderr}`,
+        );
+        assert.match(stderr, new RegExp(`Stopped by ${signal}`));
+        assert.ok(Date.now() - sent < 10_000);
+        assert.equal(await exists(dir), false, "the folder is gone");
+        assert.deepEqual(await readdir(sandbox.tmp), []);
+        await waitUntil("the command to be gone", 5_000, async () => !(await isAlive(commandPid)));
+      } finally {
+        child.kill("SIGKILL");
+        if (commandPid && await isAlive(commandPid)) process.kill(commandPid, "SIGKILL");
+      }
+    });
+  }
+
+  it("runs a real skopeo push with the temporary auth, no password in its argv", {
+    timeout: 120_000,
+  }, async () => {
+    const { host } = await theRegistry();
+    const sandbox = await execSandbox();
+    const shim = await makeArgvRecorderShim(sandbox.bin, "skopeo", requireTool("skopeo"));
+    const issued = standIn.issued.length;
+    const result = await cli(sandbox, [
+      "exec",
+      `${host}/team`,
+      "--",
+      "skopeo",
+      "copy",
+      "--dest-tls-verify=false",
+      image,
+      `docker://${host}/team/app:exec`,
+    ]);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    issuedSince(issued);
+    assert.ok(await inRegistry(`${host}/team/app:exec`), "the image is in the registry");
+    const calls = await readShimCalls(shim.log);
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].env.REGISTRY_AUTH_FILE, join(calls[0].env.DOCKER_CONFIG, "config.json"));
+    scanner.check("skopeo argv", calls[0].argv.join(" "));
+    scanner.checkResult("exec skopeo", result);
+    assert.deepEqual(await readdir(sandbox.tmp), []);
+  });
+
+  /** The test image in dockerd, tagged `reference`. */
+  async function loadImage(env: Record<string, string>, reference: string): Promise<void> {
+    const docker = requireTool("docker");
+    if (archive === undefined) {
+      archive = join(work, "image.tar");
+      const copied = await run(requireTool("skopeo"), [
+        "copy",
+        image,
+        `docker-archive:${archive}:team/app:v1`,
+      ]);
+      assert.equal(copied.code, 0, output(copied));
+    }
+    const loaded = await run(docker, ["load", "-i", archive], { env });
+    assert.equal(loaded.code, 0, output(loaded));
+    const tagged = await run(docker, ["tag", "team/app:v1", reference], { env });
+    assert.equal(tagged.code, 0, output(tagged));
+  }
+
+  it("pushes a loaded image with real dockerd, no password in docker's argv", {
+    timeout: 180_000,
+  }, async () => {
+    const { host } = await theRegistry();
+    const { host: dockerHost } = await theDockerd();
+    const sandbox = await execSandbox();
+    sandbox.env.DOCKER_HOST = dockerHost;
+    const reference = `${host}/team/app:pushed`;
+    await loadImage(sandbox.env, reference);
+    const shim = await makeArgvRecorderShim(sandbox.bin, "docker", requireTool("docker"));
+    const issued = standIn.issued.length;
+    const result = await cli(sandbox, ["push", reference]);
+    assert.equal(
+      result.code,
+      0,
+      `${result.stdout}\n${result.stderr}\n${dockerd!.logs().slice(-2000)}`,
+    );
+    const [password] = issuedSince(issued);
+    assert.ok(password, "a token was fetched");
+    assert.deepEqual(JSON.parse(standIn.requests.at(-1)!.body), { registry_url: `${host}/team` });
+    assert.ok(await inRegistry(reference), "the image is in the registry");
+
+    const calls = await readShimCalls(shim.log);
+    assert.equal(calls.length, 1);
+    const [configFlag, configDir, ...rest] = calls[0].args;
+    assert.equal(configFlag, "--config");
+    assert.deepEqual(rest, ["push", reference]);
+    assert.ok(configDir.startsWith(`${sandbox.tmp}/`));
+    assert.equal(await exists(configDir), false, "the temporary config is gone");
+    assert.equal(await exists(sandbox.env.DOCKER_CONFIG), false, "the user's config is untouched");
+    scanner.check("docker argv", calls[0].argv.join(" "));
+    scanner.checkResult("push", result);
+    await scanner.checkTree(sandbox.dir);
+  });
+
+  it("passes on docker's exit code when the push fails", { timeout: 120_000 }, async () => {
+    const { host } = await theRegistry();
+    const { host: dockerHost } = await theDockerd();
+    const sandbox = await execSandbox();
+    sandbox.env.DOCKER_HOST = dockerHost;
+    const missing = await cli(sandbox, ["push", `${host}/team/nothing-here:1`]);
+    const direct = await run(requireTool("docker"), ["push", `${host}/team/nothing-here:1`], {
+      env: { ...sandbox.env, DOCKER_CONFIG: join(sandbox.probe, "empty") },
+    });
+    assert.notEqual(direct.code, 0);
+    assert.equal(missing.code, direct.code, missing.stderr);
+    assert.match(missing.stderr, /does not exist|no such image/i);
+    scanner.checkResult("failed push", missing);
+
+    // A tool exit code that cannot be confused with sauce-registry's own.
+    const fake = await makeArgvRecorderShim(sandbox.bin, "docker", null, {
+      stdout: "",
+      stderr: "denied: requested access to the resource is denied\n",
+      exitCode: 42,
+    });
+    const issued = standIn.issued.length;
+    const denied = await cli(sandbox, ["push", `${HOST}/team/app:1`]);
+    assert.equal(denied.code, 42, denied.stderr);
+    assert.match(denied.stderr, /requested access to the resource is denied/);
+    const passwords = issuedSince(issued);
+    assert.equal(passwords.length, 1);
+    const [call] = await readShimCalls(fake.log);
+    scanner.check("fake docker argv and stdin", call.argv.join(" "), call.stdin);
+    assert.deepEqual(await readdir(sandbox.tmp), []);
+  });
+});
