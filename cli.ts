@@ -140,7 +140,8 @@ Example:
     summary: "the Docker credential-helper protocol (as docker-credential-saucelabs)",
     details:
       `Docker runs it with the server address on standard input. Set SAUCE_REGISTRY_NO_CACHE=1
-to turn the token cache off.
+to turn the token cache off, SAUCE_REGISTRY_TIMEOUT=SECONDS to change how long it waits for a
+token (default 60).
 
 Example:
   printf registry.example.com | sauce-registry credential-helper get`,
@@ -598,6 +599,9 @@ const RUNNERS: Record<string, (context: Context, rest: string[]) => Promise<numb
   status: runStatus,
 };
 
+/** How long the credential helper waits for a token, unless SAUCE_REGISTRY_TIMEOUT says. */
+const HELPER_TIMEOUT_SECONDS = 60;
+
 /** The credential-helper protocol: exactly one argument, input on stdin for get/store/erase. */
 async function helperMain(argv: string[]): Promise<number> {
   const noCache = argv[0] === "--no-cache" || env("SAUCE_REGISTRY_NO_CACHE") === "1";
@@ -609,11 +613,20 @@ async function helperMain(argv: string[]): Promise<number> {
   }
   const action = args[0];
   const input = ["get", "store", "erase"].includes(action) ? await readStdin() : "";
+  // Docker waits for the helper with no limit of its own: a hung API must not hang a push.
+  const limit = Number(env("SAUCE_REGISTRY_TIMEOUT") ?? HELPER_TIMEOUT_SECONDS);
+  const seconds = limit > 0 ? limit : HELPER_TIMEOUT_SECONDS;
+  const controller = new AbortController();
+  const timer = setTimeout(() =>
+    controller.abort(
+      new TimeoutError(`Timed out after ${seconds} s (SAUCE_REGISTRY_TIMEOUT) asking for a token`),
+    ), seconds * 1000);
   const options: CredentialHelperOptions = {
     noCache,
+    signal: controller.signal,
     ...retryTuning(),
   };
-  const answer = await credentialHelper(action, input, options);
+  const answer = await credentialHelper(action, input, options).finally(() => clearTimeout(timer));
   if (answer.stdout) await writeStdout(answer.stdout);
   if (answer.stderr) await writeStderr(answer.stderr);
   return answer.exitCode;

@@ -38,6 +38,7 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
 fi
 export PATH="$TOOLS_DIR/node_modules/.bin:$PATH"
 export DENO_NO_UPDATE_CHECK=1
+export NO_COLOR=1 # plain runner summaries, which the closing line is read from
 
 for tool in deno bun dockerd docker-registry skopeo podman buildah openssl; do
   command -v "$tool" >/dev/null || { echo "error: $tool is not installed; the real-component tests need it" >&2; exit 1; }
@@ -56,8 +57,10 @@ bun_seconds=$((SECONDS - start))
 
 # One closing line for both runtimes, from each runner's own summary.
 deno_line=$(grep -E '^(ok|FAILED) \|' .tools-deno-test.log | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g')
-deno_passed=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$deno_line")
-deno_failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$deno_line")
+# Deno counts each describe() as a test and each it() as a step; Bun counts each it(). Compare
+# like with like: Deno's steps where it has them.
+deno_passed=$(sed -nE 's/.*\| ([0-9]+) passed \(([0-9]+) steps?\).*/\2/p; t; s/.*\| ([0-9]+) passed.*/\1/p' <<<"$deno_line")
+deno_failed=$(sed -nE 's/.*\| ([0-9]+) failed \(([0-9]+) steps?\).*/\2/p; t; s/.*\| ([0-9]+) failed.*/\1/p' <<<"$deno_line")
 bun_passed=$(sed -nE 's/^ *([0-9]+) pass$/\1/p' .tools-bun-test.log | tail -n 1)
 bun_failed=$(sed -nE 's/^ *([0-9]+) fail$/\1/p' .tools-bun-test.log | tail -n 1)
 rm -f .tools-deno-test.log .tools-bun-test.log

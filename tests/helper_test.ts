@@ -249,6 +249,18 @@ describe("credential-helper protocol", () => {
     assert.equal(missing.stdout, "");
   });
 
+  it("gives up on a hung API after SAUCE_REGISTRY_TIMEOUT, so a push cannot hang with it", async () => {
+    const sandbox = await configured([REGISTRY_URL], { SAUCE_REGISTRY_TIMEOUT: "1" });
+    standIn.fault({ delayMs: 8000 });
+    const started = Date.now();
+    const result = await helper(sandbox, ["get"], HOST);
+    standIn.clearFaults();
+    assert.equal(result.code, 1);
+    assert.ok(Date.now() - started < 6000, `took ${Date.now() - started} ms`);
+    assert.match(result.stderr, /Timed out after 1 s \(SAUCE_REGISTRY_TIMEOUT\)/);
+    assert.equal(result.stdout, "");
+  });
+
   it("refuses wrong usage with a message and exit 1", async () => {
     const sandbox = await configured([REGISTRY_URL]);
     for (const args of [[], ["get", "store"], ["fetch"]]) {
