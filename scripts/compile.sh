@@ -26,7 +26,8 @@ case "${1:-}" in
   bun)
     for target in bun-linux-x64 bun-linux-arm64 bun-linux-x64-musl bun-linux-arm64-musl \
       bun-darwin-x64 bun-darwin-arm64 bun-windows-x64; do
-      bun build --compile --minify --no-compile-autoload-dotenv --target="$target" cli.ts \
+      bun build --compile --minify --bytecode --format=esm --no-compile-autoload-dotenv \
+        --no-compile-autoload-bunfig --target="$target" cli.ts \
         --outfile "dist/bun/$target/sauce-registry"
     done
     ;;

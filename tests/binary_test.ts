@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { type Dockerd, requireTool, run, startDockerd } from "./fixtures/services.ts";
-import { CLI, cliCommand, makeSandbox, ROOT, type Sandbox, SecretScanner } from "./harness.ts";
+import { cliCommand, makeSandbox, ROOT, type Sandbox, SecretScanner } from "./harness.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 
@@ -25,15 +25,13 @@ describe("the Bun-compiled standalone binary", () => {
     standIn = await startStandIn();
     work = await mkdtemp(join(tmpdir(), "sr-binary-"));
     binary = join(work, "bin", "sauce-registry");
-    const build = await run(bun, [
-      "build",
-      "--compile",
-      "--minify",
-      "--no-compile-autoload-dotenv",
-      CLI,
-      "--outfile",
-      binary,
-    ], { cwd: ROOT, timeoutMs: 120_000 });
+    // Built exactly as `deno task compile:bun` builds it, only to another file.
+    const denoJson = JSON.parse(await readFile(join(ROOT, "deno.json"), "utf8"));
+    const task: string[] = denoJson.tasks["compile:bun"].split(/\s+/);
+    assert.deepEqual(task.slice(0, 3), ["bun", "build", "--compile"]);
+    const args = task.slice(1);
+    args[args.indexOf("--outfile") + 1] = binary;
+    const build = await run(bun, args, { cwd: ROOT, timeoutMs: 120_000 });
     assert.equal(build.code, 0, `bun build --compile failed: ${build.stderr}`);
     sandbox = await makeSandbox();
     scanner.add(KEY);
