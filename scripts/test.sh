@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 DENO_VERSION=2.9.6
 BUN_VERSION=1.4.5
 TOOLS_DIR=${SAUCE_REGISTRY_TOOLS:-$PWD/.tools}
-APT_PACKAGES=(docker.io docker-registry skopeo podman buildah openssl ca-certificates curl jq)
+# The real components the tests drive, and what the benchmarks compare against (curl and jq for
+# the seed's recipe, a Go credential helper, GNU time for peak memory).
+APT_PACKAGES=(docker.io docker-registry skopeo podman buildah openssl ca-certificates curl jq
+  amazon-ecr-credential-helper time)
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
