@@ -24,7 +24,8 @@ import {
   type FetchTokenOptions,
   findOnPath,
   HELPER_PROGRAM,
-  isRootUser,
+  installHelper,
+  isSauceLabsOrLoopbackUrl,
   launcher,
   login,
   logout,
@@ -33,14 +34,17 @@ import {
   programName,
   pushImage,
   readStdin,
-  redact,
   registryUrlForImage,
   resolveCredentials,
   SauceRegistryError,
+  type SettingLookup,
   settingLookup,
+  shellQuote,
   spawn,
   status,
   stderrIsTerminal,
+  stdinIsTerminal,
+  type TerminationSignal,
   TimeoutError,
   type Tool,
   ToolError,
@@ -51,7 +55,7 @@ import {
   writeStderr,
   writeStdout,
 } from "./mod.ts";
-import { loadFs, loadUtil } from "./deps.ts";
+import { loadUtil } from "./deps.ts";
 
 const GLOBAL_OPTIONS = `Global options:
   --region REGION        us-west-1 (default), us-east-4, eu-central-1 or staging (or SAUCE_REGION)
@@ -185,9 +189,9 @@ function commandHelp(name: string): string {
 ${command.summary[0].toUpperCase()}${command.summary.slice(1)}.
 
 ${command.details}
-
-${GLOBAL_OPTIONS}
-`;
+${
+    // Docker runs the helper with exactly one argument: it takes no global options.
+    name === "credential-helper" ? "" : `\n${GLOBAL_OPTIONS}\n`}`;
 }
 
 /** Options only some commands take, with the commands that take them. */
@@ -231,6 +235,8 @@ interface Context {
   positionals: string[];
   signal: AbortSignal;
   log?: (line: string) => void;
+  /** Run a child that gets this process's termination signals and decides the exit code. */
+  whileChildRuns<T>(work: () => Promise<T>): Promise<T>;
 }
 
 async function parse(args: string[]): Promise<{ values: Values; positionals: string[] }> {
@@ -252,10 +258,6 @@ async function parse(args: string[]): Promise<{ values: Values; positionals: str
       : text.split("\n")[0].replace(/^(Unknown option '[^']*')\..*/, "$1");
     throw new UsageError(message.replace(/\.$/, "").replace(/^./, (c) => c.toUpperCase()));
   }
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 /** RFC 3339 in UTC, without milliseconds when they are zero (as Sauce Labs writes it). */
@@ -306,9 +308,7 @@ async function tokenOptions(context: Context, registryUrl?: string): Promise<Fet
     accessKey,
     envFile: values["env-file"],
   }, settings);
-  const region = values.region ?? (await settings.get("SAUCE_REGION"))?.value;
-  const apiUrl = values["api-url"] ?? (await settings.get("SAUCE_API_URL"))?.value;
-  apiBaseUrl(region, apiUrl);
+  const { region, apiUrl } = await apiSettings(context, settings);
   return {
     credentials,
     region,
@@ -318,6 +318,33 @@ async function tokenOptions(context: Context, registryUrl?: string): Promise<Fet
     log: context.log,
     ...retryTuning(),
   };
+}
+
+/**
+ * The region and API URL: flags, then the environment, then the `.env` file. An API URL that only
+ * the implicit `./.env` names must point at Sauce Labs (or loopback): a `.env` that came with a
+ * cloned repository must not send the access key to a host of its choosing.
+ */
+async function apiSettings(
+  context: Context,
+  settings: SettingLookup,
+): Promise<{ region?: string; apiUrl?: string }> {
+  const region = context.values.region ?? (await settings.get("SAUCE_REGION"))?.value;
+  let apiUrl = context.values["api-url"];
+  if (apiUrl === undefined) {
+    const found = await settings.get("SAUCE_API_URL");
+    if (
+      found?.source === ".env file" && context.values["env-file"] === undefined &&
+      !isSauceLabsOrLoopbackUrl(found.value)
+    ) {
+      throw new UsageError(
+        `SAUCE_API_URL in ./.env is not a Sauce Labs address, so the access key is not sent there; to use it, pass --api-url or --env-file .env`,
+      );
+    }
+    apiUrl = found?.value;
+  }
+  apiBaseUrl(region, apiUrl);
+  return { region, apiUrl };
 }
 
 /** Advanced tuning from the environment (tests use short delays). */
@@ -331,6 +358,11 @@ function retryTuning(): { retries?: number; retryDelayMs?: number } {
 }
 
 async function readAccessKey(): Promise<string> {
+  if (stdinIsTerminal()) {
+    throw new UsageError(
+      '--access-key-stdin reads the key from a pipe, not a terminal (where it would show): use printf %s "$KEY" | sauce-registry …',
+    );
+  }
   const key = (await readStdin()).replace(/\r?\n$/, "");
   if (key === "" || /[\r\n]/.test(key)) {
     throw new UsageError("--access-key-stdin expects the access key alone on standard input");
@@ -430,11 +462,9 @@ async function runPush(context: Context): Promise<number> {
     context,
     `Pushing ${image} with ${tool}; the token expires at ${describeExpiry(token.expiresAt)}`,
   );
-  return await pushImage(token, image, {
-    tool,
-    toolArgs: context.values["tool-arg"],
-    signal: context.signal,
-  });
+  return await context.whileChildRuns(() =>
+    pushImage(token, image, { tool, toolArgs: context.values["tool-arg"], signal: context.signal })
+  );
 }
 
 async function runExec(context: Context, command: string[]): Promise<number> {
@@ -442,21 +472,26 @@ async function runExec(context: Context, command: string[]): Promise<number> {
   if (command.length === 0) throw new UsageError("exec needs a command after --");
   const reference = parseRegistry(registry);
   const token = await fetchToken(await tokenOptions(context, reference.registryUrl));
-  return await withTemporaryAuth(token, reference.host, async (_dir, environment) => {
-    const result = await spawn(command[0], command.slice(1), {
-      env: environment,
-      inheritStdio: true,
-      signal: context.signal,
-    });
-    return result.code;
-  });
+  return await withTemporaryAuth(
+    token,
+    reference.host,
+    (_dir, environment) =>
+      context.whileChildRuns(async () => {
+        const result = await spawn(command[0], command.slice(1), {
+          env: environment,
+          inheritStdio: true,
+          signal: context.signal,
+          forwardSignals: true,
+        });
+        return result.code;
+      }),
+  );
 }
 
 async function runConfigureDocker(context: Context): Promise<number> {
   const registries = onlyPositionals(context, "configure-docker", 1, Infinity);
   const settings = settingLookup({ envFile: context.values["env-file"] });
-  const region = context.values.region ?? (await settings.get("SAUCE_REGION"))?.value;
-  const apiUrl = context.values["api-url"] ?? (await settings.get("SAUCE_API_URL"))?.value;
+  const { region, apiUrl } = await apiSettings(context, settings);
   const result = await configureDocker(registries, { region, apiUrl, signal: context.signal });
   const helperPath = await findOnPath(HELPER_PROGRAM);
   if (context.values.json) {
@@ -487,34 +522,21 @@ function installHelperCommand(): string {
 
 async function runInstallHelper(context: Context): Promise<number> {
   onlyPositionals(context, "install-helper", 0, 0);
-  const { kind, program, script } = launcher(import.meta.url);
-  const home = env("HOME") ?? "";
-  const dir = context.values.dir ?? (isRootUser() ? "/usr/local/bin" : `${home}/.local/bin`);
-  const target = `${dir.replace(/\/+$/, "")}/${HELPER_PROGRAM}`;
-  const { mkdir, rm, symlink, writeFile, chmod } = await loadFs();
-  await mkdir(dir, { recursive: true });
-  await rm(target, { force: true });
-  if (kind === "compiled") {
-    await symlink(program, target);
-  } else {
-    const runner = kind === "bun"
-      ? `exec ${shellQuote(program)} --no-env-file ${shellQuote(script!)} credential-helper "$@"`
-      : `exec ${
-        shellQuote(program)
-      } run --quiet --no-prompt --no-config --allow-net --allow-env --allow-read --allow-write --allow-run ${
-        shellQuote(script!)
-      } credential-helper "$@"`;
-    await writeFile(target, `#!/bin/sh\n# Written by sauce-registry install-helper\n${runner}\n`);
-    await chmod(target, 0o755);
-  }
-  const onPath = (env("PATH") ?? "").split(":").includes(dir.replace(/\/+$/, ""));
+  const how = launcher(import.meta.url);
+  const { path, onPath } = await installHelper(how, context.values.dir);
   await writeStdout(
-    `Installed ${target} (${kind === "compiled" ? "symlink" : `${kind} wrapper`})\n`,
+    `Installed ${path} (${how.kind === "compiled" ? "symlink" : `${how.kind} wrapper`})\n`,
   );
   if (!onPath) {
-    await writeStderr(`warning: ${dir} is not on PATH; add it so Docker finds the helper\n`);
+    await writeStderr(
+      `warning: ${dirnameOf(path)} is not on PATH; add it so Docker finds the helper\n`,
+    );
   }
   return 0;
+}
+
+function dirnameOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
 }
 
 async function runStatus(context: Context): Promise<number> {
@@ -525,8 +547,7 @@ async function runStatus(context: Context): Promise<number> {
     username: context.values.username,
     accessKey,
     envFile: context.values["env-file"],
-    region: context.values.region ?? (await settings.get("SAUCE_REGION"))?.value,
-    apiUrl: context.values["api-url"] ?? (await settings.get("SAUCE_API_URL"))?.value,
+    ...(await apiSettings(context, settings)),
     offline: context.values.offline,
     signal: context.signal,
   });
@@ -570,7 +591,8 @@ async function runStatus(context: Context): Promise<number> {
     lines.push(`Credential helper on PATH: ${report.helperOnPath ?? "no"}`);
     await writeStdout(`${lines.join("\n")}\n`);
   }
-  return report.api && !report.api.ok ? 1 : report.credentials ? 0 : 2;
+  if (report.api && !report.api.ok) return report.api.exitCode ?? 1;
+  return report.credentials ? 0 : 2;
 }
 
 const RUNNERS: Record<string, (context: Context, rest: string[]) => Promise<number>> = {
@@ -582,6 +604,14 @@ const RUNNERS: Record<string, (context: Context, rest: string[]) => Promise<numb
   "configure-docker": runConfigureDocker,
   "install-helper": runInstallHelper,
   status: runStatus,
+};
+
+/** The exit code of a process ended by a signal is 128 plus the signal's number. */
+const SIGNAL_EXIT: Record<TerminationSignal, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGTERM: 15,
 };
 
 /** How long the credential helper waits for a token, unless SAUCE_REGISTRY_TIMEOUT says. */
@@ -641,10 +671,13 @@ export async function main(args: string[]): Promise<number> {
   let command: string | undefined;
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let childRunning = false;
   const stopListening = onTerminationSignal((signal) => {
-    controller.abort(
-      new SauceRegistryError(`Stopped by ${signal}`, { exitCode: signal === "SIGINT" ? 130 : 143 }),
-    );
+    if (childRunning) return; // passed on to the child, whose exit code then tells what happened
+    const exitCode = 128 + SIGNAL_EXIT[signal];
+    controller.abort(new SauceRegistryError(`Stopped by ${signal}`, { exitCode }));
+    // A step that cannot be cancelled (reading stdin, say) must not keep the process alive.
+    setTimeout(() => exit(exitCode), 2000);
   });
   try {
     const { values, positionals } = await parse(own);
@@ -653,7 +686,7 @@ export async function main(args: string[]): Promise<number> {
       await writeStdout(`sauce-registry ${VERSION}\n`);
       return 0;
     }
-    if (command === undefined || (values.help && command === undefined)) {
+    if (command === undefined) {
       await (values.help ? writeStdout : writeStderr)(mainUsage());
       return values.help ? 0 : 2;
     }
@@ -688,6 +721,14 @@ export async function main(args: string[]): Promise<number> {
       positionals: positionals.slice(1),
       signal: controller.signal,
       log: values.verbose ? (line) => void writeStderr(`sauce-registry: ${line}\n`) : undefined,
+      async whileChildRuns(work) {
+        childRunning = true;
+        try {
+          return await work();
+        } finally {
+          childRunning = false;
+        }
+      },
     };
     const code = await RUNNERS[command](context, rest);
     if (controller.signal.aborted) throw controller.signal.reason;
@@ -710,7 +751,7 @@ export async function main(args: string[]): Promise<number> {
       }
       return failure.exitCode;
     }
-    await writeStderr(`${colour("error:")} Unexpected failure: ${redact(String(error), [])}\n`);
+    await writeStderr(`${colour("error:")} Unexpected failure: ${String(error)}\n`);
     return 1;
   } finally {
     clearTimeout(timer);

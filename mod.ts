@@ -359,7 +359,17 @@ function isWindows(): boolean {
   return isDeno() ? Deno.build.os === "windows" : nodeProcess().platform === "win32";
 }
 
-/** The command-line arguments after the program (and script) name. */
+/**
+ * The command-line arguments after the program (and script) name.
+ *
+ * @example
+ * ```ts
+ * import { commandLineArgs } from "./mod.ts";
+ * const [command] = commandLineArgs();
+ * ```
+ *
+ * @returns The arguments.
+ */
 export function commandLineArgs(): string[] {
   return isDeno() ? [...Deno.args] : nodeProcess().argv.slice(2);
 }
@@ -367,24 +377,79 @@ export function commandLineArgs(): string[] {
 /**
  * The name this program was started under: a symlink's name, not its target's. (On Deno this
  * touches the `process` global, which costs start-up time: call it only when needed.)
+ *
+ * @example
+ * ```ts
+ * import { programName } from "./mod.ts";
+ * if (programName() === "docker-credential-saucelabs") console.log("helper mode");
+ * ```
+ *
+ * @returns The base name, without `.exe`.
  */
 export function programName(): string {
   return nodeProcess().argv0.split(/[\\/]/).pop()!.replace(/\.exe$/i, "");
 }
 
-/** Whether standard error is a terminal (progress and colour only go there). */
+/**
+ * Whether standard error is a terminal (progress and colour only go there).
+ *
+ * @example
+ * ```ts
+ * import { stderrIsTerminal } from "./mod.ts";
+ * const red = stderrIsTerminal() ? "\x1b[31m" : "";
+ * ```
+ *
+ * @returns True on a terminal.
+ */
 export function stderrIsTerminal(): boolean {
   return isDeno() ? Deno.stderr.isTerminal() : nodeProcess().stderr.isTTY === true;
 }
 
-/** Write text to standard output, completely, before returning. */
+/**
+ * Whether standard input is a terminal (a secret must not be typed where it echoes).
+ *
+ * @example
+ * ```ts
+ * import { stdinIsTerminal } from "./mod.ts";
+ * if (stdinIsTerminal()) console.error("pipe the key in");
+ * ```
+ *
+ * @returns True on a terminal.
+ */
+export function stdinIsTerminal(): boolean {
+  return isDeno() ? Deno.stdin.isTerminal() : nodeProcess().stdin.isTTY === true;
+}
+
+/**
+ * Write text to standard output, completely, before returning.
+ *
+ * @example
+ * ```ts
+ * import { writeStdout } from "./mod.ts";
+ * await writeStdout("done\n");
+ * ```
+ *
+ * @param text The text.
+ * @returns When all is written.
+ */
 export async function writeStdout(text: string): Promise<void> {
   if (isDeno()) await writeAll(Deno.stdout, new TextEncoder().encode(text));
   else if (isBun()) await bun().write(bun().stdout, text);
   else await new Promise<void>((resolve) => nodeProcess().stdout.write(text, resolve));
 }
 
-/** Write text to standard error, completely, before returning. */
+/**
+ * Write text to standard error, completely, before returning.
+ *
+ * @example
+ * ```ts
+ * import { writeStderr } from "./mod.ts";
+ * await writeStderr("warning: …\n");
+ * ```
+ *
+ * @param text The text.
+ * @returns When all is written.
+ */
 export async function writeStderr(text: string): Promise<void> {
   if (isDeno()) await writeAll(Deno.stderr, new TextEncoder().encode(text));
   else if (isBun()) await bun().write(bun().stderr, text);
@@ -395,7 +460,17 @@ async function writeAll(target: { write(p: Uint8Array): Promise<number> }, data:
   for (let offset = 0; offset < data.length;) offset += await target.write(data.subarray(offset));
 }
 
-/** Read all of standard input as text (the credential helper's and `--access-key-stdin`'s input). */
+/**
+ * Read all of standard input as text (the credential helper's and `--access-key-stdin`'s input).
+ *
+ * @example
+ * ```ts
+ * import { readStdin } from "./mod.ts";
+ * const serverUrl = (await readStdin()).trim();
+ * ```
+ *
+ * @returns Everything until end of input.
+ */
 export async function readStdin(): Promise<string> {
   if (isBun()) return await bun().stdin.text();
   const chunks: Uint8Array[] = [];
@@ -421,17 +496,50 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   return all;
 }
 
-/** Set the exit code and leave once output is flushed. */
+/**
+ * Leave with an exit code.
+ *
+ * @example
+ * ```ts
+ * import { exit } from "./mod.ts";
+ * exit(0);
+ * ```
+ *
+ * @param code The exit code.
+ * @returns Never.
+ */
 export function exit(code: number): never {
   return isDeno() ? Deno.exit(code) : nodeProcess().exit(code);
 }
 
+/** The signals that ask a process to end, which sauce-registry handles to clean up first. */
+export type TerminationSignal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGQUIT";
+
+const TERMINATION_SIGNALS: readonly TerminationSignal[] = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGHUP",
+  "SIGQUIT",
+];
+
 /**
- * Run a handler when this process receives SIGINT or SIGTERM; returns the function that
- * removes it.
+ * Run a handler when this process receives SIGINT, SIGTERM, SIGHUP or SIGQUIT (a closed terminal
+ * must not leave temporary credentials behind either).
+ *
+ * @example
+ * ```ts
+ * import { onTerminationSignal } from "./mod.ts";
+ * const stop = onTerminationSignal((signal) => console.error(`got ${signal}`));
+ * stop();
+ * ```
+ *
+ * @param handler Called with the signal's name.
+ * @returns The function that removes the handler.
  */
-export function onTerminationSignal(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void {
-  const signals = isWindows() ? ["SIGINT"] as const : ["SIGINT", "SIGTERM"] as const;
+export function onTerminationSignal(
+  handler: (signal: TerminationSignal) => void,
+): () => void {
+  const signals: readonly TerminationSignal[] = isWindows() ? ["SIGINT"] : TERMINATION_SIGNALS;
   const listeners = signals.map((signal) => [signal, () => handler(signal)] as const);
   for (const [signal, listener] of listeners) {
     if (isDeno()) Deno.addSignalListener(signal, listener);
@@ -454,6 +562,11 @@ interface FileInfo {
 function isNotFound(error: unknown): boolean {
   return (isDeno() && error instanceof Deno.errors.NotFound) ||
     (error as { code?: string })?.code === "ENOENT";
+}
+
+function isPermissionDenied(error: unknown): boolean {
+  return (isDeno() && error instanceof Deno.errors.PermissionDenied) ||
+    ["EACCES", "EPERM"].includes((error as { code?: string })?.code ?? "");
 }
 
 function isAlreadyExists(error: unknown): boolean {
@@ -501,7 +614,8 @@ async function resolveSymlinks(path: string): Promise<string> {
     let target: string;
     try {
       target = isDeno() ? await Deno.readLink(path) : await (await loadFs()).readlink(path);
-    } catch {
+    } catch (error) {
+      if (isPermissionDenied(error)) throw error;
       return path; // not a symlink, or does not exist
     }
     path = isAbsolute(target) ? target : joinPath(dirname(path), target);
@@ -519,6 +633,11 @@ async function createExclusive(path: string, data: string, mode: number): Promis
     if (isAlreadyExists(error)) return false;
     throw error;
   }
+}
+
+async function makeSymlink(target: string, path: string): Promise<void> {
+  if (isDeno()) await Deno.symlink(target, path);
+  else await (await loadFs()).symlink(target, path);
 }
 
 async function changeMode(path: string, mode: number): Promise<void> {
@@ -665,6 +784,11 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** Aborting sends SIGTERM to the child. */
   signal?: AbortSignal;
+  /**
+   * While the child runs, pass each termination signal this process gets on to it (a second one
+   * as SIGKILL), so that the child ends as it would on its own and its exit code tells how.
+   */
+  forwardSignals?: boolean;
 }
 
 /** What a finished child left behind. */
@@ -685,8 +809,11 @@ const SIGNAL_NUMBERS: Record<string, number> = {
   SIGQUIT: 3,
   SIGABRT: 6,
   SIGKILL: 9,
+  SIGUSR1: 10,
   SIGSEGV: 11,
+  SIGUSR2: 12,
   SIGPIPE: 13,
+  SIGALRM: 14,
   SIGTERM: 15,
 };
 
@@ -742,14 +869,16 @@ async function spawnWithDeno(
     stdout: inherit ? "inherit" : "piped",
     stderr: inherit ? "inherit" : "piped",
   }).spawn();
-  const kill = () => {
+  const kill = (signal: Deno.Signal = "SIGTERM") => {
     try {
-      child.kill("SIGTERM");
+      child.kill(signal);
     } catch {
       // the child has already exited
     }
   };
-  options.signal?.addEventListener("abort", kill, { once: true });
+  const abort = () => kill();
+  options.signal?.addEventListener("abort", abort, { once: true });
+  const stopForwarding = options.forwardSignals ? forwardSignalsTo(kill) : () => {};
   try {
     const writing = options.stdin === undefined
       ? Promise.resolve()
@@ -767,8 +896,15 @@ async function spawnWithDeno(
       stderr: output.stderr ? decoder.decode(output.stderr) : "",
     };
   } finally {
-    options.signal?.removeEventListener("abort", kill);
+    options.signal?.removeEventListener("abort", abort);
+    stopForwarding();
   }
+}
+
+/** Pass termination signals on to a child: the same signal first, SIGKILL if another comes. */
+function forwardSignalsTo(kill: (signal: TerminationSignal | "SIGKILL") => void): () => void {
+  let received = 0;
+  return onTerminationSignal((signal) => kill(received++ === 0 ? signal : "SIGKILL"));
 }
 
 async function writeAndClose(stream: WritableStream<Uint8Array>, text: string): Promise<void> {
@@ -796,8 +932,11 @@ async function spawnWithNode(
       inherit ? "inherit" : "pipe",
     ],
   });
-  const kill = () => child.kill("SIGTERM");
-  options.signal?.addEventListener("abort", kill, { once: true });
+  const abort = () => child.kill("SIGTERM");
+  options.signal?.addEventListener("abort", abort, { once: true });
+  const stopForwarding = options.forwardSignals
+    ? forwardSignalsTo((signal) => child.kill(signal))
+    : () => {};
   const stdout: Uint8Array[] = [];
   const stderr: Uint8Array[] = [];
   child.stdout?.on("data", (chunk: Uint8Array) => stdout.push(chunk));
@@ -819,7 +958,8 @@ async function spawnWithNode(
       stderr: decoder.decode(concat(stderr)),
     };
   } finally {
-    options.signal?.removeEventListener("abort", kill);
+    options.signal?.removeEventListener("abort", abort);
+    stopForwarding();
   }
 }
 
@@ -893,6 +1033,28 @@ function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
   return host === "localhost" || host.endsWith(".localhost") || host === "::1" ||
     /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Whether a URL points at Sauce Labs (`*.saucelabs.com`, `*.saucelabs.net`) or at this machine.
+ *
+ * @example
+ * ```ts
+ * import { isSauceLabsOrLoopbackUrl } from "./mod.ts";
+ * isSauceLabsOrLoopbackUrl("https://api.eu-central-1.saucelabs.com"); // true
+ * isSauceLabsOrLoopbackUrl("https://example.com"); // false
+ * ```
+ *
+ * @param url The URL.
+ * @returns False also for a URL that does not parse.
+ */
+export function isSauceLabsOrLoopbackUrl(url: string): boolean {
+  try {
+    const { hostname } = new URL(url);
+    return /(^|\.)saucelabs\.(com|net)$/i.test(hostname) || isLoopbackHost(hostname);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -1621,7 +1783,7 @@ async function writeFileAtomic(path: string, data: string, mode: number): Promis
   }
 }
 
-/** How long a lock may sit before it is taken as abandoned, when its holder cannot be checked. */
+/** How long a lock may sit before it is taken as abandoned, where its holder cannot be checked. */
 const LOCK_STALE_MS = 10_000;
 const LOCK_POLL_MS = 15;
 
@@ -1654,7 +1816,10 @@ async function abandonedLock(lockPath: string): Promise<string | undefined> {
   if (text === undefined || info === undefined) return undefined; // released meanwhile
   const pid = Number(text.split(" ")[0]);
   if (Number.isInteger(pid) && pid > 0 && pid !== processId()) {
-    if ((await processIsAlive(pid)) === false) return text;
+    const alive = await processIsAlive(pid);
+    // A live holder keeps its lock however long it takes (a slow API, retries): breaking it
+    // would send every waiter to the API at once. Age decides only where liveness is unknown.
+    if (alive !== undefined) return alive ? undefined : text;
   }
   return Date.now() - info.mtimeMs > LOCK_STALE_MS ? text : undefined;
 }
@@ -1715,9 +1880,18 @@ function isFresh(token: CachedToken, now: number): boolean {
   return now < expires - margin;
 }
 
+/**
+ * The API part of a cache key, without parsing a URL (a millisecond of the hot path on Deno). Safe:
+ * a token is only ever cached after fetchToken checked the same URL, and a URL spelled two ways
+ * only costs one more cache file.
+ */
+function cacheKeyApiUrl(options: GetTokenOptions): string {
+  return options.apiUrl ? options.apiUrl.replace(/\/+$/, "") : apiBaseUrl(options.region);
+}
+
 async function cacheFile(options: GetTokenOptions): Promise<string> {
   const key = [
-    apiBaseUrl(options.region, options.apiUrl),
+    cacheKeyApiUrl(options),
     options.credentials.username,
     options.registryUrl ?? "",
   ].join("\n");
@@ -2021,7 +2195,20 @@ export async function logout(registry: string, options: ToolOptions = {}): Promi
 // Docker config
 // ---------------------------------------------------------------------------------------------
 
-/** The `auths` Docker config for one registry host: what `token --format docker-config` prints. */
+/**
+ * The `auths` Docker config for one registry host: what `token --format docker-config` prints.
+ *
+ * @example
+ * ```ts
+ * import { dockerConfigFor } from "./mod.ts";
+ * const token = { username: "oauth2accesstoken", password: "…", expiresAt: new Date() };
+ * dockerConfigFor(token, "registry.example.com"); // { auths: { "registry.example.com": { auth: "…" } } }
+ * ```
+ *
+ * @param token The registry token.
+ * @param host The registry host.
+ * @returns The config object.
+ */
 export function dockerConfigFor(
   token: RegistryToken,
   host: string,
@@ -2113,7 +2300,11 @@ function jsonErrorPosition(text: string): string {
 /** Parse a JSON settings file that must hold an object; undefined when it does not exist. */
 async function readJsonObject(path: string): Promise<Record<string, unknown> | undefined> {
   const raw = await readTextFile(path);
-  if (raw === undefined) return undefined;
+  return raw === undefined ? undefined : parseJsonObject(path, raw);
+}
+
+/** Parse a settings file's text, which must hold an object (or nothing, or `null`). */
+function parseJsonObject(path: string, raw: string): Record<string, unknown> {
   const text = raw.replace(/^\uFEFF/, "");
   if (text.trim() === "") return {};
   let json: unknown;
@@ -2153,7 +2344,7 @@ async function updateJsonFile(
   await makeDirectory(dirname(target), 0o700);
   return await withFileLock(`${target}.lock`, async () => {
     const existing = await readTextFile(target);
-    const json = (await readJsonObject(target)) ?? {};
+    const json = existing === undefined ? {} : parseJsonObject(target, existing);
     if (!change(json)) return false;
     const mode = (await fileInfo(target))?.mode ?? 0o600;
     if (existing !== undefined) await writeFileAtomic(`${target}.bak`, existing, mode);
@@ -2193,15 +2384,11 @@ export interface RegistrySettings {
 export async function readRegistrySettings(
   options: PathOptions = {},
 ): Promise<Record<string, RegistrySettings>> {
-  const path = settingsFile(options);
-  const text = await readTextFile(path);
-  if (text === undefined) return {};
-  try {
-    const json = JSON.parse(text) as { registries?: Record<string, RegistrySettings> };
-    return json?.registries && typeof json.registries === "object" ? json.registries : {};
-  } catch (error) {
-    throw new ConfigError(path, `not valid JSON at ${jsonErrorPosition(text)}`, { cause: error });
-  }
+  const json = await readJsonObject(settingsFile(options));
+  const registries = json?.registries;
+  return registries && typeof registries === "object" && !Array.isArray(registries)
+    ? registries as Record<string, RegistrySettings>
+    : {};
 }
 
 /** Options of {@linkcode configureDocker}. */
@@ -2418,11 +2605,18 @@ export async function credentialHelper(
       }
       case "erase": {
         const host = safeHost(input.trim());
-        const removed = host ? await clearCachedTokens(host, options) : 0;
+        // `docker logout` must succeed even when the cache cannot be cleaned: say why, exit 0.
+        const removed = host
+          ? await clearCachedTokens(host, options).catch((error: unknown) => errorText(error))
+          : 0;
         return ok(
           "",
           `${HELPER_PROGRAM}: ${
-            removed > 0 ? `dropped the cached token for ${host}` : "no cached token to drop"
+            typeof removed === "string"
+              ? `could not drop the cached token for ${host}: ${removed}`
+              : removed > 0
+              ? `dropped the cached token for ${host}`
+              : "no cached token to drop"
           }; a new one is minted on the next pull or push\n`,
         );
       }
@@ -2496,6 +2690,74 @@ async function helperList(options: CredentialHelperOptions): Promise<CredentialH
   return ok(`${JSON.stringify(listing)}\n`, "");
 }
 
+/**
+ * Quote a value for a POSIX shell: single quotes, with any single quote spelled `'\''`.
+ *
+ * @example
+ * ```ts
+ * import { shellQuote } from "./mod.ts";
+ * shellQuote("it's"); // "'it'\\''s'"
+ * ```
+ *
+ * @param value The value.
+ * @returns The quoted value.
+ */
+export function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/** What {@linkcode installHelper} wrote. */
+export interface InstallHelperResult {
+  /** The `docker-credential-saucelabs` file or symlink. */
+  path: string;
+  /** Whether its folder is on PATH, where Docker looks. */
+  onPath: boolean;
+}
+
+/**
+ * Put `docker-credential-saucelabs` in a folder: for a compiled binary a symlink to it (it acts
+ * as the helper under that name), else a two-line script that runs this program's script with
+ * Deno or Bun and the `credential-helper` command.
+ *
+ * @example
+ * ```ts
+ * import { installHelper, launcher } from "./mod.ts";
+ * const { path } = await installHelper(launcher(import.meta.url), "/usr/local/bin");
+ * ```
+ *
+ * @param how How this program was started ({@linkcode launcher}).
+ * @param dir The folder; default `/usr/local/bin` as root, else `~/.local/bin`.
+ * @returns The path written and whether its folder is on PATH.
+ */
+export async function installHelper(how: Launcher, dir?: string): Promise<InstallHelperResult> {
+  const folder =
+    (dir ?? (isRootUser() ? "/usr/local/bin" : joinPath(homeDirectory(), ".local", "bin")))
+      .replace(/(.)\/+$/, "$1");
+  const path = joinPath(folder, HELPER_PROGRAM);
+  await makeDirectory(folder, 0o755);
+  await removePath(path);
+  if (how.kind === "compiled") {
+    await makeSymlink(how.program, path);
+  } else {
+    const runner = how.kind === "bun"
+      ? `exec ${shellQuote(how.program)} --no-env-file ${
+        shellQuote(how.script!)
+      } credential-helper "$@"`
+      : `exec ${
+        shellQuote(how.program)
+      } run --quiet --no-prompt --no-config --allow-net --allow-env --allow-read --allow-write --allow-run ${
+        shellQuote(how.script!)
+      } credential-helper "$@"`;
+    await writeFileAtomic(
+      path,
+      `#!/bin/sh\n# Written by sauce-registry install-helper\n${runner}\n`,
+      0o755,
+    );
+  }
+  const onPath = (env("PATH") ?? "").split(":").includes(folder);
+  return { path, onPath };
+}
+
 // ---------------------------------------------------------------------------------------------
 // exec and push: a private, temporary Docker config
 // ---------------------------------------------------------------------------------------------
@@ -2507,9 +2769,9 @@ export interface TemporaryAuthOptions {
 }
 
 /**
- * Write a private Docker config (folder 0700, file 0600) holding auth for one registry host,
- * run `work` with its folder and the environment that points tools at it, then remove it
- * whatever happens.
+ * Write a private Docker config (folder 0700, file 0600) holding auth for one registry host and
+ * the user's other Docker settings (not their credentials), run `work` with its folder and the
+ * environment that points tools at it (less `SAUCE_ACCESS_KEY`), then remove it whatever happens.
  *
  * @example
  * ```ts
@@ -2534,10 +2796,14 @@ export async function withTemporaryAuth<T>(
   const dir = await makeTempDirectory("sauce-registry-");
   try {
     const configPath = joinPath(dir, "config.json");
-    await writeFileAtomic(configPath, JSON.stringify(dockerConfigFor(token, host)), 0o600);
+    const config = {
+      ...(await userSettingsWithoutCredentials(dir)),
+      ...dockerConfigFor(token, host),
+    };
+    await writeFileAtomic(configPath, JSON.stringify(config), 0o600);
     options.onCreated?.(dir);
     return await work(dir, {
-      ...environment(),
+      ...toolEnvironment(),
       DOCKER_CONFIG: dir,
       REGISTRY_AUTH_FILE: configPath,
       DOCKER_USERNAME: token.username,
@@ -2547,6 +2813,30 @@ export async function withTemporaryAuth<T>(
   } finally {
     await removePath(dir, true);
   }
+}
+
+/**
+ * The user's own Docker settings for a private config in `dir`: every key of their config.json but
+ * the credentials (`auths`, `credsStore`, `credHelpers`), and links to their `contexts` and
+ * `cli-plugins`, so that `docker buildx`, `docker compose` and the current context still work.
+ */
+async function userSettingsWithoutCredentials(dir: string): Promise<Record<string, unknown>> {
+  const userConfig = dockerConfigFile();
+  const userDir = dirname(userConfig);
+  for (const name of ["contexts", "cli-plugins"]) {
+    if (await fileInfo(joinPath(userDir, name))) {
+      await makeSymlink(joinPath(userDir, name), joinPath(dir, name));
+    }
+  }
+  let settings: Record<string, unknown> = {};
+  try {
+    settings = (await readJsonObject(await resolveSymlinks(userConfig))) ?? {};
+  } catch (error) {
+    // A broken config of the user's is theirs to fix; the private one works without it.
+    if (!(error instanceof ConfigError)) throw error;
+  }
+  const { auths: _auths, credsStore: _store, credHelpers: _helpers, ...rest } = settings;
+  return rest;
 }
 
 /** Options of {@linkcode pushImage}. */
@@ -2585,7 +2875,7 @@ export async function pushImage(
     throw new UsageError(`push works with docker or podman, not "${printable(tool, 30)}"`);
   }
   const { host } = parseRegistry(image);
-  return await withTemporaryAuth(token, host, async (dir, { SAUCE_ACCESS_KEY: _, ...env }) => {
+  return await withTemporaryAuth(token, host, async (dir, env) => {
     const args = tool === "docker"
       ? ["--config", dir, "push", ...(options.toolArgs ?? []), image]
       : ["push", "--authfile", joinPath(dir, "config.json"), ...(options.toolArgs ?? []), image];
@@ -2593,6 +2883,7 @@ export async function pushImage(
       env,
       inheritStdio: true,
       signal: options.signal,
+      forwardSignals: true,
     });
     return result.code;
   });
@@ -2640,7 +2931,7 @@ export interface StatusReport {
   /** The API base URL. */
   apiUrl: string;
   /** Whether the API answered a token request, and how. */
-  api?: { ok: boolean; detail: string; expiresAt?: string };
+  api?: { ok: boolean; detail: string; expiresAt?: string; exitCode?: number };
   /** The registry host asked about. */
   host?: string;
   /** What the registries file says of it. */
@@ -2725,7 +3016,7 @@ export async function status(
       };
     } catch (error) {
       if (!(error instanceof SauceRegistryError) || error instanceof TimeoutError) throw error;
-      report.api = { ok: false, detail: error.message };
+      report.api = { ok: false, detail: error.message, exitCode: error.exitCode };
     }
   }
   if (reference) {

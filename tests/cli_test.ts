@@ -13,14 +13,11 @@ import { join } from "node:path";
 import process from "node:process";
 import { after, afterEach, assert, before, describe, it } from "./deps.ts";
 import {
-  CLI,
   cliCommand,
   type CliResult,
   makeSandbox,
   ROOT,
   runCli,
-  runtime,
-  runtimeExecutable,
   type Sandbox,
   SecretScanner,
 } from "./harness.ts";
@@ -61,25 +58,13 @@ interface CliOptions {
   cwd?: string;
   /** The command's job is to print the token password on stdout (never on stderr). */
   printsPassword?: boolean;
-  /**
-   * Run Bun as `bun --no-env-file cli.ts`. Plain `bun cli.ts` loads ./.env (and .env.local, …)
-   * into the environment before the CLI starts, so the CLI cannot tell those values from real
-   * environment variables: a ./.env then beats --env-file and shows as "environment". Only the
-   * tests that depend on that distinction use this.
-   */
-  bunWithoutDotenv?: boolean;
 }
 
 /** Run the CLI in the sandbox's folder and scan what it printed for secrets. */
 async function cli(box: Sandbox, args: string[], options: CliOptions = {}): Promise<CliResult> {
   const cwd = options.cwd ?? box.dir;
-  const result = options.bunWithoutDotenv && runtime() === "bun"
-    ? await run(runtimeExecutable(), ["--no-env-file", CLI, ...args], {
-      env: box.env,
-      stdin: options.stdin ?? "",
-      cwd,
-    })
-    : await runCli(args, { env: box.env, stdin: options.stdin, cwd });
+  // runCli starts Bun as `bun --no-env-file`, as README says: the tool reads .env itself.
+  const result = await runCli(args, { env: box.env, stdin: options.stdin, cwd });
   const where = `sauce-registry ${args.join(" ")}`;
   keys.checkResult(where, result);
   const issued = standIn.issued.map((token) => token.password);
@@ -475,9 +460,7 @@ describe("credentials", () => {
     const envFile = join(box.dir, "conf", "sauce.env");
     await writeFile(envFile, `SAUCE_USERNAME=alice\nSAUCE_ACCESS_KEY=${ALICE_KEY}\n`);
     await writeFile(join(box.dir, ".env"), `SAUCE_USERNAME=bob\nSAUCE_ACCESS_KEY=${BOB_KEY}\n`);
-    const result = await cli(box, ["token", "--env-file", envFile, "--format", "username"], {
-      bunWithoutDotenv: true,
-    });
+    const result = await cli(box, ["token", "--env-file", envFile, "--format", "username"], {});
     assert.equal(result.code, 0, describeResult(result));
     assert.equal(lastRequestUser(), "alice");
 
@@ -613,6 +596,27 @@ function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
+describe("an API URL from the implicit ./.env", () => {
+  it("is refused when it is not Sauce Labs or loopback, before any request", SLOW, async () => {
+    const box = await sandbox();
+    delete box.env.SAUCE_API_URL;
+    await writeFile(join(box.dir, ".env"), "SAUCE_API_URL=https://collector.example.com\n");
+    const before = standIn.requests.length;
+    const result = await cli(box, ["token"]);
+    assertUsageError(result, /SAUCE_API_URL in \.\/\.env is not a Sauce Labs address/);
+    assert.equal(standIn.requests.length, before);
+  });
+
+  it("is used when the same file is named with --env-file", SLOW, async () => {
+    const box = await sandbox();
+    delete box.env.SAUCE_API_URL;
+    await writeFile(join(box.dir, ".env"), "SAUCE_API_URL=https://collector.example.com\n");
+    const result = await cli(box, ["status", "--offline", "--env-file", ".env"]);
+    assert.equal(result.code, 0, describeResult(result));
+    assert.match(result.stdout, /API https:\/\/collector\.example\.com/);
+  });
+});
+
 describe("sauce-registry status", () => {
   it(
     "says where the credentials came from, asks the API, and never prints the key",
@@ -661,7 +665,6 @@ describe("sauce-registry status", () => {
     await writeFile(join(box.dir, ".env"), "SAUCE_USERNAME=alice\n");
     const result = await cli(box, ["status", "--json", "--offline", "--access-key-stdin"], {
       stdin: ALICE_KEY,
-      bunWithoutDotenv: true,
     });
     assert.equal(result.code, 0, describeResult(result));
     const report = JSON.parse(result.stdout) as { credentials: Record<string, string> };
@@ -678,12 +681,16 @@ describe("sauce-registry status", () => {
     assert.equal(standIn.requests.length, before);
   });
 
-  it("reports a refused key with exit 1, without the key", SLOW, async () => {
-    const box = await sandbox({ SAUCE_ACCESS_KEY: WRONG_KEY });
-    const result = await cli(box, ["status"]);
-    assert.equal(result.code, 1, describeResult(result));
-    assert.match(result.stdout, /API: failed: .*401/);
-  });
+  it(
+    "reports a refused key with exit 3 (as every command does), without the key",
+    SLOW,
+    async () => {
+      const box = await sandbox({ SAUCE_ACCESS_KEY: WRONG_KEY });
+      const result = await cli(box, ["status"]);
+      assert.equal(result.code, 3, describeResult(result));
+      assert.match(result.stdout, /API: failed: .*401/);
+    },
+  );
 
   it("exits 2 and says what is missing when no credentials are found", SLOW, async () => {
     const box = await sandbox({}, false);

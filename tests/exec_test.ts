@@ -8,7 +8,7 @@
 
 import { Buffer } from "node:buffer";
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -202,6 +202,57 @@ describe("exec and push", () => {
     await scanner.checkTree(sandbox.dir);
   });
 
+  it("keeps the user's Docker settings but not their credentials, nor the access key", async () => {
+    const sandbox = await execSandbox();
+    const userDir = sandbox.env.DOCKER_CONFIG;
+    await mkdir(join(userDir, "contexts", "meta"), { recursive: true });
+    await mkdir(join(userDir, "cli-plugins"), { recursive: true });
+    await writeFile(
+      join(userDir, "config.json"),
+      JSON.stringify({
+        auths: { "other.example.com": { auth: "b3RoZXI6c2VjcmV0" } },
+        credsStore: "desktop",
+        credHelpers: { "gcr.io": "gcloud" },
+        currentContext: "remote",
+        psFormat: "table {{.ID}}",
+        proxies: { default: { httpProxy: "http://127.0.0.1:3128" } },
+      }),
+    );
+    const script = [
+      "set -e",
+      'cp "$DOCKER_CONFIG/config.json" "$1/config.json"',
+      'readlink "$DOCKER_CONFIG/contexts" > "$1/contexts"',
+      'readlink "$DOCKER_CONFIG/cli-plugins" > "$1/cli-plugins"',
+      'env > "$1/env"',
+    ].join("\n");
+    const result = await cli(sandbox, [
+      "exec",
+      REGISTRY_URL,
+      "--",
+      "sh",
+      "-c",
+      script,
+      "sh",
+      sandbox.probe,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const seen = async (name: string) => await readFile(join(sandbox.probe, name), "utf8");
+    const config = JSON.parse(await seen("config.json"));
+    assert.deepEqual(Object.keys(config.auths), [HOST], "only the fresh auth");
+    assert.equal(config.credsStore, undefined);
+    assert.equal(config.credHelpers, undefined);
+    assert.equal(config.currentContext, "remote");
+    assert.equal(config.psFormat, "table {{.ID}}");
+    assert.deepEqual(config.proxies, { default: { httpProxy: "http://127.0.0.1:3128" } });
+    assert.equal((await seen("contexts")).trim(), join(userDir, "contexts"));
+    assert.equal((await seen("cli-plugins")).trim(), join(userDir, "cli-plugins"));
+    const env = await seen("env");
+    assert.match(env, /^SAUCE_USERNAME=alice$/m);
+    assert.doesNotMatch(env, /SAUCE_ACCESS_KEY/);
+    assert.ok(!env.includes(ALICE_KEY), "the access key reached the command");
+    assert.deepEqual(await readdir(sandbox.tmp), []);
+  });
+
   it("passes on the command's exit code and removes the folder", async () => {
     const sandbox = await execSandbox();
     const result = await cli(sandbox, [
@@ -253,8 +304,22 @@ describe("exec and push", () => {
     scanner.checkResult("refused exec", result);
   });
 
-  for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
-    it(`stops the command and removes the folder when sent ${signal} (exit ${code})`, {
+  // sauce-registry passes a termination signal on to the command, waits for it, removes the
+  // folder and exits with the command's own code: 128 + n when the signal ended it, or whatever
+  // the command chose when it handled the signal itself.
+  const signalCases = [
+    { signal: "SIGTERM", code: 143, command: "exec sleep 60", what: "ends the command" },
+    { signal: "SIGINT", code: 130, command: "exec sleep 60", what: "ends the command" },
+    { signal: "SIGHUP", code: 129, command: "exec sleep 60", what: "ends the command" },
+    {
+      signal: "SIGTERM",
+      code: 0,
+      command: "trap 'exit 0' TERM; sleep 60 & wait",
+      what: "lets a command that handles it exit 0",
+    },
+  ] as const;
+  for (const { signal, code, command, what } of signalCases) {
+    it(`${what} when sent ${signal}, removes the folder and exits ${code}`, {
       timeout: 60_000,
     }, async () => {
       const sandbox = await execSandbox();
@@ -267,7 +332,7 @@ describe("exec and push", () => {
         "--",
         "sh",
         "-c",
-        'printf %s "$DOCKER_CONFIG" > "$1"; echo $$ > "$2.tmp"; mv "$2.tmp" "$2"; exec sleep 60',
+        `printf %s "$DOCKER_CONFIG" > "$1"; echo $$ > "$2.tmp"; mv "$2.tmp" "$2"; ${command}`,
         "sh",
         join(sandbox.probe, "dir"),
         pidFile,
@@ -287,18 +352,14 @@ describe("exec and push", () => {
         const dir = await readFile(join(sandbox.probe, "dir"), "utf8");
         assert.ok(await exists(dir), "the folder exists while the command runs");
         const sent = Date.now();
-        child.kill(signal);
+        // process.kill, not child.kill: Deno's node:child_process reports a child it signalled
+        // itself as killed by that signal, whatever the child's real exit status was.
+        process.kill(child.pid!, signal);
         const status = await Promise.race([
           exited,
           sleep(15_000).then(() => ({ code: -1, signal: "still running after 15 s" })),
         ]);
-        // Exit code 128+n, or, after cleaning up, death by the same signal (Deno re-raises a
-        // handled signal at exit); a shell reports both as $? = 128+n.
-        assert.ok(
-          status.code === code || (status.code === null && status.signal === signal),
-          `ended with ${JSON.stringify(status)}: ${stderr}`,
-        );
-        assert.match(stderr, new RegExp(`Stopped by ${signal}`));
+        assert.deepEqual(status, { code, signal: null }, stderr);
         assert.ok(Date.now() - sent < 10_000);
         assert.equal(await exists(dir), false, "the folder is gone");
         assert.deepEqual(await readdir(sandbox.tmp), []);
@@ -389,6 +450,52 @@ describe("exec and push", () => {
     scanner.check("docker argv", calls[0].argv.join(" "));
     scanner.checkResult("push", result);
     await scanner.checkTree(sandbox.dir);
+  });
+
+  it("pushes with real podman through --authfile, no password in podman's argv", {
+    timeout: 180_000,
+  }, async () => {
+    const { host } = await theRegistry();
+    const sandbox = await execSandbox();
+    // podman's own storage, inside the sandbox, not /var/lib/containers.
+    const storage = join(sandbox.dir, "storage");
+    await mkdir(storage, { recursive: true });
+    const storageConf = join(storage, "storage.conf");
+    await writeFile(
+      storageConf,
+      `[storage]\ndriver = "vfs"\ngraphroot = ${JSON.stringify(join(storage, "root"))}\n` +
+        `runroot = ${JSON.stringify(join(storage, "run"))}\n`,
+    );
+    sandbox.env.CONTAINERS_STORAGE_CONF = storageConf;
+    const reference = `${host}/team/app:podman`;
+    const copied = await run(requireTool("skopeo"), [
+      "copy",
+      image,
+      `containers-storage:${reference}`,
+    ], { env: { CONTAINERS_STORAGE_CONF: storageConf }, timeoutMs: 120_000 });
+    assert.equal(copied.code, 0, copied.stderr);
+    const shim = await makeArgvRecorderShim(sandbox.bin, "podman", requireTool("podman"));
+    const issued = standIn.issued.length;
+    const result = await cli(sandbox, [
+      "push",
+      reference,
+      "--tool",
+      "podman",
+      "--tool-arg=--tls-verify=false",
+    ]);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    const [password] = issuedSince(issued);
+    assert.ok(password, "a token was fetched");
+    assert.ok(await inRegistry(reference), "the image is in the registry");
+    const calls = await readShimCalls(shim.log);
+    assert.equal(calls.length, 1);
+    const [verb, authFlag, authFile, ...rest] = calls[0].args;
+    assert.deepEqual([verb, authFlag], ["push", "--authfile"]);
+    assert.ok(authFile.startsWith(`${sandbox.tmp}/`), authFile);
+    assert.deepEqual(rest, ["--tls-verify=false", reference]);
+    assert.equal(await exists(authFile), false, "the temporary auth file is gone");
+    scanner.check("podman argv", calls[0].argv.join(" "));
+    scanner.checkResult("podman push", result);
   });
 
   it("passes on docker's exit code when the push fails", { timeout: 120_000 }, async () => {

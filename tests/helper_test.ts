@@ -48,11 +48,6 @@ function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 /** The CLI in a sandbox, run from inside it so no `.env` of the repository is read. */
 function cli(sandbox: Sandbox, args: string[], stdin = ""): Promise<CliResult> {
   return runCli(args, { env: sandbox.env, stdin, cwd: sandbox.dir });
@@ -772,23 +767,33 @@ describe("token cache and lock", () => {
   });
 
   it(
-    "serves a cached get in little more than the runtime's start-up",
+    "serves repeated gets from the cache without asking the API",
     { timeout: 60_000 },
     async () => {
+      // Speed is the benchmarks' business (deno task bench); here only that the cache answers.
       const sandbox = await configured();
-      parseAnswer(await helper(sandbox, ["get"], HOST));
+      const first = parseAnswer(await helper(sandbox, ["get"], HOST));
       const before = standIn.tokenRequestCount();
-      const times: number[] = [];
-      for (let i = 0; i < 11; i++) {
-        const started = performance.now();
-        const result = await helper(sandbox, ["get"], HOST);
-        times.push(performance.now() - started);
-        parseAnswer(result);
+      for (let i = 0; i < 5; i++) {
+        assert.equal(parseAnswer(await helper(sandbox, ["get"], HOST)).Secret, first.Secret);
       }
       assert.equal(standIn.tokenRequestCount(), before, "all from the cache");
-      const middle = median(times);
-      console.log(`cached get: median ${middle.toFixed(1)} ms of ${times.length} runs`);
-      assert.ok(middle < 1_500, `a cached get took ${middle} ms`);
     },
   );
+
+  it("keeps waiting behind a live holder of a slow request, past the lock's age limit", {
+    timeout: 90_000,
+  }, async () => {
+    // The age limit (10 s) is for holders whose liveness cannot be checked: a live process that
+    // waits 11 s for the API keeps its lock, and the 8 waiters reuse its token.
+    const sandbox = await configured();
+    const before = standIn.tokenRequestCount();
+    standIn.fault({ delayMs: 11_000 });
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => helper(sandbox, ["get"], HOST)),
+    );
+    const secrets = new Set(results.map((result) => parseAnswer(result).Secret));
+    assert.equal(secrets.size, 1, "every process got the same token");
+    assert.equal(standIn.tokenRequestCount() - before, 1, "exactly one token request");
+  });
 });
