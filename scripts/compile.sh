@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Build standalone binaries of sauce-registry for every platform users run it on.
 #
-#   bash scripts/compile.sh deno   # deno compile: linux x86_64/aarch64, macOS x86_64/arm64, Windows
-#   bash scripts/compile.sh bun    # bun build --compile: linux glibc and musl (Alpine), macOS, Windows
+#   bash scripts/compile.sh deno   # deno compile: linux x86_64/aarch64, macOS x86_64/arm64
+#   bash scripts/compile.sh bun    # bun build --compile: linux glibc and musl (Alpine), macOS
+#
+# No Windows builds yet: install-helper writes a POSIX shell script and PATH lookups ignore
+# PATHEXT, so a Windows binary would not work as the credential helper.
 #
 # Each binary lands in dist/<runtime>/<target>/. Both compilers download the runtime base for a
 # foreign target from their project's servers, so this needs the internet.
@@ -18,14 +21,14 @@ DENO_PERMISSIONS=(--allow-net --allow-env --allow-read --allow-write --allow-run
 case "${1:-}" in
   deno)
     for target in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-apple-darwin \
-      aarch64-apple-darwin x86_64-pc-windows-msvc; do
+      aarch64-apple-darwin; do
       deno compile --no-npm "${DENO_PERMISSIONS[@]}" --target "$target" \
         --output "dist/deno/$target/sauce-registry" cli.ts
     done
     ;;
   bun)
     for target in bun-linux-x64 bun-linux-arm64 bun-linux-x64-musl bun-linux-arm64-musl \
-      bun-darwin-x64 bun-darwin-arm64 bun-windows-x64; do
+      bun-darwin-x64 bun-darwin-arm64; do
       bun build --compile --minify --bytecode --format=esm --no-compile-autoload-dotenv \
         --no-compile-autoload-bunfig --target="$target" cli.ts \
         --outfile "dist/bun/$target/sauce-registry"

@@ -17,17 +17,24 @@ APT_PACKAGES=(docker.io docker-registry skopeo podman buildah openssl ca-certifi
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
+# The real-component tests start dockerd and podman as root, as CI does.
+if [ "$(id -u)" -ne 0 ]; then
+  echo "error: run as root (sudo bash scripts/test.sh): the tests start their own dockerd" >&2
+  exit 2
+fi
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   missing=()
   for package in "${APT_PACKAGES[@]}"; do
-    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    # "installed", not merely known to dpkg: a removed package keeps its config files.
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null)" = installed ] ||
+      missing+=("$package")
   done
   if [ ${#missing[@]} -gt 0 ]; then
     say "Installing Debian packages: ${missing[*]}"
-    sudo_cmd=""
-    [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
   if [ ! -x "$TOOLS_DIR/node_modules/.bin/deno" ] || [ ! -x "$TOOLS_DIR/node_modules/.bin/bun" ] ||
     ! "$TOOLS_DIR/node_modules/.bin/deno" --version | grep -q "deno $DENO_VERSION" ||
