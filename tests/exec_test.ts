@@ -16,15 +16,12 @@ import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import {
   buildOciImage,
-  type Dockerd,
   makeArgvRecorderShim,
+  OnDemandServices,
   readShimCalls,
-  type Registry,
   requireTool,
   run,
   type RunResult,
-  startDockerd,
-  startRegistry,
 } from "./fixtures/services.ts";
 import {
   cliCommand,
@@ -71,8 +68,7 @@ async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<b
 
 describe("exec and push", () => {
   let standIn: StandIn;
-  let registry: Registry | undefined;
-  let dockerd: Dockerd | undefined;
+  let services: OnDemandServices;
   let work: string;
   let image: string;
   let archive: string | undefined;
@@ -82,26 +78,16 @@ describe("exec and push", () => {
 
   before(async () => {
     standIn = await startStandIn();
+    services = new OnDemandServices(standIn);
     work = await mkdtemp(join(tmpdir(), "exec-test-"));
     image = await buildOciImage(join(work, "oci"), { tag: "v1" });
   });
   after(async () => {
-    await dockerd?.stop();
-    await registry?.stop();
+    await services?.stop();
     await standIn.close();
     await rm(work, { recursive: true, force: true });
     await Promise.all(sandboxes.map((sandbox) => sandbox.cleanup()));
   });
-
-  async function theRegistry(): Promise<Registry> {
-    registry ??= await startRegistry(standIn);
-    return registry;
-  }
-
-  async function theDockerd(): Promise<Dockerd> {
-    dockerd ??= await startDockerd();
-    return dockerd;
-  }
 
   /**
    * A sandbox with Sauce credentials and a TMPDIR of its own, so that every temporary folder
@@ -253,43 +239,32 @@ describe("exec and push", () => {
     assert.deepEqual(await readdir(sandbox.tmp), []);
   });
 
-  it("passes on the command's exit code and removes the folder", async () => {
-    const sandbox = await execSandbox();
-    const result = await cli(sandbox, [
-      "exec",
-      REGISTRY_URL,
-      "--",
-      "sh",
-      "-c",
-      'printf %s "$DOCKER_CONFIG" > "$1"; exit 7',
-      "sh",
-      join(sandbox.probe, "dir"),
-    ]);
-    assert.equal(result.code, 7, result.stderr);
-    const dir = await readFile(join(sandbox.probe, "dir"), "utf8");
-    assert.ok(dir.startsWith(sandbox.tmp));
-    assert.equal(await exists(dir), false);
-    assert.deepEqual(await readdir(sandbox.tmp), []);
-    scanner.checkResult("exec exit 7", result);
-  });
-
-  it("passes on a signal's exit code (143) when the command is killed", async () => {
-    const sandbox = await execSandbox();
-    const result = await cli(sandbox, [
-      "exec",
-      REGISTRY_URL,
-      "--",
-      "sh",
-      "-c",
-      'printf %s "$DOCKER_CONFIG" > "$1"; kill -TERM $$; sleep 5',
-      "sh",
-      join(sandbox.probe, "dir"),
-    ]);
-    assert.equal(result.code, 143, result.stderr);
-    const dir = await readFile(join(sandbox.probe, "dir"), "utf8");
-    assert.equal(await exists(dir), false);
-    assert.deepEqual(await readdir(sandbox.tmp), []);
-  });
+  for (
+    const [what, ending, code] of [
+      ["the command's exit code", "exit 7", 7],
+      ["a signal's exit code when the command is killed", "kill -TERM $$; sleep 5", 143],
+    ] as const
+  ) {
+    it(`passes on ${what} (${code}) and removes the folder`, async () => {
+      const sandbox = await execSandbox();
+      const result = await cli(sandbox, [
+        "exec",
+        REGISTRY_URL,
+        "--",
+        "sh",
+        "-c",
+        `printf %s "$DOCKER_CONFIG" > "$1"; ${ending}`,
+        "sh",
+        join(sandbox.probe, "dir"),
+      ]);
+      assert.equal(result.code, code, result.stderr);
+      const dir = await readFile(join(sandbox.probe, "dir"), "utf8");
+      assert.ok(dir.startsWith(sandbox.tmp));
+      assert.equal(await exists(dir), false);
+      assert.deepEqual(await readdir(sandbox.tmp), []);
+      scanner.checkResult(`exec, ${ending}`, result);
+    });
+  }
 
   it("runs nothing and leaves nothing when Sauce refuses the credentials", async () => {
     const sandbox = await execSandbox();
@@ -374,7 +349,7 @@ describe("exec and push", () => {
   it("runs a real skopeo push with the temporary auth, no password in its argv", {
     timeout: 120_000,
   }, async () => {
-    const { host } = await theRegistry();
+    const { host } = await services.registry();
     const sandbox = await execSandbox();
     const shim = await makeArgvRecorderShim(sandbox.bin, "skopeo", requireTool("skopeo"));
     const issued = standIn.issued.length;
@@ -420,8 +395,8 @@ describe("exec and push", () => {
   it("pushes a loaded image with real dockerd, no password in docker's argv", {
     timeout: 180_000,
   }, async () => {
-    const { host } = await theRegistry();
-    const { host: dockerHost } = await theDockerd();
+    const { host } = await services.registry();
+    const { host: dockerHost } = await services.dockerd();
     const sandbox = await execSandbox();
     sandbox.env.DOCKER_HOST = dockerHost;
     const reference = `${host}/team/app:pushed`;
@@ -432,7 +407,7 @@ describe("exec and push", () => {
     assert.equal(
       result.code,
       0,
-      `${result.stdout}\n${result.stderr}\n${dockerd!.logs().slice(-2000)}`,
+      `${result.stdout}\n${result.stderr}\n${(await services.dockerd()).logs().slice(-2000)}`,
     );
     const [password] = issuedSince(issued);
     assert.ok(password, "a token was fetched");
@@ -455,7 +430,7 @@ describe("exec and push", () => {
   it("pushes with real podman through --authfile, no password in podman's argv", {
     timeout: 180_000,
   }, async () => {
-    const { host } = await theRegistry();
+    const { host } = await services.registry();
     const sandbox = await execSandbox();
     // podman's own storage, inside the sandbox, not /var/lib/containers.
     const storage = join(sandbox.dir, "storage");
@@ -499,8 +474,8 @@ describe("exec and push", () => {
   });
 
   it("passes on docker's exit code when the push fails", { timeout: 120_000 }, async () => {
-    const { host } = await theRegistry();
-    const { host: dockerHost } = await theDockerd();
+    const { host } = await services.registry();
+    const { host: dockerHost } = await services.dockerd();
     const sandbox = await execSandbox();
     sandbox.env.DOCKER_HOST = dockerHost;
     const missing = await cli(sandbox, ["push", `${host}/team/nothing-here:1`]);

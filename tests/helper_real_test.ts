@@ -16,15 +16,12 @@ import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import {
   buildOciImage,
-  type Dockerd,
   makeArgvRecorderShim,
+  OnDemandServices,
   readShimCalls,
-  type Registry,
   requireTool,
   run,
   type RunResult,
-  startDockerd,
-  startRegistry,
 } from "./fixtures/services.ts";
 import { cliCommand, makeSandbox, runCli, type Sandbox, SecretScanner } from "./harness.ts";
 
@@ -49,8 +46,7 @@ function output(result: RunResult): string {
 
 describe("real clients through credHelpers and docker-credential-saucelabs", () => {
   let standIn: StandIn;
-  let registry: Registry | undefined;
-  let dockerd: Dockerd | undefined;
+  let services: OnDemandServices;
   let work: string;
   let image: string;
   let archive: string | undefined;
@@ -61,26 +57,16 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
 
   before(async () => {
     standIn = await startStandIn();
+    services = new OnDemandServices(standIn);
     work = await mkdtemp(join(tmpdir(), "helper-real-"));
     image = await buildOciImage(join(work, "oci"), { tag: "v1" });
   });
   after(async () => {
-    await dockerd?.stop();
-    await registry?.stop();
+    await services?.stop();
     await standIn.close();
     await rm(work, { recursive: true, force: true });
     await Promise.all(sandboxes.map((sandbox) => sandbox.cleanup()));
   });
-
-  async function theRegistry(): Promise<Registry> {
-    registry ??= await startRegistry(standIn);
-    return registry;
-  }
-
-  async function theDockerd(): Promise<Dockerd> {
-    dockerd ??= await startDockerd();
-    return dockerd;
-  }
 
   /**
    * A sandbox whose Docker config folder lies outside HOME (so a tool that only read
@@ -143,9 +129,9 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
     });
   }
 
-  function docker(sandbox: Sandbox, args: string[], stdin = ""): Promise<RunResult> {
-    return run(requireTool("docker"), args, {
-      env: toolEnv(sandbox, { DOCKER_HOST: dockerd!.host }),
+  async function docker(sandbox: Sandbox, args: string[], stdin = ""): Promise<RunResult> {
+    return await run(requireTool("docker"), args, {
+      env: toolEnv(sandbox, { DOCKER_HOST: (await services.dockerd()).host }),
       cwd: sandbox.dir,
       stdin,
       timeoutMs: 90_000,
@@ -201,7 +187,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
     "lets skopeo push with credHelpers from $DOCKER_CONFIG alone",
     { timeout: 120_000 },
     async () => {
-      const { host } = await theRegistry();
+      const { host } = await services.registry();
       const sandbox = await helperSandbox(host);
       const start = mark();
       const realm = standIn.realmRequests.length;
@@ -212,7 +198,11 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
         image,
         `docker://${host}/team/app:1`,
       ]);
-      assert.equal(copied.code, 0, `${output(copied)}\n${registry!.logs().slice(-2000)}`);
+      assert.equal(
+        copied.code,
+        0,
+        `${output(copied)}\n${(await services.registry()).logs().slice(-2000)}`,
+      );
       assert.ok(standIn.tokenRequestCount() > start.requests, "the helper asked the Sauce API");
       const issued = passwordsSince(start);
       scanner.add(...issued);
@@ -247,7 +237,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
     "fails to push without configure-docker, and mints no token",
     { timeout: 120_000 },
     async () => {
-      const { host } = await theRegistry();
+      const { host } = await services.registry();
       const sandbox = await helperSandbox(host, false);
       const requests = standIn.tokenRequestCount();
       const copied = await skopeo(sandbox, [
@@ -264,13 +254,17 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
   );
 
   it("lets a real dockerd push through the helper", { timeout: 180_000 }, async () => {
-    const { host } = await theRegistry();
-    await theDockerd();
+    const { host } = await services.registry();
+    await services.dockerd();
     const sandbox = await helperSandbox(host);
     await loadImage(sandbox, `${host}/team/app:2`);
     const start = mark();
     const pushed = await docker(sandbox, ["push", `${host}/team/app:2`]);
-    assert.equal(pushed.code, 0, `${output(pushed)}\n${dockerd!.logs().slice(-2000)}`);
+    assert.equal(
+      pushed.code,
+      0,
+      `${output(pushed)}\n${(await services.dockerd()).logs().slice(-2000)}`,
+    );
     assert.ok(standIn.tokenRequestCount() > start.requests, "docker ran the helper");
     assert.ok((await helperActions(sandbox)).includes("get"));
     scanner.add(...passwordsSince(start));
@@ -281,8 +275,8 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
   it("keeps docker login and docker logout working for a helper-configured host", {
     timeout: 120_000,
   }, async () => {
-    const { host } = await theRegistry();
-    await theDockerd();
+    const { host } = await services.registry();
+    await services.dockerd();
     const sandbox = await helperSandbox(host);
     const configPath = join(sandbox.env.DOCKER_CONFIG, "config.json");
     // The daemon checks the login against the registry, so it must be a live credential.
@@ -332,8 +326,8 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
     "pushes again with a new token after the first one expired",
     { timeout: 180_000 },
     async () => {
-      const { host } = await theRegistry();
-      await theDockerd();
+      const { host } = await services.registry();
+      await services.dockerd();
       const sandbox = await helperSandbox(host);
       await loadImage(sandbox, `${host}/team/app:3`);
       await loadImage(sandbox, `${host}/team/app:4`);
@@ -364,7 +358,11 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
         const afterFirst = mark();
         const realm = standIn.realmRequests.length;
         const second = await docker(sandbox, ["push", `${host}/team/app:4`]);
-        assert.equal(second.code, 0, `${output(second)}\n${dockerd!.logs().slice(-2000)}`);
+        assert.equal(
+          second.code,
+          0,
+          `${output(second)}\n${(await services.dockerd()).logs().slice(-2000)}`,
+        );
         assert.ok(
           standIn.tokenRequestCount() > afterFirst.requests,
           "the helper fetched a new token",
