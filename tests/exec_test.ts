@@ -283,17 +283,19 @@ describe("exec and push", () => {
   // folder and exits with the command's own code: 128 + n when the signal ended it, or whatever
   // the command chose when it handled the signal itself.
   const signalCases = [
-    { signal: "SIGTERM", code: 143, command: "exec sleep 60", what: "ends the command" },
-    { signal: "SIGINT", code: 130, command: "exec sleep 60", what: "ends the command" },
-    { signal: "SIGHUP", code: 129, command: "exec sleep 60", what: "ends the command" },
+    { signal: "SIGTERM", code: 143, trap: "", command: "exec sleep 60", what: "ends the command" },
+    { signal: "SIGINT", code: 130, trap: "", command: "exec sleep 60", what: "ends the command" },
+    { signal: "SIGHUP", code: 129, trap: "", command: "exec sleep 60", what: "ends the command" },
     {
       signal: "SIGTERM",
       code: 0,
-      command: "trap 'exit 0' TERM; sleep 60 & wait",
+      // Set before the pid file appears, so the signal cannot arrive before the trap.
+      trap: "trap 'exit 0' TERM; ",
+      command: "sleep 60 & wait",
       what: "lets a command that handles it exit 0",
     },
   ] as const;
-  for (const { signal, code, command, what } of signalCases) {
+  for (const { signal, code, trap, command, what } of signalCases) {
     it(`${what} when sent ${signal}, removes the folder and exits ${code}`, {
       timeout: 60_000,
     }, async () => {
@@ -307,7 +309,7 @@ describe("exec and push", () => {
         "--",
         "sh",
         "-c",
-        `printf %s "$DOCKER_CONFIG" > "$1"; echo $$ > "$2.tmp"; mv "$2.tmp" "$2"; ${command}`,
+        `${trap}printf %s "$DOCKER_CONFIG" > "$1"; echo $$ > "$2.tmp"; mv "$2.tmp" "$2"; ${command}`,
         "sh",
         join(sandbox.probe, "dir"),
         pidFile,
