@@ -246,12 +246,12 @@ describe("credential-helper protocol", () => {
 
   it("gives up on a hung API after SAUCE_REGISTRY_TIMEOUT, so a push cannot hang with it", async () => {
     const sandbox = await configured([REGISTRY_URL], { SAUCE_REGISTRY_TIMEOUT: "1" });
-    standIn.fault({ delayMs: 8000 });
+    standIn.fault({ delayMs: 12_000 });
     const started = Date.now();
     const result = await helper(sandbox, ["get"], HOST);
     standIn.clearFaults();
     assert.equal(result.code, 1);
-    assert.ok(Date.now() - started < 6000, `took ${Date.now() - started} ms`);
+    assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms, not about 1 s`);
     assert.match(result.stderr, /Timed out after 1 s \(SAUCE_REGISTRY_TIMEOUT\)/);
     assert.equal(result.stdout, "");
   });
@@ -664,7 +664,7 @@ describe("token cache and lock", () => {
     const started = Date.now();
     const answer = parseAnswer(await helper(sandbox, ["get"], HOST));
     const delay = Date.now() - started - baseline;
-    assert.ok(delay < 3_000, `get waited ${delay} ms behind a dead lock`);
+    assert.ok(delay < 5_000, `get waited ${delay} ms behind a dead lock`);
     assert.equal(standIn.tokenRequestCount(), before + 1);
     assert.equal(answer.Secret, standIn.issued.at(-1)!.password);
   });
@@ -717,7 +717,7 @@ describe("token cache and lock", () => {
     const started = Date.now();
     const answer = parseAnswer(await helper(sandbox, ["get"], HOST));
     const elapsed = Date.now() - started;
-    assert.ok(elapsed < 3_000, `get waited ${elapsed} ms behind a killed holder`);
+    assert.ok(elapsed < 5_000, `get waited ${elapsed} ms behind a killed holder`);
     assert.equal(standIn.tokenRequestCount(), before + 2, "the killed holder's request, then ours");
     assert.equal(answer.Secret, standIn.issued.at(-1)!.password);
     assert.ok(!(await listing(dir)).some((entry) => entry.endsWith(".lock")), "lock released");
