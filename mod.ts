@@ -2821,7 +2821,13 @@ export async function withTemporaryAuth<T>(
  * `cli-plugins`, so that `docker buildx`, `docker compose` and the current context still work.
  */
 async function userSettingsWithoutCredentials(dir: string): Promise<Record<string, unknown>> {
-  const userConfig = dockerConfigFile();
+  let userConfig: string;
+  try {
+    userConfig = dockerConfigFile();
+  } catch (error) {
+    if (error instanceof UsageError) return {}; // no HOME and no DOCKER_CONFIG: nothing to keep
+    throw error;
+  }
   const userDir = dirname(userConfig);
   for (const name of ["contexts", "cli-plugins"]) {
     if (await fileInfo(joinPath(userDir, name))) {

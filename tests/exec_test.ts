@@ -239,6 +239,27 @@ describe("exec and push", () => {
     assert.deepEqual(await readdir(sandbox.tmp), []);
   });
 
+  it("works without HOME or DOCKER_CONFIG, as in a minimal container", async () => {
+    const sandbox = await execSandbox();
+    for (const name of ["HOME", "DOCKER_CONFIG", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"]) {
+      delete sandbox.env[name];
+    }
+    const result = await cli(sandbox, [
+      "exec",
+      REGISTRY_URL,
+      "--",
+      "sh",
+      "-c",
+      'cp "$DOCKER_CONFIG/config.json" "$1"',
+      "sh",
+      join(sandbox.probe, "config.json"),
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const config = JSON.parse(await readFile(join(sandbox.probe, "config.json"), "utf8"));
+    assert.deepEqual(Object.keys(config), ["auths"]);
+    assert.deepEqual(await readdir(sandbox.tmp), []);
+  });
+
   for (
     const [what, ending, code] of [
       ["the command's exit code", "exit 7", 7],
