@@ -18,6 +18,7 @@ import {
   buildOciImage,
   makeArgvRecorderShim,
   OnDemandServices,
+  privateContainersStorage,
   readShimCalls,
   requireTool,
   run,
@@ -455,15 +456,7 @@ describe("exec and push", () => {
   }, async () => {
     const { host } = await services.registry();
     const sandbox = await execSandbox();
-    // podman's own storage, inside the sandbox, not /var/lib/containers.
-    const storage = join(sandbox.dir, "storage");
-    await mkdir(storage, { recursive: true });
-    const storageConf = join(storage, "storage.conf");
-    await writeFile(
-      storageConf,
-      `[storage]\ndriver = "vfs"\ngraphroot = ${JSON.stringify(join(storage, "root"))}\n` +
-        `runroot = ${JSON.stringify(join(storage, "run"))}\n`,
-    );
+    const storageConf = await privateContainersStorage(join(sandbox.dir, "storage"));
     sandbox.env.CONTAINERS_STORAGE_CONF = storageConf;
     const reference = `${host}/team/app:podman`;
     const copied = await run(requireTool("skopeo"), [

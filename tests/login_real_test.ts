@@ -16,6 +16,7 @@ import {
   buildOciImage,
   type Dockerd,
   makeArgvRecorderShim,
+  privateContainersStorage,
   readShimCalls,
   type Registry,
   requireTool,
@@ -85,15 +86,9 @@ describe("login with the real container tools against a token-authenticated regi
     // skopeo, podman and buildah read and write this file: login and the later push share it.
     sandbox.env.REGISTRY_AUTH_FILE = join(sandbox.dir, "containers", "auth.json");
     // podman opens its storage even to log in: keep it out of /var/lib/containers.
-    const storage = join(sandbox.dir, "storage");
-    await mkdir(storage, { recursive: true });
-    const storageConf = join(storage, "storage.conf");
-    await writeFile(
-      storageConf,
-      `[storage]\ndriver = "vfs"\ngraphroot = ${JSON.stringify(join(storage, "root"))}\n` +
-        `runroot = ${JSON.stringify(join(storage, "run"))}\n`,
+    sandbox.env.CONTAINERS_STORAGE_CONF = await privateContainersStorage(
+      join(sandbox.dir, "storage"),
     );
-    sandbox.env.CONTAINERS_STORAGE_CONF = storageConf;
     return sandbox;
   }
 
