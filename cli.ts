@@ -114,7 +114,9 @@ Example:
     details:
       `COMMAND runs with DOCKER_CONFIG and REGISTRY_AUTH_FILE pointing at a temporary folder (0700)
 holding auth for the registry host, and DOCKER_USERNAME, DOCKER_PASSWORD and DOCKER_REGISTRY
-set. The folder is removed afterwards, whatever happens. The exit code is the command's.
+set (SAUCE_ACCESS_KEY is not passed on; your other Docker settings are kept). Termination
+signals go to the command; the folder is removed afterwards, whatever happens. The exit code is
+the command's.
 
 Example:
   sauce-registry exec registry.example.com/your-private-registry -- docker push registry.example.com/your-private-registry/app:1.0`,

@@ -16,13 +16,13 @@ import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import {
   buildOciImage,
+  loadIntoDocker,
   makeArgvRecorderShim,
   OnDemandServices,
   privateContainersStorage,
   readShimCalls,
   requireTool,
   run,
-  type RunResult,
 } from "./fixtures/services.ts";
 import {
   cliCommand,
@@ -39,10 +39,6 @@ const HOST = "registry.example.com";
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function output(result: RunResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -72,7 +68,6 @@ describe("exec and push", () => {
   let services: OnDemandServices;
   let work: string;
   let image: string;
-  let archive: string | undefined;
   const sandboxes: Sandbox[] = [];
   const scanner = new SecretScanner();
   scanner.add(ALICE_KEY);
@@ -398,24 +393,6 @@ describe("exec and push", () => {
     assert.deepEqual(await readdir(sandbox.tmp), []);
   });
 
-  /** The test image in dockerd, tagged `reference`. */
-  async function loadImage(env: Record<string, string>, reference: string): Promise<void> {
-    const docker = requireTool("docker");
-    if (archive === undefined) {
-      archive = join(work, "image.tar");
-      const copied = await run(requireTool("skopeo"), [
-        "copy",
-        image,
-        `docker-archive:${archive}:team/app:v1`,
-      ]);
-      assert.equal(copied.code, 0, output(copied));
-    }
-    const loaded = await run(docker, ["load", "-i", archive], { env });
-    assert.equal(loaded.code, 0, output(loaded));
-    const tagged = await run(docker, ["tag", "team/app:v1", reference], { env });
-    assert.equal(tagged.code, 0, output(tagged));
-  }
-
   it("pushes a loaded image with real dockerd, no password in docker's argv", {
     timeout: 180_000,
   }, async () => {
@@ -424,7 +401,7 @@ describe("exec and push", () => {
     const sandbox = await execSandbox();
     sandbox.env.DOCKER_HOST = dockerHost;
     const reference = `${host}/team/app:pushed`;
-    await loadImage(sandbox.env, reference);
+    await loadIntoDocker(image, reference, sandbox.env);
     const shim = await makeArgvRecorderShim(sandbox.bin, "docker", requireTool("docker"));
     const issued = standIn.issued.length;
     const result = await cli(sandbox, ["push", reference]);

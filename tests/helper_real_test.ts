@@ -16,6 +16,7 @@ import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import {
   buildOciImage,
+  loadIntoDocker,
   makeArgvRecorderShim,
   OnDemandServices,
   readShimCalls,
@@ -49,7 +50,6 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
   let services: OnDemandServices;
   let work: string;
   let image: string;
-  let archive: string | undefined;
   const sandboxes: Sandbox[] = [];
   const helperLogs = new Map<Sandbox, string>();
   const scanner = new SecretScanner();
@@ -151,23 +151,6 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
     return inspected.code === 0;
   }
 
-  /** The test image, loaded into dockerd and tagged `reference`. */
-  async function loadImage(sandbox: Sandbox, reference: string): Promise<void> {
-    if (archive === undefined) {
-      archive = join(work, "image.tar");
-      const copied = await run(requireTool("skopeo"), [
-        "copy",
-        image,
-        `docker-archive:${archive}:team/app:v1`,
-      ]);
-      assert.equal(copied.code, 0, output(copied));
-    }
-    const loaded = await docker(sandbox, ["load", "-i", archive]);
-    assert.equal(loaded.code, 0, output(loaded));
-    const tagged = await docker(sandbox, ["tag", "team/app:v1", reference]);
-    assert.equal(tagged.code, 0, output(tagged));
-  }
-
   /** The helper actions run so far in a sandbox, in order (`get`, `store`, …). */
   async function helperActions(sandbox: Sandbox): Promise<string[]> {
     return (await readShimCalls(helperLogs.get(sandbox)!)).map((call) => call.args.join(" "));
@@ -257,7 +240,11 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
     const { host } = await services.registry();
     await services.dockerd();
     const sandbox = await helperSandbox(host);
-    await loadImage(sandbox, `${host}/team/app:2`);
+    await loadIntoDocker(
+      image,
+      `${host}/team/app:2`,
+      toolEnv(sandbox, { DOCKER_HOST: (await services.dockerd()).host }),
+    );
     const start = mark();
     const pushed = await docker(sandbox, ["push", `${host}/team/app:2`]);
     assert.equal(
@@ -329,8 +316,16 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
       const { host } = await services.registry();
       await services.dockerd();
       const sandbox = await helperSandbox(host);
-      await loadImage(sandbox, `${host}/team/app:3`);
-      await loadImage(sandbox, `${host}/team/app:4`);
+      await loadIntoDocker(
+        image,
+        `${host}/team/app:3`,
+        toolEnv(sandbox, { DOCKER_HOST: (await services.dockerd()).host }),
+      );
+      await loadIntoDocker(
+        image,
+        `${host}/team/app:4`,
+        toolEnv(sandbox, { DOCKER_HOST: (await services.dockerd()).host }),
+      );
       standIn.tokenLifetimeSeconds = 3;
       try {
         const start = mark();
