@@ -756,7 +756,12 @@ export function launcher(entry: string): Launcher {
 /** Whether a process exists; undefined where that cannot be told cheaply (no /proc). */
 async function processIsAlive(pid: number): Promise<boolean | undefined> {
   if (!(await fileInfo("/proc/self/stat"))) return undefined;
-  return (await fileInfo(`/proc/${pid}/stat`)) !== undefined;
+  try {
+    return (await fileInfo(`/proc/${pid}/stat`)) !== undefined;
+  } catch {
+    // A process that exits while its /proc entry is read fails the read with ESRCH, not ENOENT.
+    return false;
+  }
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
