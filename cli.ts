@@ -13,13 +13,10 @@
 
 import {
   apiBaseUrl,
-  commandLineArgs,
   configureDocker,
   credentialHelper,
   type CredentialHelperOptions,
   dockerConfigFor,
-  env,
-  exit,
   fetchToken,
   type FetchTokenOptions,
   findOnPath,
@@ -29,22 +26,15 @@ import {
   launcher,
   login,
   logout,
-  onTerminationSignal,
   parseRegistry,
-  programName,
   pushImage,
-  readStdin,
   registryUrlForImage,
   resolveCredentials,
   SauceRegistryError,
   type SettingLookup,
   settingLookup,
   shellQuote,
-  spawn,
   status,
-  stderrIsTerminal,
-  stdinIsTerminal,
-  type TerminationSignal,
   TimeoutError,
   type Tool,
   ToolError,
@@ -52,9 +42,21 @@ import {
   UsageError,
   VERSION,
   withTemporaryAuth,
+} from "./mod.ts";
+import {
+  commandLineArgs,
+  env,
+  exit,
+  onTerminationSignal,
+  programName,
+  readStdin,
+  spawn,
+  stderrIsTerminal,
+  stdinIsTerminal,
+  type TerminationSignal,
   writeStderr,
   writeStdout,
-} from "./mod.ts";
+} from "./_runtime.ts";
 import { loadUtil } from "./deps.ts";
 
 const GLOBAL_OPTIONS = `Global options:

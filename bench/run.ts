@@ -775,7 +775,9 @@ async function sizeFigures(bench: Bench): Promise<void> {
   };
   const cliDir = bench.cli.replace(/\/[^/]*$/, "");
   const sources = (await Promise.all(
-    ["mod.ts", "cli.ts", "deps.ts"].map((file) => size(`${cliDir}/${file}`)),
+    ["mod.ts", "_errors.ts", "_runtime.ts", "cli.ts", "deps.ts"].map((file) =>
+      size(`${cliDir}/${file}`)
+    ),
   )).reduce((sum, bytes) => sum + bytes, 0);
   const binary = await size(bench.bunBinary);
   const empty = await size(bench.bunEmpty);
@@ -825,7 +827,7 @@ async function sizeFigures(bench: Bench): Promise<void> {
     },
     {
       id: "sources",
-      figure: "sources: mod.ts + cli.ts + deps.ts",
+      figure: "sources: mod.ts + _errors.ts + _runtime.ts + cli.ts + deps.ts",
       unit: "bytes",
       samples: [sources],
     },
@@ -976,7 +978,16 @@ async function codeVersion(cli: string): Promise<string> {
   };
   const commit = await git(["rev-parse", "--short", "HEAD"]);
   if (!commit) return "not in a git repository";
-  const changed = await git(["status", "--porcelain", "--", "mod.ts", "cli.ts", "deps.ts"]);
+  const changed = await git([
+    "status",
+    "--porcelain",
+    "--",
+    "mod.ts",
+    "_errors.ts",
+    "_runtime.ts",
+    "cli.ts",
+    "deps.ts",
+  ]);
   return changed ? `${commit}+changes` : commit;
 }
 

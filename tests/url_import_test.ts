@@ -85,6 +85,11 @@ describe("importing mod.ts by URL", () => {
     });
     assert.equal(standIn.tokenRequestCount(), before + 1);
     // Only the library's own files were fetched: mod.ts and what it imports, nothing else.
-    assert.deepEqual([...new Set(served)].sort(), ["/deps.ts", "/mod.ts"]);
+    assert.deepEqual([...new Set(served)].sort(), [
+      "/_errors.ts",
+      "/_runtime.ts",
+      "/deps.ts",
+      "/mod.ts",
+    ]);
   });
 });

@@ -1,0 +1,268 @@
+/**
+ * Internal: the error classes of sauce-registry and the helpers that keep messages safe to show.
+ * `mod.ts` re-exports the classes and `redact`; the rest is not public API.
+ *
+ * @example
+ * ```ts
+ * import { UsageError } from "./_errors.ts";
+ * throw new UsageError("Unknown region \"mars\": expected one of us-west-1, …");
+ * ```
+ *
+ * @module
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/** Options common to every sauce-registry error. */
+export interface SauceRegistryErrorOptions {
+  /** The underlying error. */
+  cause?: unknown;
+  /** The process exit code the command line uses for this error. */
+  exitCode?: number;
+}
+
+/**
+ * The base of every error sauce-registry throws. Messages never contain an access key, a token
+ * password or an authorization header.
+ *
+ * @example
+ * ```ts
+ * import { SauceRegistryError, fetchToken } from "./mod.ts";
+ * try {
+ *   await fetchToken({ credentials: { username: "u", accessKey: "k" } });
+ * } catch (error) {
+ *   if (error instanceof SauceRegistryError) console.error(error.message, error.exitCode);
+ * }
+ * ```
+ */
+export class SauceRegistryError extends Error {
+  /** The process exit code the command line uses for this error. */
+  readonly exitCode: number;
+
+  /**
+   * Make the error.
+   *
+   * @param message What went wrong, one line.
+   * @param options Cause and exit code (default 1).
+   */
+  constructor(message: string, options: SauceRegistryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SauceRegistryError";
+    this.exitCode = options.exitCode ?? 1;
+  }
+}
+
+/**
+ * Bad input from the user: an unknown option, a malformed registry, a missing credential.
+ * Exit code 2.
+ *
+ * @example
+ * ```ts
+ * import { UsageError, registryHost } from "./mod.ts";
+ * try { registryHost("not a registry"); } catch (e) { console.log(e instanceof UsageError); }
+ * ```
+ */
+export class UsageError extends SauceRegistryError {
+  /**
+   * Make the error.
+   *
+   * @param message What was expected, one line.
+   * @param options The cause, if any.
+   */
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, exitCode: 2 });
+    this.name = "UsageError";
+  }
+}
+
+/** Options of an {@linkcode ApiError}. */
+export interface ApiErrorOptions {
+  /** The HTTP status Sauce Labs answered with, when it answered. */
+  status?: number;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * The Sauce Labs API failed: a network error, an unexpected status or an answer of the wrong
+ * shape. Exit code 1.
+ *
+ * @example
+ * ```ts
+ * import { ApiError } from "./mod.ts";
+ * const error = new ApiError("Cannot fetch registry token: Sauce Labs answered 500", { status: 500 });
+ * console.log(error.status);
+ * ```
+ */
+export class ApiError extends SauceRegistryError {
+  /** The HTTP status, or undefined when no answer came (connection refused, reset, …). */
+  readonly status?: number;
+
+  /**
+   * Make the error.
+   *
+   * @param message What went wrong, one line.
+   * @param options Status and cause.
+   */
+  constructor(message: string, options: ApiErrorOptions = {}) {
+    super(message, { cause: options.cause, exitCode: 1 });
+    this.name = "ApiError";
+    this.status = options.status;
+  }
+}
+
+/**
+ * Sauce Labs refused the credentials (401) or the organization is not enrolled in the
+ * registry (403). Exit code 3.
+ *
+ * @example
+ * ```ts
+ * import { AuthenticationError } from "./mod.ts";
+ * const error = new AuthenticationError("Sauce Labs refused the username or access key", { status: 401 });
+ * console.log(error.exitCode); // 3
+ * ```
+ */
+export class AuthenticationError extends ApiError {
+  /**
+   * Make the error.
+   *
+   * @param message What was refused and what to do, one line.
+   * @param options Status and cause.
+   */
+  constructor(message: string, options: ApiErrorOptions = {}) {
+    super(message, options);
+    this.name = "AuthenticationError";
+    Object.defineProperty(this, "exitCode", { value: 3 });
+  }
+}
+
+/**
+ * The operation did not finish within its time limit. Exit code 124.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError } from "./mod.ts";
+ * console.log(new TimeoutError("Timed out after 5 s").exitCode); // 124
+ * ```
+ */
+export class TimeoutError extends SauceRegistryError {
+  /** Always true: lets callers branch without `instanceof`. */
+  readonly timedOut = true;
+
+  /**
+   * Make the error.
+   *
+   * @param message What timed out, one line.
+   * @param options The cause, if any.
+   */
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, exitCode: 124 });
+    this.name = "TimeoutError";
+  }
+}
+
+/** Options of a {@linkcode ToolError}. */
+export interface ToolErrorOptions {
+  /** The tool's own exit code, when it ran. */
+  toolExitCode?: number;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * A container tool (docker, podman, …) failed or could not be started. Exit code 1.
+ *
+ * @example
+ * ```ts
+ * import { ToolError } from "./mod.ts";
+ * const error = new ToolError("docker", "docker login failed: unauthorized", { toolExitCode: 1 });
+ * console.log(error.tool, error.toolExitCode);
+ * ```
+ */
+export class ToolError extends SauceRegistryError {
+  /** The program that failed. */
+  readonly tool: string;
+  /** The tool's own exit code, or undefined when it could not be started. */
+  readonly toolExitCode?: number;
+
+  /**
+   * Make the error.
+   *
+   * @param tool The program that failed.
+   * @param message What went wrong, one line, secrets already removed.
+   * @param options The tool's exit code and the cause.
+   */
+  constructor(tool: string, message: string, options: ToolErrorOptions = {}) {
+    super(message, { cause: options.cause, exitCode: 1 });
+    this.name = "ToolError";
+    this.tool = tool;
+    this.toolExitCode = options.toolExitCode;
+  }
+}
+
+/**
+ * A configuration file (the Docker config or the registries file) cannot be used, for example
+ * because it is not valid JSON. It is left untouched. Exit code 1.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError } from "./mod.ts";
+ * const error = new ConfigError("/root/.docker/config.json", "not valid JSON at line 3, column 7");
+ * console.log(error.path);
+ * ```
+ */
+export class ConfigError extends SauceRegistryError {
+  /** The file at fault. */
+  readonly path: string;
+
+  /**
+   * Make the error.
+   *
+   * @param path The file at fault.
+   * @param problem What is wrong with it.
+   * @param options The cause, if any.
+   */
+  constructor(path: string, problem: string, options: { cause?: unknown } = {}) {
+    super(`Cannot use ${path}: ${problem}`, { ...options, exitCode: 1 });
+    this.name = "ConfigError";
+    this.path = path;
+  }
+}
+
+/**
+ * Replace every secret in a text by `***`, so that tool output and server answers can be shown.
+ *
+ * @example
+ * ```ts
+ * import { redact } from "./mod.ts";
+ * redact("password=hunter22", ["hunter22"]); // "password=***"
+ * ```
+ *
+ * @param text The text to clean.
+ * @param secrets The values that must not appear (empty ones are ignored).
+ * @returns The text with each secret replaced.
+ */
+export function redact(text: string, secrets: readonly (string | undefined)[]): string {
+  let clean = text;
+  for (const secret of secrets) {
+    if (secret && secret.length >= 3) clean = clean.split(secret).join("***");
+  }
+  return clean;
+}
+
+export function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+    return `${error.message}${cause}`.replace(/\s+/g, " ").trim();
+  }
+  return String(error);
+}
+
+/** Keep what is safe to show: no control characters, short. */
+export function printable(text: string, max = 80): string {
+  // deno-lint-ignore no-control-regex
+  const clean = text.replace(/[\x00-\x1f\x7f]+/g, " ").trim();
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}

@@ -1,0 +1,750 @@
+/**
+ * Internal: the one place that asks which runtime this is (Deno, Bun, or Node), and the small
+ * functions that hide the differences: environment, standard streams, signals, files, processes,
+ * paths. Not public API: `mod.ts` and `cli.ts` import it; `deno.json`'s `exports` does not name it.
+ *
+ * @example
+ * ```ts
+ * import { env, writeStdout } from "./_runtime.ts";
+ * await writeStdout(`${env("HOME")}\n`);
+ * ```
+ *
+ * @module
+ */
+
+import { loadChildProcess, loadFs, loadOs } from "./deps.ts";
+import { errorText, SauceRegistryError, ToolError, UsageError } from "./_errors.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Runtime: the only place that asks which runtime this is
+// ---------------------------------------------------------------------------------------------
+
+interface NodeProcess {
+  env: Record<string, string | undefined>;
+  argv: string[];
+  argv0: string;
+  pid: number;
+  exitCode?: number;
+  execPath: string;
+  platform: string;
+  stdin: AsyncIterable<Uint8Array> & { isTTY?: boolean };
+  stdout: { write(chunk: string | Uint8Array, callback?: () => void): boolean; isTTY?: boolean };
+  stderr: { write(chunk: string | Uint8Array, callback?: () => void): boolean; isTTY?: boolean };
+  on(event: string, listener: () => void): void;
+  off(event: string, listener: () => void): void;
+  exit(code?: number): never;
+  getuid?: () => number;
+}
+
+/** Bun first: Bun and Deno both define `process.versions.node`. */
+function isBun(): boolean {
+  return "Bun" in globalThis;
+}
+
+function isDeno(): boolean {
+  return !isBun() && typeof Deno !== "undefined";
+}
+
+function nodeProcess(): NodeProcess {
+  return (globalThis as unknown as { process: NodeProcess }).process;
+}
+
+/** The parts of Bun's own API the hot path uses: its node:stream-backed stdio costs ~20 ms. */
+interface BunApi {
+  stdin: { text(): Promise<string> };
+  stdout: unknown;
+  stderr: unknown;
+  write(destination: unknown, data: string): Promise<number>;
+  file(path: string): { arrayBuffer(): Promise<ArrayBuffer> };
+  env: Record<string, string | undefined>;
+  CryptoHasher: new (
+    algorithm: "sha256",
+  ) => { update(text: string): { digest(encoding: "hex"): string } };
+}
+
+function bun(): BunApi {
+  return (globalThis as unknown as { Bun: BunApi }).Bun;
+}
+
+/**
+ * Read an environment variable of this process.
+ *
+ * @example
+ * ```ts
+ * import { env } from "./_runtime.ts";
+ * console.log(env("HOME"));
+ * ```
+ *
+ * @param name The variable's name.
+ * @returns Its value, or undefined when unset.
+ */
+export function env(name: string): string | undefined {
+  if (isDeno()) return Deno.env.get(name);
+  return isBun() ? bun().env[name] : nodeProcess().env[name];
+}
+
+export function environment(): Record<string, string> {
+  if (isDeno()) return Deno.env.toObject();
+  const copy: Record<string, string> = {};
+  for (const [key, value] of Object.entries(nodeProcess().env)) {
+    if (value !== undefined) copy[key] = value;
+  }
+  return copy;
+}
+
+/**
+ * The environment for a container tool this library runs: this process's, less the Sauce access
+ * key, which no tool needs (it gets a token password on stdin or in a private file instead).
+ */
+export function toolEnvironment(): Record<string, string> {
+  const { SAUCE_ACCESS_KEY: _accessKey, ...rest } = environment();
+  return rest;
+}
+
+export function processId(): number {
+  return isDeno() ? Deno.pid : nodeProcess().pid;
+}
+
+export function isWindows(): boolean {
+  return isDeno() ? Deno.build.os === "windows" : nodeProcess().platform === "win32";
+}
+
+/**
+ * The command-line arguments after the program (and script) name.
+ *
+ * @example
+ * ```ts
+ * import { commandLineArgs } from "./_runtime.ts";
+ * const [command] = commandLineArgs();
+ * ```
+ *
+ * @returns The arguments.
+ */
+export function commandLineArgs(): string[] {
+  return isDeno() ? [...Deno.args] : nodeProcess().argv.slice(2);
+}
+
+/**
+ * The name this program was started under: a symlink's name, not its target's. (On Deno this
+ * touches the `process` global, which costs start-up time: call it only when needed.)
+ *
+ * @example
+ * ```ts
+ * import { programName } from "./_runtime.ts";
+ * if (programName() === "docker-credential-saucelabs") console.log("helper mode");
+ * ```
+ *
+ * @returns The base name, without `.exe`.
+ */
+export function programName(): string {
+  return nodeProcess().argv0.split(/[\\/]/).pop()!.replace(/\.exe$/i, "");
+}
+
+/**
+ * Whether standard error is a terminal (progress and colour only go there).
+ *
+ * @example
+ * ```ts
+ * import { stderrIsTerminal } from "./_runtime.ts";
+ * const red = stderrIsTerminal() ? "\x1b[31m" : "";
+ * ```
+ *
+ * @returns True on a terminal.
+ */
+export function stderrIsTerminal(): boolean {
+  return isDeno() ? Deno.stderr.isTerminal() : nodeProcess().stderr.isTTY === true;
+}
+
+/**
+ * Whether standard input is a terminal (a secret must not be typed where it echoes).
+ *
+ * @example
+ * ```ts
+ * import { stdinIsTerminal } from "./_runtime.ts";
+ * if (stdinIsTerminal()) console.error("pipe the key in");
+ * ```
+ *
+ * @returns True on a terminal.
+ */
+export function stdinIsTerminal(): boolean {
+  return isDeno() ? Deno.stdin.isTerminal() : nodeProcess().stdin.isTTY === true;
+}
+
+/**
+ * Write text to standard output, completely, before returning.
+ *
+ * @example
+ * ```ts
+ * import { writeStdout } from "./_runtime.ts";
+ * await writeStdout("done\n");
+ * ```
+ *
+ * @param text The text.
+ * @returns When all is written.
+ */
+export async function writeStdout(text: string): Promise<void> {
+  if (isDeno()) await writeAll(Deno.stdout, new TextEncoder().encode(text));
+  else if (isBun()) await bun().write(bun().stdout, text);
+  else await new Promise<void>((resolve) => nodeProcess().stdout.write(text, resolve));
+}
+
+/**
+ * Write text to standard error, completely, before returning.
+ *
+ * @example
+ * ```ts
+ * import { writeStderr } from "./_runtime.ts";
+ * await writeStderr("warning: …\n");
+ * ```
+ *
+ * @param text The text.
+ * @returns When all is written.
+ */
+export async function writeStderr(text: string): Promise<void> {
+  if (isDeno()) await writeAll(Deno.stderr, new TextEncoder().encode(text));
+  else if (isBun()) await bun().write(bun().stderr, text);
+  else await new Promise<void>((resolve) => nodeProcess().stderr.write(text, resolve));
+}
+
+async function writeAll(
+  target: { write(p: Uint8Array): Promise<number> },
+  data: Uint8Array,
+) {
+  for (let offset = 0; offset < data.length;) offset += await target.write(data.subarray(offset));
+}
+
+/**
+ * Read all of standard input as text (the credential helper's and `--access-key-stdin`'s input).
+ *
+ * @example
+ * ```ts
+ * import { readStdin } from "./_runtime.ts";
+ * const serverUrl = (await readStdin()).trim();
+ * ```
+ *
+ * @returns Everything until end of input.
+ */
+export async function readStdin(): Promise<string> {
+  if (isBun()) return await bun().stdin.text();
+  const chunks: Uint8Array[] = [];
+  if (isDeno()) {
+    // Deno.stdin.read, not Deno.stdin.readable: setting up the web stream costs 5-13 ms.
+    const buffer = new Uint8Array(16 * 1024);
+    for (let n = await Deno.stdin.read(buffer); n !== null; n = await Deno.stdin.read(buffer)) {
+      chunks.push(buffer.slice(0, n));
+    }
+  } else {
+    for await (const chunk of nodeProcess().stdin) chunks.push(chunk);
+  }
+  return new TextDecoder().decode(concat(chunks));
+}
+
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return all;
+}
+
+/**
+ * Leave with an exit code.
+ *
+ * @example
+ * ```ts
+ * import { exit } from "./_runtime.ts";
+ * exit(0);
+ * ```
+ *
+ * @param code The exit code.
+ * @returns Never.
+ */
+export function exit(code: number): never {
+  return isDeno() ? Deno.exit(code) : nodeProcess().exit(code);
+}
+
+/** The signals that ask a process to end, which sauce-registry handles to clean up first. */
+export type TerminationSignal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGQUIT";
+
+const TERMINATION_SIGNALS: readonly TerminationSignal[] = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGHUP",
+  "SIGQUIT",
+];
+
+/**
+ * Run a handler when this process receives SIGINT, SIGTERM, SIGHUP or SIGQUIT (a closed terminal
+ * must not leave temporary credentials behind either).
+ *
+ * @example
+ * ```ts
+ * import { onTerminationSignal } from "./_runtime.ts";
+ * const stop = onTerminationSignal((signal) => console.error(`got ${signal}`));
+ * stop();
+ * ```
+ *
+ * @param handler Called with the signal's name.
+ * @returns The function that removes the handler.
+ */
+export function onTerminationSignal(
+  handler: (signal: TerminationSignal) => void,
+): () => void {
+  const signals: readonly TerminationSignal[] = isWindows() ? ["SIGINT"] : TERMINATION_SIGNALS;
+  const listeners = signals.map((signal) => [signal, () => handler(signal)] as const);
+  for (const [signal, listener] of listeners) {
+    if (isDeno()) Deno.addSignalListener(signal, listener);
+    else nodeProcess().on(signal, listener);
+  }
+  return () => {
+    for (const [signal, listener] of listeners) {
+      if (isDeno()) Deno.removeSignalListener(signal, listener);
+      else nodeProcess().off(signal, listener);
+    }
+  };
+}
+
+export interface FileInfo {
+  mode: number;
+  mtimeMs: number;
+  isFile: boolean;
+}
+
+function isNotFound(error: unknown): boolean {
+  return (isDeno() && error instanceof Deno.errors.NotFound) ||
+    (error as { code?: string })?.code === "ENOENT";
+}
+
+function isPermissionDenied(error: unknown): boolean {
+  return (isDeno() && error instanceof Deno.errors.PermissionDenied) ||
+    ["EACCES", "EPERM"].includes((error as { code?: string })?.code ?? "");
+}
+
+function isAlreadyExists(error: unknown): boolean {
+  return (isDeno() && error instanceof Deno.errors.AlreadyExists) ||
+    (error as { code?: string })?.code === "EEXIST";
+}
+
+/** Read a text file; undefined when it does not exist. */
+export async function readTextFile(path: string): Promise<string | undefined> {
+  try {
+    if (isDeno()) return await Deno.readTextFile(path);
+    // Bun.file().text() drops a UTF-8 BOM; the docker config's backup must keep the bytes.
+    if (isBun()) {
+      const bytes = await bun().file(path).arrayBuffer();
+      return new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
+    }
+    return await (await loadFs()).readFile(path, "utf8");
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+export async function fileInfo(path: string): Promise<FileInfo | undefined> {
+  try {
+    if (isDeno()) {
+      const info = await Deno.stat(path);
+      return {
+        mode: (info.mode ?? 0o600) & 0o7777,
+        mtimeMs: info.mtime?.getTime() ?? 0,
+        isFile: info.isFile,
+      };
+    }
+    const info = await (await loadFs()).stat(path);
+    return { mode: info.mode & 0o7777, mtimeMs: info.mtimeMs, isFile: info.isFile() };
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Follow symlinks to the file they name; a path that does not exist yet is returned as is. */
+export async function resolveSymlinks(path: string): Promise<string> {
+  for (let hops = 0; hops < 32; hops++) {
+    let target: string;
+    try {
+      target = isDeno() ? await Deno.readLink(path) : await (await loadFs()).readlink(path);
+    } catch (error) {
+      if (isPermissionDenied(error)) throw error;
+      return path; // not a symlink, or does not exist
+    }
+    path = isAbsolute(target) ? target : joinPath(dirname(path), target);
+  }
+  throw new SauceRegistryError(`Cannot follow ${path}: too many levels of symbolic links`);
+}
+
+/** Create a file only if it does not exist; false when it already did. */
+export async function createExclusive(path: string, data: string, mode: number): Promise<boolean> {
+  try {
+    if (isDeno()) await Deno.writeTextFile(path, data, { createNew: true, mode });
+    else await (await loadFs()).writeFile(path, data, { flag: "wx", mode });
+    return true;
+  } catch (error) {
+    if (isAlreadyExists(error)) return false;
+    throw error;
+  }
+}
+
+export async function makeSymlink(target: string, path: string): Promise<void> {
+  if (isDeno()) await Deno.symlink(target, path);
+  else await (await loadFs()).symlink(target, path);
+}
+
+export async function changeMode(path: string, mode: number): Promise<void> {
+  if (isWindows()) return;
+  if (isDeno()) await Deno.chmod(path, mode);
+  else await (await loadFs()).chmod(path, mode);
+}
+
+export async function renameFile(from: string, to: string): Promise<void> {
+  if (isDeno()) await Deno.rename(from, to);
+  else await (await loadFs()).rename(from, to);
+}
+
+export async function removePath(path: string, recursive = false): Promise<void> {
+  try {
+    if (isDeno()) await Deno.remove(path, { recursive });
+    else await (await loadFs()).rm(path, { recursive, force: true });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+export async function makeDirectory(path: string, mode: number): Promise<void> {
+  if (isDeno()) await Deno.mkdir(path, { recursive: true, mode });
+  else await (await loadFs()).mkdir(path, { recursive: true, mode });
+}
+
+export async function listDirectory(path: string): Promise<string[]> {
+  try {
+    if (isDeno()) return (await Array.fromAsync(Deno.readDir(path))).map((entry) => entry.name);
+    return await (await loadFs()).readdir(path);
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+}
+
+export async function makeTempDirectory(prefix: string): Promise<string> {
+  const path = isDeno()
+    ? await Deno.makeTempDir({ prefix })
+    : await (await loadFs()).mkdtemp(joinPath((await loadOs()).tmpdir(), prefix));
+  await changeMode(path, 0o700);
+  return path;
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  // Bun's native hasher: WebCrypto's first use costs Bun about half a millisecond more.
+  if (isBun()) return new (bun().CryptoHasher)("sha256").update(text).digest("hex");
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The runtime's name and version, for diagnostics.
+ *
+ * @example
+ * ```ts
+ * import { runtimeName } from "./_runtime.ts";
+ * console.log(runtimeName()); // "Deno 2.9.6"
+ * ```
+ *
+ * @returns For example `Deno 2.9.6` or `Bun 1.4.5`.
+ */
+export function runtimeName(): string {
+  if (isBun()) return `Bun ${(globalThis as unknown as { Bun: { version: string } }).Bun.version}`;
+  return isDeno() ? `Deno ${Deno.version.deno}` : "unknown";
+}
+
+/**
+ * Whether this process runs as root (install-helper then installs for every user).
+ *
+ * @example
+ * ```ts
+ * import { isRootUser } from "./_runtime.ts";
+ * console.log(isRootUser());
+ * ```
+ *
+ * @returns True for user id 0.
+ */
+export function isRootUser(): boolean {
+  return isDeno() ? Deno.uid() === 0 : nodeProcess().getuid?.() === 0;
+}
+
+/** How the running program was started. */
+export interface Launcher {
+  /** A standalone binary, or a script run by Deno or Bun. */
+  kind: "compiled" | "deno" | "bun";
+  /** The executable: the binary itself, or the runtime. */
+  program: string;
+  /** The script's path or URL, when a runtime runs one. */
+  script?: string;
+}
+
+/**
+ * How the running program was started, so that a helper script can start it the same way.
+ *
+ * @example
+ * ```ts
+ * import { launcher } from "./_runtime.ts";
+ * console.log(launcher(import.meta.url).kind);
+ * ```
+ *
+ * @param entry The entry module's `import.meta.url`.
+ * @returns The kind, the executable and the script.
+ */
+export function launcher(entry: string): Launcher {
+  const main = new URL(entry);
+  const compiled = main.pathname.includes("/$bunfs/") || main.pathname.includes("/$deno$/") ||
+    (isDeno() && Deno.mainModule.includes("/deno-compile-"));
+  const program = isDeno() ? Deno.execPath() : nodeProcess().execPath;
+  if (compiled) return { kind: "compiled", program };
+  const script = main.protocol === "file:" ? decodeURIComponent(main.pathname) : main.href;
+  return { kind: isBun() ? "bun" : "deno", program, script };
+}
+
+/** Whether a process exists; undefined where that cannot be told cheaply (no /proc). */
+export async function processIsAlive(pid: number): Promise<boolean | undefined> {
+  if (!(await fileInfo("/proc/self/stat"))) return undefined;
+  try {
+    return (await fileInfo(`/proc/${pid}/stat`)) !== undefined;
+  } catch {
+    // A process that exits while its /proc entry is read fails the read with ESRCH, not ENOENT.
+    return false;
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Options of {@linkcode spawn}. */
+export interface SpawnOptions {
+  /** Written to the child's standard input, which is then closed. */
+  stdin?: string;
+  /** Let the child use this process's standard input, output and error (progress stays visible). */
+  inheritStdio?: boolean;
+  /** The child's whole environment; default this process's. */
+  env?: Record<string, string>;
+  /** Aborting sends SIGTERM to the child. */
+  signal?: AbortSignal;
+  /**
+   * While the child runs, pass each termination signal this process gets on to it (a second one
+   * as SIGKILL), so that the child ends as it would on its own and its exit code tells how.
+   */
+  forwardSignals?: boolean;
+}
+
+/** What a finished child left behind. */
+export interface SpawnResult {
+  /** The exit code; 128 + the signal's number when a signal ended it. */
+  code: number;
+  /** The signal that ended it, if one did. */
+  signal?: string;
+  /** Its standard output (empty with `inheritStdio`). */
+  stdout: string;
+  /** Its standard error (empty with `inheritStdio`). */
+  stderr: string;
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGABRT: 6,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
+
+/**
+ * Run a program: `Deno.Command` on Deno, `node:child_process` elsewhere. Standard input is the
+ * given text (then closed) or nothing; output is captured while input is written.
+ *
+ * @example
+ * ```ts
+ * import { spawn } from "./_runtime.ts";
+ * const { code, stdout } = await spawn("echo", ["hello"]);
+ * ```
+ *
+ * @param program The program, found on PATH.
+ * @param args Its arguments (never secrets).
+ * @param options Input, environment, abort signal.
+ * @returns The exit code and output.
+ * @throws {ToolError} When the program cannot be started.
+ */
+export async function spawn(
+  program: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): Promise<SpawnResult> {
+  try {
+    return isDeno()
+      ? await spawnWithDeno(program, args, options)
+      : await spawnWithNode(program, args, options);
+  } catch (error) {
+    if (error instanceof SauceRegistryError) throw error;
+    const notFound = isNotFound(error);
+    throw new ToolError(
+      program,
+      notFound
+        ? `Cannot run ${program}: it is not installed or not on PATH`
+        : `Cannot run ${program}: ${errorText(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+async function spawnWithDeno(
+  program: string,
+  args: readonly string[],
+  options: SpawnOptions,
+): Promise<SpawnResult> {
+  const inherit = options.inheritStdio === true;
+  const child = new Deno.Command(program, {
+    args: [...args],
+    env: options.env,
+    clearEnv: options.env !== undefined,
+    stdin: options.stdin !== undefined ? "piped" : inherit ? "inherit" : "null",
+    stdout: inherit ? "inherit" : "piped",
+    stderr: inherit ? "inherit" : "piped",
+  }).spawn();
+  const kill = (signal: Deno.Signal = "SIGTERM") => {
+    try {
+      child.kill(signal);
+    } catch {
+      // the child has already exited
+    }
+  };
+  const abort = () => kill();
+  options.signal?.addEventListener("abort", abort, { once: true });
+  const stopForwarding = options.forwardSignals ? forwardSignalsTo(kill) : () => {};
+  try {
+    const writing = options.stdin === undefined
+      ? Promise.resolve()
+      : writeAndClose(child.stdin, options.stdin);
+    const [output] = await Promise.all([
+      inherit ? child.status.then((status) => ({ ...status, stdout: null, stderr: null })) : child
+        .output(),
+      writing,
+    ]);
+    const decoder = new TextDecoder();
+    return {
+      code: output.code,
+      signal: output.signal ?? undefined,
+      stdout: output.stdout ? decoder.decode(output.stdout) : "",
+      stderr: output.stderr ? decoder.decode(output.stderr) : "",
+    };
+  } finally {
+    options.signal?.removeEventListener("abort", abort);
+    stopForwarding();
+  }
+}
+
+/** Pass termination signals on to a child: the same signal first, SIGKILL if another comes. */
+function forwardSignalsTo(
+  kill: (signal: TerminationSignal | "SIGKILL") => void,
+): () => void {
+  let received = 0;
+  return onTerminationSignal((signal) => kill(received++ === 0 ? signal : "SIGKILL"));
+}
+
+async function writeAndClose(
+  stream: WritableStream<Uint8Array>,
+  text: string,
+): Promise<void> {
+  const writer = stream.getWriter();
+  try {
+    await writer.write(new TextEncoder().encode(text));
+    await writer.close();
+  } catch {
+    // the child closed its input early (it did not want it); its exit status tells the rest
+  }
+}
+
+async function spawnWithNode(
+  program: string,
+  args: readonly string[],
+  options: SpawnOptions,
+): Promise<SpawnResult> {
+  const { spawn: nodeSpawn } = await loadChildProcess();
+  const inherit = options.inheritStdio === true;
+  const child = nodeSpawn(program, [...args], {
+    env: options.env ?? environment(),
+    stdio: [
+      options.stdin !== undefined ? "pipe" : inherit ? "inherit" : "ignore",
+      inherit ? "inherit" : "pipe",
+      inherit ? "inherit" : "pipe",
+    ],
+  });
+  const abort = () => child.kill("SIGTERM");
+  options.signal?.addEventListener("abort", abort, { once: true });
+  const stopForwarding = options.forwardSignals
+    ? forwardSignalsTo((signal) => child.kill(signal))
+    : () => {};
+  const stdout: Uint8Array[] = [];
+  const stderr: Uint8Array[] = [];
+  child.stdout?.on("data", (chunk: Uint8Array) => stdout.push(chunk));
+  child.stderr?.on("data", (chunk: Uint8Array) => stderr.push(chunk));
+  if (child.stdin) {
+    child.stdin.on("error", () => {/* the child closed its input early */});
+    child.stdin.end(options.stdin);
+  }
+  try {
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("close", (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
+    });
+    const decoder = new TextDecoder();
+    return {
+      code: code ?? 128 + (SIGNAL_NUMBERS[signal ?? ""] ?? 0),
+      signal: signal ?? undefined,
+      stdout: decoder.decode(concat(stdout)),
+      stderr: decoder.decode(concat(stderr)),
+    };
+  } finally {
+    options.signal?.removeEventListener("abort", abort);
+    stopForwarding();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------------------------
+
+function isAbsolute(path: string): boolean {
+  return path.startsWith("/") || /^[A-Za-z]:[\\/]/.test(path);
+}
+
+export function joinPath(...parts: string[]): string {
+  return parts.join("/").replace(/\/{2,}/g, "/");
+}
+
+export function dirname(path: string): string {
+  const index = path.replace(/\/+$/, "").lastIndexOf("/");
+  return index <= 0 ? (index === 0 ? "/" : ".") : path.slice(0, index);
+}
+
+export function homeDirectory(): string {
+  const home = env("HOME") ?? env("USERPROFILE");
+  if (!home) throw new UsageError("Cannot find the home folder: set HOME");
+  return home;
+}
