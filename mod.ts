@@ -229,8 +229,12 @@ export interface CredentialOptions {
   username?: string;
   /** From `--access-key-stdin` (never a flag value). */
   accessKey?: string;
-  /** A `.env` file; default `./.env` when it exists. An explicit file must exist. */
-  envFile?: string;
+  /**
+   * A `.env` file; default `./.env` when it exists. An explicit file must exist. `false` reads
+   * none: the credential helper runs in whatever folder Docker was started in, often a cloned
+   * repository, whose `.env` must not choose the identity or the API.
+   */
+  envFile?: string | false;
   /** saucectl's credentials file; default `~/.sauce/credentials.yml`. */
   saucectlFile?: string;
 }
@@ -278,7 +282,8 @@ export function settingLookup(options: CredentialOptions = {}): SettingLookup {
   };
 }
 
-async function readDotenv(path: string | undefined): Promise<Record<string, string>> {
+async function readDotenv(path: string | false | undefined): Promise<Record<string, string>> {
+  if (path === false) return {};
   const file = path ?? ".env";
   const text = await readTextFile(file);
   if (text === undefined) {
@@ -1743,7 +1748,7 @@ async function helperGet(
   const registries = host ? await readRegistrySettings(options) : {};
   const entry = host ? registries[host] : undefined;
   if (!host || !entry) return { stdout: `${CREDENTIALS_NOT_FOUND}\n`, stderr: "", exitCode: 1 };
-  const credentials = await resolveCredentials(options);
+  const credentials = await resolveCredentials({ ...options, envFile: options.envFile ?? false });
   const token = await getToken({
     ...options,
     credentials,
@@ -1763,7 +1768,8 @@ async function helperList(options: CredentialHelperOptions): Promise<CredentialH
   const registries = await readRegistrySettings(options);
   let username = "";
   try {
-    username = (await resolveCredentials(options)).username;
+    username =
+      (await resolveCredentials({ ...options, envFile: options.envFile ?? false })).username;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     // no credentials yet: list the hosts all the same
