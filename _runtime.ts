@@ -579,6 +579,12 @@ const SIGNAL_NUMBERS: Record<string, number> = {
  * Run a program: `Deno.Command` on Deno, `node:child_process` elsewhere. Standard input is the
  * given text (then closed) or nothing; output is captured while input is written.
  *
+ * The abort signal and, with `forwardSignals`, this process's termination signals are listened
+ * to before anything is awaited, so none is lost while the child starts: when the operation was
+ * aborted already the program does not start (the abort's reason is thrown), and a termination
+ * signal that came before the child existed keeps it from starting (the result then reads as if
+ * that signal had ended it).
+ *
  * @example
  * ```ts
  * import { spawn } from "./_runtime.ts";
@@ -589,6 +595,7 @@ const SIGNAL_NUMBERS: Record<string, number> = {
  * @param args Its arguments (never secrets).
  * @param options Input, environment, abort signal.
  * @returns The exit code and output.
+ * @throws {SauceRegistryError} When the operation was aborted before the program started.
  * @throws {ToolError} When the program cannot be started.
  */
 export async function spawn(
@@ -596,10 +603,12 @@ export async function spawn(
   args: readonly string[],
   options: SpawnOptions = {},
 ): Promise<SpawnResult> {
+  const supervisor = superviseChild(options);
   try {
+    if (options.signal?.aborted) throw notStarted(program, options.signal.reason);
     return isDeno()
-      ? await spawnWithDeno(program, args, options)
-      : await spawnWithNode(program, args, options);
+      ? await spawnWithDeno(program, args, options, supervisor)
+      : await spawnWithNode(program, args, options, supervisor);
   } catch (error) {
     if (error instanceof SauceRegistryError) throw error;
     const notFound = isNotFound(error);
@@ -610,14 +619,70 @@ export async function spawn(
         : `Cannot run ${program}: ${errorText(error)}`,
       { cause: error },
     );
+  } finally {
+    supervisor.release();
   }
+}
+
+function notStarted(program: string, reason: unknown): SauceRegistryError {
+  return reason instanceof SauceRegistryError
+    ? reason
+    : new SauceRegistryError(`${program} was not started: the operation was aborted`, {
+      cause: reason,
+    });
+}
+
+type ChildSignal = TerminationSignal | "SIGKILL";
+
+/** What {@linkcode superviseChild} gives the runtime-specific spawners. */
+interface ChildSupervisor {
+  /** The signal that came before the child existed, if one did: then it must not start. */
+  earlySignal(): ChildSignal | undefined;
+  /** The child exists: pass signals (and an abort, as SIGTERM) on to it from now on. */
+  attach(kill: (signal: ChildSignal) => void): void;
+  /** Stop listening. */
+  release(): void;
+}
+
+/**
+ * Listen, synchronously, for what must reach the child: an abort becomes SIGTERM, forwarded
+ * termination signals pass on (a second one as SIGKILL). Until the child exists they are held.
+ */
+function superviseChild(options: SpawnOptions): ChildSupervisor {
+  let kill: ((signal: ChildSignal) => void) | undefined;
+  let early: ChildSignal | undefined;
+  let received = 0;
+  const send = (signal: ChildSignal) => kill ? kill(signal) : (early ??= signal);
+  const onAbort = () => send("SIGTERM");
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const stopForwarding = options.forwardSignals
+    ? onTerminationSignal((signal) => send(received++ === 0 ? signal : "SIGKILL"))
+    : () => {};
+  return {
+    earlySignal: () => early,
+    attach(killChild) {
+      kill = killChild;
+    },
+    release() {
+      options.signal?.removeEventListener("abort", onAbort);
+      stopForwarding();
+    },
+  };
+}
+
+/** The result of a child that a signal kept from starting: as if that signal had ended it. */
+function signalledBeforeStart(signal: ChildSignal): SpawnResult {
+  return { code: 128 + SIGNAL_NUMBERS[signal], signal, stdout: "", stderr: "" };
 }
 
 async function spawnWithDeno(
   program: string,
   args: readonly string[],
   options: SpawnOptions,
+  supervisor: ChildSupervisor,
 ): Promise<SpawnResult> {
+  const early = supervisor.earlySignal();
+  if (early) return signalledBeforeStart(early);
   const inherit = options.inheritStdio === true;
   const child = new Deno.Command(program, {
     args: [...args],
@@ -627,44 +692,28 @@ async function spawnWithDeno(
     stdout: inherit ? "inherit" : "piped",
     stderr: inherit ? "inherit" : "piped",
   }).spawn();
-  const kill = (signal: Deno.Signal = "SIGTERM") => {
+  supervisor.attach((signal) => {
     try {
       child.kill(signal);
     } catch {
       // the child has already exited
     }
+  });
+  const writing = options.stdin === undefined
+    ? Promise.resolve()
+    : writeAndClose(child.stdin, options.stdin);
+  const [output] = await Promise.all([
+    inherit ? child.status.then((status) => ({ ...status, stdout: null, stderr: null })) : child
+      .output(),
+    writing,
+  ]);
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    signal: output.signal ?? undefined,
+    stdout: output.stdout ? decoder.decode(output.stdout) : "",
+    stderr: output.stderr ? decoder.decode(output.stderr) : "",
   };
-  const abort = () => kill();
-  options.signal?.addEventListener("abort", abort, { once: true });
-  const stopForwarding = options.forwardSignals ? forwardSignalsTo(kill) : () => {};
-  try {
-    const writing = options.stdin === undefined
-      ? Promise.resolve()
-      : writeAndClose(child.stdin, options.stdin);
-    const [output] = await Promise.all([
-      inherit ? child.status.then((status) => ({ ...status, stdout: null, stderr: null })) : child
-        .output(),
-      writing,
-    ]);
-    const decoder = new TextDecoder();
-    return {
-      code: output.code,
-      signal: output.signal ?? undefined,
-      stdout: output.stdout ? decoder.decode(output.stdout) : "",
-      stderr: output.stderr ? decoder.decode(output.stderr) : "",
-    };
-  } finally {
-    options.signal?.removeEventListener("abort", abort);
-    stopForwarding();
-  }
-}
-
-/** Pass termination signals on to a child: the same signal first, SIGKILL if another comes. */
-function forwardSignalsTo(
-  kill: (signal: TerminationSignal | "SIGKILL") => void,
-): () => void {
-  let received = 0;
-  return onTerminationSignal((signal) => kill(received++ === 0 ? signal : "SIGKILL"));
 }
 
 async function writeAndClose(
@@ -684,8 +733,13 @@ async function spawnWithNode(
   program: string,
   args: readonly string[],
   options: SpawnOptions,
+  supervisor: ChildSupervisor,
 ): Promise<SpawnResult> {
   const { spawn: nodeSpawn } = await loadChildProcess();
+  // Loading took a turn of the event loop: the operation may have been stopped meanwhile.
+  if (options.signal?.aborted) throw notStarted(program, options.signal.reason);
+  const early = supervisor.earlySignal();
+  if (early) return signalledBeforeStart(early);
   const inherit = options.inheritStdio === true;
   const child = nodeSpawn(program, [...args], {
     env: options.env ?? environment(),
@@ -695,11 +749,7 @@ async function spawnWithNode(
       inherit ? "inherit" : "pipe",
     ],
   });
-  const abort = () => child.kill("SIGTERM");
-  options.signal?.addEventListener("abort", abort, { once: true });
-  const stopForwarding = options.forwardSignals
-    ? forwardSignalsTo((signal) => child.kill(signal))
-    : () => {};
+  supervisor.attach((signal) => child.kill(signal));
   const stdout: Uint8Array[] = [];
   const stderr: Uint8Array[] = [];
   child.stdout?.on("data", (chunk: Uint8Array) => stdout.push(chunk));
@@ -708,22 +758,17 @@ async function spawnWithNode(
     child.stdin.on("error", () => {/* the child closed its input early */});
     child.stdin.end(options.stdin);
   }
-  try {
-    const [code, signal] = await new Promise<[number | null, string | null]>((resolve, reject) => {
-      child.once("error", reject);
-      child.once("close", (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
-    });
-    const decoder = new TextDecoder();
-    return {
-      code: code ?? 128 + (SIGNAL_NUMBERS[signal ?? ""] ?? 0),
-      signal: signal ?? undefined,
-      stdout: decoder.decode(concat(stdout)),
-      stderr: decoder.decode(concat(stderr)),
-    };
-  } finally {
-    options.signal?.removeEventListener("abort", abort);
-    stopForwarding();
-  }
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
+  });
+  const decoder = new TextDecoder();
+  return {
+    code: code ?? 128 + (SIGNAL_NUMBERS[signal ?? ""] ?? 0),
+    signal: signal ?? undefined,
+    stdout: decoder.decode(concat(stdout)),
+    stderr: decoder.decode(concat(stderr)),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

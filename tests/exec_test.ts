@@ -24,6 +24,8 @@ import {
   requireTool,
   run,
 } from "./fixtures/services.ts";
+import { spawn as spawnTool } from "../_runtime.ts";
+import { TimeoutError } from "../_errors.ts";
 import {
   cliCommand,
   type CliResult,
@@ -495,5 +497,55 @@ describe("exec and push", () => {
     const [call] = await readShimCalls(fake.log);
     scanner.check("fake docker argv and stdin", call.argv.join(" "), call.stdin);
     assert.deepEqual(await readdir(sandbox.tmp), []);
+  });
+});
+
+// What exec and push rely on when a timeout or Ctrl-C comes between the token fetch and the
+// command's start: the runtime's spawn must not start a command for an operation already
+// stopped, nor lose a signal that comes while it starts one.
+describe("spawn, as exec and push use it", () => {
+  let work: string;
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), "spawn-test-"));
+  });
+  after(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it("does not start the program when the operation was aborted already", async () => {
+    const marker = join(work, "aborted-ran");
+    const controller = new AbortController();
+    controller.abort(new TimeoutError("Timed out after 1 s (--timeout)"));
+    await assert.rejects(
+      spawnTool("sh", ["-c", 'touch "$1"', "sh", marker], {
+        signal: controller.signal,
+        inheritStdio: true,
+        forwardSignals: true,
+      }),
+      (error: unknown) => error instanceof TimeoutError,
+    );
+    await sleep(300);
+    assert.equal(await exists(marker), false, "the program ran after the abort");
+  });
+
+  it("passes on a termination signal that comes while it starts the program", {
+    timeout: 30_000,
+  }, async () => {
+    const marker = join(work, "signalled-finished");
+    const running = spawnTool("sh", ["-c", 'sleep 10; touch "$1"', "sh", marker], {
+      inheritStdio: true,
+      forwardSignals: true,
+    });
+    // The earliest a signal can arrive: before spawn's first await resumes. Bun hands a signal
+    // to process listeners through process.emit, so emitting it here is that arrival; on Deno,
+    // whose signal listeners emit does not reach, a real signal to this process stands in.
+    if ("Bun" in globalThis) {
+      (process as unknown as { emit(event: string): boolean }).emit("SIGTERM");
+    } else {
+      process.kill(process.pid, "SIGTERM");
+    }
+    const result = await running;
+    assert.equal(result.code, 143, "the signal did not reach the program");
+    assert.equal(await exists(marker), false, "the program ran to its end");
   });
 });
