@@ -109,6 +109,11 @@ export function isWindows(): boolean {
   return isDeno() ? Deno.build.os === "windows" : nodeProcess().platform === "win32";
 }
 
+/** Whether this is Linux, where container tools keep logins under /run when nothing else says. */
+export function isLinux(): boolean {
+  return isDeno() ? Deno.build.os === "linux" : nodeProcess().platform === "linux";
+}
+
 /**
  * The command-line arguments after the program (and script) name.
  *
@@ -471,7 +476,12 @@ export function runtimeName(): string {
  * @returns True for user id 0.
  */
 export function isRootUser(): boolean {
-  return isDeno() ? Deno.uid() === 0 : nodeProcess().getuid?.() === 0;
+  return userId() === 0;
+}
+
+/** This process's user id; undefined where there is none (Windows). Deno needs --allow-sys=uid. */
+export function userId(): number | undefined {
+  return isDeno() ? Deno.uid() ?? undefined : nodeProcess().getuid?.();
 }
 
 /** How the running program was started. */

@@ -16,6 +16,7 @@ import {
   configureDocker,
   credentialHelper,
   type CredentialHelperOptions,
+  credentialHelperServes,
   dockerConfigFor,
   fetchToken,
   type FetchTokenOptions,
@@ -92,6 +93,10 @@ Example:
     summary: "fetch a token and log a container tool in (password on stdin only)",
     details: `Tools: ${TOOLS.join(", ")} (default docker).
 --tool-arg passes an argument to the tool's login, e.g. --tool-arg=--tls-verify=false.
+podman, buildah and skopeo keep the login in a containers auth file, never in the Docker config:
+REGISTRY_AUTH_FILE, else $XDG_CONFIG_HOME/containers/auth.json when DOCKER_CONFIG is set, else
+$XDG_RUNTIME_DIR/containers/auth.json (their own default); an --authfile of yours wins.
+When the credential helper already serves the host (configure-docker), no login is made.
 
 Example:
   sauce-registry login registry.example.com/your-private-registry --tool podman`,
@@ -410,6 +415,8 @@ async function runLogin(context: Context): Promise<number> {
   const reference = parseRegistry(registry);
   const tool = checkTool(context.values.tool, TOOLS);
   await requireOnPath(tool);
+  const helperConfig = await credentialHelperServes(reference.host, tool);
+  if (helperConfig) return await reportHelperServes(context, reference.host, tool, helperConfig);
   const token = await fetchToken(await tokenOptions(context, reference.registryUrl));
   const result = await login(token, registry, {
     tool,
@@ -425,14 +432,44 @@ async function runLogin(context: Context): Promise<number> {
           tool,
           username: token.username,
           expires_at: isoTime(token.expiresAt),
+          ...(result.authFile ? { auth_file: result.authFile } : {}),
         })
       }\n`,
     );
   } else if (!context.values.quiet) {
     await writeStdout(
-      `Logged in to ${reference.host} with ${tool}; the login expires at ${
-        describeExpiry(token.expiresAt)
+      `Logged in to ${reference.host} with ${tool}${
+        result.authFile ? ` (kept in ${result.authFile})` : ""
+      }; the login expires at ${describeExpiry(token.expiresAt)}\n`,
+    );
+  }
+  return 0;
+}
+
+/**
+ * The credential helper already serves the host for this tool: a login would be shadowed by it,
+ * or shadow it until the login expired. Say so instead of logging in.
+ */
+async function reportHelperServes(
+  context: Context,
+  host: string,
+  tool: string,
+  dockerConfig: string,
+): Promise<number> {
+  if (context.values.json) {
+    await writeStdout(
+      `${
+        JSON.stringify({
+          host,
+          tool,
+          credential_helper: HELPER_PROGRAM,
+          docker_config: dockerConfig,
+        })
       }\n`,
+    );
+  } else if (!context.values.quiet) {
+    await writeStdout(
+      `${host} is already served by the credential helper (credHelpers in ${dockerConfig}): ${tool} gets a fresh token for every pull and push, so no login is needed and none was made\n`,
     );
   }
   return 0;

@@ -7,9 +7,20 @@
 // only starts the services and the tests that need them wait for them with their own timeout.
 
 import { Buffer } from "node:buffer";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { type CliResult, makeSandbox, runCli, type Sandbox, SecretScanner } from "./harness.ts";
 import {
@@ -32,6 +43,21 @@ const ACCESS_KEY = DEFAULT_USERS.alice;
 /** A login to some other registry that docker's config already holds. */
 const OTHER_HOST = "other.registry.invalid";
 const OTHER_LOGIN = { auth: Buffer.from("someone:elsewhere").toString("base64") };
+
+/**
+ * A user's Docker config, written by hand: keys podman, buildah and skopeo do not know (they drop
+ * them when they rewrite the file), an integer beyond 2^53 and a layout of its own. It must keep
+ * every byte through a login and logout of theirs.
+ */
+const USER_DOCKER_CONFIG = `{
+  "auths": { "${OTHER_HOST}": ${JSON.stringify(OTHER_LOGIN)} },
+  "credsStore": "desktop",
+  "proxies": { "default": { "httpProxy": "http://127.0.0.1:3128" } },
+  "currentContext": "remote",
+  "psFormat": "table {{.ID}}\\t{{.Image}}",
+  "x-build-number": 12345678901234567890
+}
+`;
 
 /** Generous: dockerd on vfs and a cold runtime can be slow on a busy machine. */
 const SLOW = { timeout: 90_000 };
@@ -144,14 +170,33 @@ describe("login with the real container tools against a token-authenticated regi
     }
   }
 
-  /** skopeo copy of the test image to the registry, with the sandbox's auth file only. */
-  async function pushWithAuthFile(sandbox: Sandbox, tag: string): Promise<RunResult> {
-    return await run(requireTool("skopeo"), [
+  /**
+   * The tool's own push of the test image, with nothing but the sandbox's environment: skopeo
+   * copies it, podman and buildah push it from their storage (where skopeo puts it first, which
+   * needs no credentials).
+   */
+  async function pushWithTool(
+    tool: "skopeo" | "podman" | "buildah",
+    sandbox: Sandbox,
+    tag: string,
+  ): Promise<RunResult> {
+    const target = `${registry!.host}/team/app:${tag}`;
+    const options = { env: sandbox.env, inheritEnv: false, timeoutMs: 60_000 };
+    if (tool === "skopeo") {
+      return await run(requireTool("skopeo"), [
+        "copy",
+        "--dest-tls-verify=false",
+        await image,
+        `docker://${target}`,
+      ], options);
+    }
+    const stored = await run(requireTool("skopeo"), [
       "copy",
-      "--dest-tls-verify=false",
       await image,
-      `docker://${registry!.host}/team/app:${tag}`,
-    ], { env: sandbox.env, inheritEnv: false, timeoutMs: 60_000 });
+      `containers-storage:${target}`,
+    ], options);
+    assert.equal(stored.code, 0, explain(stored, `skopeo copy to ${tool}'s storage`));
+    return await run(requireTool(tool), ["push", "--tls-verify=false", target], options);
   }
 
   function explain(result: CliResult | RunResult, what: string): string {
@@ -171,13 +216,37 @@ describe("login with the real container tools against a token-authenticated regi
     scanner.checkResult(what, result);
   }
 
-  /** A real tool's login through the CLI, proven by a push that uses the stored credential. */
+  /**
+   * A sandbox as most users have it: DOCKER_CONFIG set (by makeSandbox), no REGISTRY_AUTH_FILE,
+   * and an XDG_RUNTIME_DIR of its own (as root the tools would otherwise use /run/containers/0).
+   */
+  async function plainSandbox(): Promise<Sandbox> {
+    const sandbox = await sandboxFor();
+    delete sandbox.env.REGISTRY_AUTH_FILE;
+    sandbox.env.XDG_RUNTIME_DIR = join(sandbox.dir, "run");
+    await mkdir(sandbox.env.XDG_RUNTIME_DIR, { mode: 0o700 });
+    return sandbox;
+  }
+
+  /** Where podman, buildah and skopeo logins go when DOCKER_CONFIG is set. */
+  function containersAuthFileOf(sandbox: Sandbox): string {
+    return join(sandbox.env.XDG_CONFIG_HOME, "containers", "auth.json");
+  }
+
+  async function exists(path: string): Promise<boolean> {
+    return await stat(path).then(() => true, () => false);
+  }
+
+  /** A real tool's login through the CLI, proven by the tool's own push with the stored login. */
   async function loginThenPush(tool: "skopeo" | "podman" | "buildah", tag: string): Promise<void> {
     requireTool(tool);
     const { host } = await registryReady;
     const sandbox = await sandboxFor();
     try {
-      const anonymous = await pushWithAuthFile(sandbox, `${tag}-anonymous`);
+      // podman and buildah refuse an auth file named by REGISTRY_AUTH_FILE that does not exist.
+      await mkdir(dirname(sandbox.env.REGISTRY_AUTH_FILE), { recursive: true });
+      await writeFile(sandbox.env.REGISTRY_AUTH_FILE, "{}\n", { mode: 0o600 });
+      const anonymous = await pushWithTool(tool, sandbox, `${tag}-anonymous`);
       assert.notEqual(anonymous.code, 0, "the registry accepted a push without a login");
       assert.match(anonymous.stderr, /unauthorized|authentication required|401/i);
 
@@ -190,18 +259,19 @@ describe("login with the real container tools against a token-authenticated regi
       assertLoggedIn(login, tool, `${tool} login`);
       assert.equal(standIn!.tokenRequestCount(), requestsBefore + 1, "one token per login");
       assert.deepEqual(JSON.parse(standIn!.requests.at(-1)!.body), { registry_url: host });
+      assert.match(login.stdout, new RegExp(`kept in ${sandbox.env.REGISTRY_AUTH_FILE}`));
 
       const auths = await readAuths(sandbox.env.REGISTRY_AUTH_FILE);
       assert.equal(auths[host]?.auth, basicAuth(password), `${tool} did not store the token`);
 
-      const pushed = await pushWithAuthFile(sandbox, tag);
-      assert.equal(pushed.code, 0, explain(pushed, "skopeo copy after login"));
+      const pushed = await pushWithTool(tool, sandbox, tag);
+      assert.equal(pushed.code, 0, explain(pushed, `${tool} push after login`));
 
       const logout = await cli(["logout", host, "--tool", tool], sandbox);
       assert.equal(logout.code, 0, explain(logout, `${tool} logout`));
       assert.equal((await readAuths(sandbox.env.REGISTRY_AUTH_FILE))[host], undefined);
       scanner.checkResult(`${tool} logout`, logout);
-      const denied = await pushWithAuthFile(sandbox, `${tag}-after-logout`);
+      const denied = await pushWithTool(tool, sandbox, `${tag}-after-logout`);
       assert.notEqual(denied.code, 0, "a push still worked after logout");
     } finally {
       await sandbox.cleanup();
@@ -216,13 +286,132 @@ describe("login with the real container tools against a token-authenticated regi
     },
   );
 
-  it("logs podman in so that a push with its stored credential succeeds", SLOW, async () => {
+  it("logs podman in so that podman push with its stored credential succeeds", SLOW, async () => {
     await loginThenPush("podman", "podman");
   });
 
-  it("logs buildah in so that a push with its stored credential succeeds", SLOW, async () => {
+  it("logs buildah in so that buildah push with its stored credential succeeds", SLOW, async () => {
     await loginThenPush("buildah", "buildah");
   });
+
+  for (const tool of ["skopeo", "podman", "buildah"] as const) {
+    it(
+      `keeps a ${tool} login out of the Docker config: a symlinked config.json keeps every byte`,
+      SLOW,
+      async () => {
+        requireTool(tool);
+        const { host } = await registryReady;
+        const sandbox = await plainSandbox();
+        try {
+          const dotfile = join(sandbox.dir, "dotfiles", "docker-config.json");
+          await mkdir(dirname(dotfile), { recursive: true });
+          await writeFile(dotfile, USER_DOCKER_CONFIG, { mode: 0o600 });
+          await mkdir(sandbox.env.DOCKER_CONFIG, { recursive: true });
+          const link = join(sandbox.env.DOCKER_CONFIG, "config.json");
+          await symlink(dotfile, link);
+          const untouched = async (when: string) => {
+            assert.ok((await lstat(link)).isSymbolicLink(), `${when}: config.json was replaced`);
+            assert.equal(await readlink(link), dotfile, `${when}: the symlink changed`);
+            assert.equal(await readFile(dotfile, "utf8"), USER_DOCKER_CONFIG, `${when}: edited`);
+            assert.deepEqual(await readdir(sandbox.env.DOCKER_CONFIG), ["config.json"]);
+          };
+
+          const login = await cli(
+            ["login", host, "--tool", tool, "--tool-arg=--tls-verify=false"],
+            sandbox,
+          );
+          const password = lastIssuedPassword();
+          assertLoggedIn(login, tool, `${tool} login with DOCKER_CONFIG set`);
+          await untouched(`after ${tool} login`);
+          const authFile = containersAuthFileOf(sandbox);
+          assert.match(login.stdout, new RegExp(`kept in ${authFile}`));
+          assert.equal((await readAuths(authFile))[host]?.auth, basicAuth(password));
+
+          // Where the login went, the tool itself finds it.
+          const pushed = await pushWithTool(tool, sandbox, `${tool}-docker-config`);
+          assert.equal(pushed.code, 0, explain(pushed, `${tool} push after login`));
+
+          const logout = await cli(["logout", host, "--tool", tool], sandbox);
+          assert.equal(logout.code, 0, explain(logout, `${tool} logout`));
+          assert.equal((await readAuths(authFile))[host], undefined, "logout left the login");
+          await untouched(`after ${tool} logout`);
+          await checkWrittenFiles(sandbox, authFile);
+        } finally {
+          await sandbox.cleanup();
+        }
+      },
+    );
+
+    it(
+      `says the credential helper serves the host instead of a ${tool} login, and ${tool} pushes through it`,
+      SLOW,
+      async () => {
+        requireTool(tool);
+        const { host } = await registryReady;
+        const sandbox = await plainSandbox();
+        try {
+          const bin = join(sandbox.dir, "bin");
+          const installed = await cli(["install-helper", "--dir", bin], sandbox);
+          assert.equal(installed.code, 0, explain(installed, "install-helper"));
+          sandbox.env.PATH = `${bin}:${sandbox.env.PATH}`;
+          const configured = await cli(["configure-docker", host], sandbox);
+          assert.equal(configured.code, 0, explain(configured, "configure-docker"));
+          const configFile = join(sandbox.env.DOCKER_CONFIG, "config.json");
+          const config = await readFile(configFile, "utf8");
+
+          const requests = standIn!.tokenRequestCount();
+          const login = await cli(
+            ["login", host, "--tool", tool, "--tool-arg=--tls-verify=false"],
+            sandbox,
+          );
+          assert.equal(login.code, 0, explain(login, `${tool} login after configure-docker`));
+          assert.equal(
+            login.stdout,
+            `${host} is already served by the credential helper (credHelpers in ${configFile}): ${tool} gets a fresh token for every pull and push, so no login is needed and none was made\n`,
+          );
+          assert.equal(standIn!.tokenRequestCount(), requests, "a token for no login");
+          assert.equal(await exists(containersAuthFileOf(sandbox)), false, "a login was stored");
+          assert.equal(await exists(join(sandbox.env.XDG_RUNTIME_DIR, "containers")), false);
+          assert.equal(await readFile(configFile, "utf8"), config);
+
+          const pushed = await pushWithTool(tool, sandbox, `${tool}-helper`);
+          assert.equal(pushed.code, 0, explain(pushed, `${tool} push through the helper`));
+          assert.ok(standIn!.tokenRequestCount() > requests, `${tool} did not run the helper`);
+          scanner.add(...standIn!.issued.map((token) => token.password));
+          scanner.check(`${tool} push output`, pushed.stdout, pushed.stderr);
+          const cache = join(sandbox.env.XDG_CACHE_HOME, "sauce-registry");
+          await scanner.checkTree(join(sandbox.dir, "home"), (path) => path.startsWith(cache));
+        } finally {
+          await sandbox.cleanup();
+        }
+      },
+    );
+  }
+
+  it(
+    "logs skopeo in when the Docker config names a helper for the host that cannot answer",
+    SLOW,
+    async () => {
+      const { host } = await registryReady;
+      const sandbox = await plainSandbox();
+      try {
+        // The helper is not on PATH: skopeo would fail running it to look up the host's login.
+        const configured = await cli(["configure-docker", host], sandbox);
+        assert.equal(configured.code, 0, explain(configured, "configure-docker"));
+        const login = await cli(
+          ["login", host, "--tool", "skopeo", "--tool-arg=--tls-verify=false"],
+          sandbox,
+        );
+        const password = lastIssuedPassword();
+        assertLoggedIn(login, "skopeo", "skopeo login beside a helper that cannot answer");
+        const authFile = containersAuthFileOf(sandbox);
+        assert.equal((await readAuths(authFile))[host]?.auth, basicAuth(password));
+        await checkWrittenFiles(sandbox, authFile);
+      } finally {
+        await sandbox.cleanup();
+      }
+    },
+  );
 
   it(
     "logs docker in through a real dockerd, docker push then works, and logout removes the entry",
@@ -307,11 +496,14 @@ describe("login with the real container tools against a token-authenticated regi
           const calls = await readShimCalls(log);
           assert.equal(calls.length, 1, `expected one ${tool} run, got ${calls.length}`);
           const [call] = calls;
+          // podman, buildah and skopeo are told where the login goes, and REGISTRY_AUTH_FILE wins.
+          const authArgs = tool === "docker" ? [] : ["--authfile", sandbox.env.REGISTRY_AUTH_FILE];
           assert.deepEqual(call.args, [
             "login",
             "--username",
             TOKEN_USERNAME,
             "--password-stdin",
+            ...authArgs,
             ...extra,
             host,
           ]);

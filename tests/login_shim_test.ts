@@ -336,6 +336,75 @@ describe("login through tools that are only recorded, and login failures", () =>
     }
   });
 
+  it("shows the first lines of a crashed tool's error, not the bottom of its stack trace", async () => {
+    const { sandbox, shims } = await sandboxFor("alice");
+    try {
+      // What a Go tool prints when it crashes: its last line says nothing about the error.
+      const crash = [
+        'time="2026-01-01T00:00:00Z" level=warning msg="Not using native diff for overlay"',
+        "panic: runtime error: invalid memory address or nil pointer dereference",
+        "[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 pc=0x55f0c3]",
+        "",
+        "goroutine 1 [running]:",
+        ...Array.from(
+          { length: 40 },
+          (_, i) =>
+            `github.com/containers/image/v5/docker.frame${i}(...)\n\t/build/vendor/docker_client.go:${
+              700 + i
+            } +0x25`,
+        ),
+        "runtime/mgc.go:1159 +0x25",
+      ].join("\n");
+      await writeExecutable(
+        join(shims, "skopeo"),
+        `cat > /dev/null\ncat >&2 <<'EOF'\n${crash}\nEOF\nexit 2\n`,
+      );
+      const result = await cli(["login", REGISTRY_URL, "--tool", "skopeo"], sandbox);
+      issuedSince(0);
+      assert.equal(result.code, 1, explain(result));
+      const [line, ...more] = result.stderr.trimEnd().split("\n");
+      assert.deepEqual(more, [], "the error is one line");
+      assert.match(
+        line,
+        /^error: skopeo login failed \(exit code 2\): panic: runtime error: invalid memory address or nil pointer dereference \| \[signal SIGSEGV/,
+      );
+      assert.doesNotMatch(line, /mgc\.go|Not using native diff/);
+      assert.ok(line.length < 400, `the error is not bounded: ${line.length} characters`);
+      scanner.checkResult("crashed tool", result);
+    } finally {
+      await sandbox.cleanup();
+    }
+  });
+
+  it("shows a logged error's message, unquoted, with the password in it masked", async () => {
+    const { sandbox, shims } = await sandboxFor("alice");
+    try {
+      // skopeo logs as logfmt: the message is quoted, with its line breaks escaped.
+      await writeExecutable(
+        join(shims, "skopeo"),
+        String.raw`password=$(cat)
+eval "host=\${$#}"
+cat >&2 <<EOF
+time="2026-01-01T00:00:00Z" level=fatal msg="authenticating creds for \"$host\": unauthorized: password $password refused\n\tsee the registry log\n"
+EOF
+exit 1
+`,
+      );
+      const issued = standIn!.issued.length;
+      const result = await cli(["login", REGISTRY_URL, "--tool", "skopeo"], sandbox);
+      const [password] = issuedSince(issued);
+      assert.equal(result.code, 1, explain(result));
+      assert.equal(
+        result.stderr,
+        `error: skopeo login failed (exit code 1): authenticating creds for "${HOST}": ` +
+          "unauthorized: password *** refused see the registry log\n",
+      );
+      assert.ok(!result.stderr.includes(password));
+    } finally {
+      await sandbox.cleanup();
+    }
+  });
+
   it("exits 1 saying the tool is not installed when it is not on PATH", async () => {
     const { sandbox, shims } = await sandboxFor("alice");
     try {
