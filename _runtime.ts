@@ -484,6 +484,19 @@ export function userId(): number | undefined {
   return isDeno() ? Deno.uid() ?? undefined : nodeProcess().getuid?.();
 }
 
+/**
+ * How Bun must run sauce-registry's script so that nothing of the working folder (often a cloned
+ * repository) is loaded: no `.env` (sauce-registry reads it itself, where it may), no
+ * `bunfig.toml` (its `preload` runs code) and no `tsconfig.json` (its `paths` redirect imports),
+ * in the folder or above it. Bun looks for all three from the working folder, whatever the
+ * script's own folder.
+ */
+export const BUN_RUN_FLAGS: readonly string[] = [
+  "--no-env-file",
+  "--config=/dev/null",
+  "--tsconfig-override=/dev/null",
+];
+
 /** How the running program was started. */
 export interface Launcher {
   /** A standalone binary, or a script run by Deno or Bun. */

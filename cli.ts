@@ -4,8 +4,8 @@
  *
  * @example
  * ```sh
- * deno run -A cli.ts login registry.example.com/your-private-registry
- * bun --no-env-file cli.ts token --format env
+ * deno run -A --no-config cli.ts login registry.example.com/your-private-registry
+ * bun --no-env-file --config=/dev/null --tsconfig-override=/dev/null cli.ts token --format env
  * ```
  *
  * @module
@@ -45,6 +45,7 @@ import {
   withTemporaryAuth,
 } from "./mod.ts";
 import {
+  BUN_RUN_FLAGS,
   commandLineArgs,
   env,
   exit,
@@ -557,8 +558,8 @@ function installHelperCommand(): string {
   const { kind, program, script } = launcher(import.meta.url);
   if (kind === "compiled") return `${shellQuote(program)} install-helper`;
   return kind === "bun"
-    ? `bun --no-env-file ${shellQuote(script!)} install-helper`
-    : `deno run -A ${shellQuote(script!)} install-helper`;
+    ? `bun ${BUN_RUN_FLAGS.join(" ")} ${shellQuote(script!)} install-helper`
+    : `deno run -A --no-config ${shellQuote(script!)} install-helper`;
 }
 
 async function runInstallHelper(context: Context): Promise<number> {

@@ -33,6 +33,7 @@ import {
   UsageError,
 } from "./_errors.ts";
 import {
+  BUN_RUN_FLAGS,
   changeMode,
   concat,
   createExclusive,
@@ -1987,7 +1988,9 @@ export interface InstallHelperResult {
 /**
  * Put `docker-credential-saucelabs` in a folder: for a compiled binary a symlink to it (it acts
  * as the helper under that name), else a two-line script that runs this program's script with
- * Deno or Bun and the `credential-helper` command.
+ * Deno or Bun and the `credential-helper` command. Docker runs the helper in whatever folder the
+ * user is in, so the script keeps the runtime from loading anything of that folder: Deno with
+ * `--no-config`, Bun with `--no-env-file --config=/dev/null --tsconfig-override=/dev/null`.
  *
  * @example
  * ```ts
@@ -2010,7 +2013,7 @@ export async function installHelper(how: Launcher, dir?: string): Promise<Instal
     await makeSymlink(how.program, path);
   } else {
     const runner = how.kind === "bun"
-      ? `exec ${shellQuote(how.program)} --no-env-file ${
+      ? `exec ${shellQuote(how.program)} ${BUN_RUN_FLAGS.join(" ")} ${
         shellQuote(how.script!)
       } credential-helper "$@"`
       : `exec ${

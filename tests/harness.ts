@@ -29,10 +29,20 @@ export function runtimeExecutable(): string {
   return (globalThis as unknown as { process: { execPath: string } }).process.execPath;
 }
 
-/** The argv that starts the CLI under the current runtime (before the CLI's own arguments). */
+/**
+ * The argv that starts the CLI under the current runtime (before the CLI's own arguments), the
+ * way README says to run it: nothing of the working folder is loaded (no `.env`, which the tool
+ * reads itself; no `bunfig.toml` or `tsconfig.json` for Bun, no `deno.json` for Deno).
+ */
 export function cliCommand(): string[] {
   return runtime() === "bun"
-    ? [runtimeExecutable(), "--no-env-file", CLI] // as README says: the tool reads .env itself
+    ? [
+      runtimeExecutable(),
+      "--no-env-file",
+      "--config=/dev/null",
+      "--tsconfig-override=/dev/null",
+      CLI,
+    ]
     : [runtimeExecutable(), "run", "--quiet", "-A", "--no-config", CLI];
 }
 
