@@ -433,10 +433,11 @@ export async function listDirectory(path: string): Promise<string[]> {
   }
 }
 
-export async function makeTempDirectory(prefix: string): Promise<string> {
+/** Make a new folder (0700) named `prefix` and random characters, in `parent` or the temp folder. */
+export async function makeTempDirectory(prefix: string, parent?: string): Promise<string> {
   const path = isDeno()
-    ? await Deno.makeTempDir({ prefix })
-    : await (await loadFs()).mkdtemp(joinPath((await loadOs()).tmpdir(), prefix));
+    ? await Deno.makeTempDir({ prefix, dir: parent })
+    : await (await loadFs()).mkdtemp(joinPath(parent ?? (await loadOs()).tmpdir(), prefix));
   await changeMode(path, 0o700);
   return path;
 }
@@ -538,6 +539,40 @@ export async function processIsAlive(pid: number): Promise<boolean | undefined> 
     // A process that exits while its /proc entry is read fails the read with ESRCH, not ENOENT.
     return false;
   }
+}
+
+/**
+ * What tells a process apart from a later one that the system gives the same PID: the boot it
+ * runs in and when it started (clock ticks since boot), from /proc, as `BOOT.START`.
+ *
+ * @example
+ * ```ts
+ * import { processIdentity } from "./_runtime.ts";
+ * console.log(await processIdentity()); // e.g. "b06ba002.1234567"
+ * ```
+ *
+ * @param pid The process; default this one.
+ * @returns Its identity; undefined when it is gone or has ended (a zombie), or where there is
+ *   no /proc to tell (for this process: only then).
+ */
+export async function processIdentity(pid: number = processId()): Promise<string | undefined> {
+  let stat: string | undefined;
+  let bootId: string | undefined;
+  try {
+    [stat, bootId] = await Promise.all([
+      readTextFile(`/proc/${pid}/stat`),
+      readTextFile("/proc/sys/kernel/random/boot_id"),
+    ]);
+  } catch {
+    // A process that exits while its /proc entry is read fails the read with ESRCH, not ENOENT.
+    return undefined;
+  }
+  if (stat === undefined || bootId === undefined) return undefined;
+  // The command name, in parentheses, may hold spaces: count the fields after its last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const [state, startTime] = [fields[0], fields[19]];
+  if (state === "Z" || state === "X" || !/^\d+$/.test(startTime ?? "")) return undefined;
+  return `${bootId.trim().replaceAll("-", "").slice(0, 8)}.${startTime}`;
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

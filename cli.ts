@@ -111,7 +111,9 @@ Example:
   push: {
     usage: "sauce-registry push IMAGE [--tool docker|podman] [--tool-arg ARG]...",
     summary: "push an image with a fresh token through a private temporary config",
-    details: `The tool's progress stays visible; the exit code is the tool's.
+    details:
+      `The token goes to a private temporary config (see exec), not to the tool's environment.
+The tool's progress stays visible; the exit code is the tool's.
 
 Example:
   sauce-registry push registry.example.com/your-private-registry/app:1.0`,
@@ -120,11 +122,12 @@ Example:
     usage: "sauce-registry exec REGISTRY -- COMMAND [ARG]...",
     summary: "run a command with fresh registry auth in a private, temporary config",
     details:
-      `COMMAND runs with DOCKER_CONFIG and REGISTRY_AUTH_FILE pointing at a temporary folder (0700)
-holding auth for the registry host, and DOCKER_USERNAME, DOCKER_PASSWORD and DOCKER_REGISTRY
-set (SAUCE_ACCESS_KEY is not passed on; your other Docker settings are kept). Termination
-signals go to the command; the folder is removed afterwards, whatever happens. The exit code is
-the command's.
+      `COMMAND runs with DOCKER_CONFIG and REGISTRY_AUTH_FILE pointing at a temporary folder (0700,
+in $XDG_RUNTIME_DIR/sauce-registry when it exists, else in the temp folder) holding auth for the
+registry host, and DOCKER_USERNAME, DOCKER_PASSWORD and DOCKER_REGISTRY set (SAUCE_ACCESS_KEY is
+not passed on; your other Docker settings are kept). Termination signals go to the command; the
+folder is removed afterwards, whatever happens, and a folder left by a killed run (SIGKILL) is
+removed by the next exec or push. The exit code is the command's.
 
 Example:
   sauce-registry exec registry.example.com/your-private-registry -- docker push registry.example.com/your-private-registry/app:1.0`,
@@ -504,9 +507,13 @@ async function runPush(context: Context): Promise<number> {
     context,
     `Pushing ${image} with ${tool}; the token expires at ${describeExpiry(token.expiresAt)}`,
   );
-  return await context.whileChildRuns(() =>
-    pushImage(token, image, { tool, toolArgs: context.values["tool-arg"], signal: context.signal })
-  );
+  return await pushImage(token, image, {
+    tool,
+    toolArgs: context.values["tool-arg"],
+    signal: context.signal,
+    log: context.log,
+    whileToolRuns: context.whileChildRuns,
+  });
 }
 
 async function runExec(context: Context, command: string[]): Promise<number> {
@@ -527,6 +534,7 @@ async function runExec(context: Context, command: string[]): Promise<number> {
         });
         return result.code;
       }),
+    { log: context.log },
   );
 }
 

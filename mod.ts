@@ -51,6 +51,7 @@ import {
   makeSymlink,
   makeTempDirectory,
   processId,
+  processIdentity,
   processIsAlive,
   readTextFile,
   removePath,
@@ -1265,7 +1266,7 @@ async function withToolSetup<T>(
     : toolArgs[own].startsWith("--authfile=")
     ? toolArgs[own].slice("--authfile=".length)
     : toolArgs[own + 1];
-  const emptyDockerConfig = await makeTempDirectory("sauce-registry-");
+  const emptyDockerConfig = await makePrivateFolder();
   try {
     const extra = own === -1 ? ["--authfile", authFile, ...toolArgs] : toolArgs;
     return await run(extra, { ...env, DOCKER_CONFIG: emptyDockerConfig }, authFile);
@@ -2039,12 +2040,65 @@ export async function installHelper(how: Launcher, dir?: string): Promise<Instal
 export interface TemporaryAuthOptions {
   /** Called once the folder exists, before `work`; for tests and diagnostics. */
   onCreated?: (dir: string) => void;
+  /** Told about abandoned folders that could not be removed. */
+  log?: (line: string) => void;
+}
+
+/** Private folders are named `sauce-registry-tmp-PID-IDENTITY-RANDOM` after their owner. */
+const PRIVATE_FOLDER_PREFIX = "sauce-registry-tmp-";
+const PRIVATE_FOLDER = /^sauce-registry-tmp-(\d+)-([0-9a-f]+\.\d+)-/;
+
+/**
+ * Where private folders go: `$XDG_RUNTIME_DIR/sauce-registry` when `XDG_RUNTIME_DIR` exists (the
+ * user's own, in memory, emptied when they log out), else the temporary folder (undefined).
+ */
+async function privateFoldersParent(): Promise<string | undefined> {
+  const runtimeDir = env("XDG_RUNTIME_DIR");
+  const info = runtimeDir ? await fileInfo(runtimeDir) : undefined;
+  if (!runtimeDir || !info || info.isFile) return undefined;
+  const parent = joinPath(runtimeDir, "sauce-registry");
+  await makeDirectory(parent, 0o700);
+  return parent;
+}
+
+/**
+ * Make a private folder (0700) for exec, push and tool logins, named after this process (its PID
+ * and {@linkcode processIdentity}), and remove the folders of processes that are gone: one killed
+ * with SIGKILL cannot clean up, and its folder may hold a token.
+ */
+async function makePrivateFolder(log?: (line: string) => void): Promise<string> {
+  const identity = await processIdentity();
+  const dir = await makeTempDirectory(
+    `${PRIVATE_FOLDER_PREFIX}${processId()}-${identity ?? "unknown"}-`,
+    await privateFoldersParent(),
+  );
+  // Without /proc no owner can be told apart from a stranger with its PID: then sweep nothing.
+  if (identity) await removeAbandonedFolders(dirname(dir), log);
+  return dir;
+}
+
+async function removeAbandonedFolders(
+  parent: string,
+  log?: (line: string) => void,
+): Promise<void> {
+  for (const name of await listDirectory(parent)) {
+    const owner = PRIVATE_FOLDER.exec(name);
+    if (!owner || (await processIdentity(Number(owner[1]))) === owner[2]) continue;
+    try {
+      await removePath(joinPath(parent, name), true);
+    } catch (error) {
+      // In a shared temporary folder it may be another user's: theirs to remove. This run goes on.
+      log?.(`cannot remove the abandoned folder ${joinPath(parent, name)}: ${errorText(error)}`);
+    }
+  }
 }
 
 /**
  * Write a private Docker config (folder 0700, file 0600) holding auth for one registry host and
  * the user's other Docker settings (not their credentials), run `work` with its folder and the
  * environment that points tools at it (less `SAUCE_ACCESS_KEY`), then remove it whatever happens.
+ * The folder is in `$XDG_RUNTIME_DIR/sauce-registry` when `XDG_RUNTIME_DIR` exists, else in the
+ * temporary folder; one left by a process killed with SIGKILL is removed by the next call.
  *
  * @example
  * ```ts
@@ -2068,7 +2122,7 @@ export async function withTemporaryAuth<T>(
   work: (dir: string, env: Record<string, string>) => Promise<T>,
   options: TemporaryAuthOptions = {},
 ): Promise<T> {
-  const dir = await makeTempDirectory("sauce-registry-");
+  const dir = await makePrivateFolder(options.log);
   try {
     const configPath = joinPath(dir, "config.json");
     const config = {
@@ -2128,6 +2182,13 @@ export interface PushOptions {
   toolArgs?: string[];
   /** Aborting stops the push. */
   signal?: AbortSignal;
+  /** Told about abandoned private folders that could not be removed. */
+  log?: (line: string) => void;
+  /**
+   * Wraps the tool's run, and only that: the command line hands its termination signals to the
+   * tool while it runs, and handles them itself before (cleaning up the private config).
+   */
+  whileToolRuns?: <T>(run: () => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -2157,17 +2218,27 @@ export async function pushImage(
   }
   const { host } = parseRegistry(image);
   return await withTemporaryAuth(token, host, async (dir, env) => {
+    // The tool reads the private config; a password in its environment could only leak (any
+    // process of the user can read /proc/PID/environ).
+    const {
+      DOCKER_USERNAME: _username,
+      DOCKER_PASSWORD: _password,
+      DOCKER_REGISTRY: _registry,
+      ...toolEnv
+    } = env;
     const args = tool === "docker"
       ? ["--config", dir, "push", ...(options.toolArgs ?? []), image]
       : ["push", "--authfile", joinPath(dir, "config.json"), ...(options.toolArgs ?? []), image];
-    const result = await spawn(tool, args, {
-      env,
-      inheritStdio: true,
-      signal: options.signal,
-      forwardSignals: true,
-    });
+    const push = () =>
+      spawn(tool, args, {
+        env: toolEnv,
+        inheritStdio: true,
+        signal: options.signal,
+        forwardSignals: true,
+      });
+    const result = await (options.whileToolRuns ? options.whileToolRuns(push) : push());
     return result.code;
-  });
+  }, { log: options.log });
 }
 
 /**

@@ -7,10 +7,10 @@
 // registry and dockerd start inside the first test that needs them and stop in after().
 
 import { Buffer } from "node:buffer";
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import process from "node:process";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
@@ -65,6 +65,13 @@ async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<b
   }
 }
 
+interface ExecSandbox extends Sandbox {
+  tmp: string;
+  privateDir: string;
+  probe: string;
+  bin: string;
+}
+
 describe("exec and push", () => {
   let standIn: StandIn;
   let services: OnDemandServices;
@@ -88,11 +95,12 @@ describe("exec and push", () => {
   });
 
   /**
-   * A sandbox with Sauce credentials and a TMPDIR of its own, so that every temporary folder
-   * sauce-registry makes can be seen (and must be gone afterwards). `probe` is a folder outside
-   * the sandbox where children write what they saw (secrets included).
+   * A sandbox with Sauce credentials, a TMPDIR and an XDG_RUNTIME_DIR of its own, so that every
+   * private folder sauce-registry makes can be seen (in `privateDir`, under XDG_RUNTIME_DIR) and
+   * must be gone afterwards. `probe` is a folder outside the sandbox where children write what
+   * they saw (secrets included).
    */
-  async function execSandbox(): Promise<Sandbox & { tmp: string; probe: string; bin: string }> {
+  async function execSandbox(): Promise<ExecSandbox> {
     const sandbox = await makeSandbox({
       SAUCE_USERNAME: "alice",
       SAUCE_ACCESS_KEY: ALICE_KEY,
@@ -101,14 +109,25 @@ describe("exec and push", () => {
     sandboxes.push(sandbox);
     const tmp = join(sandbox.dir, "tmp");
     await mkdir(tmp);
+    const run = join(sandbox.dir, "run");
+    await mkdir(run, { mode: 0o700 });
     const probe = await mkdtemp(join(work, "probe-"));
     const bin = await mkdtemp(join(work, "bin-"));
     Object.assign(sandbox.env, {
       TMPDIR: tmp,
       PATH: `${bin}:${sandbox.env.PATH}`,
-      XDG_RUNTIME_DIR: probe,
+      XDG_RUNTIME_DIR: run,
     });
-    return { ...sandbox, tmp, probe, bin };
+    return { ...sandbox, tmp, privateDir: join(run, "sauce-registry"), probe, bin };
+  }
+
+  /** What sauce-registry left in the sandbox's temporary and private folders. */
+  async function leftovers(sandbox: ExecSandbox): Promise<string[]> {
+    const inPrivate = await readdir(sandbox.privateDir).catch((error: { code?: string }) => {
+      if (error.code === "ENOENT") return [];
+      throw error;
+    });
+    return [...await readdir(sandbox.tmp), ...inPrivate];
   }
 
   function cli(sandbox: Sandbox, args: string[]): Promise<CliResult> {
@@ -120,6 +139,14 @@ describe("exec and push", () => {
     const passwords = standIn.issued.slice(count).map((token) => token.password);
     scanner.add(...passwords);
     return passwords;
+  }
+
+  /** push's tool reads the private config: no password (nor its companions) in its environment. */
+  function assertNoPasswordInEnvironment(tool: string, env: Record<string, string>): void {
+    for (const name of ["DOCKER_USERNAME", "DOCKER_PASSWORD", "DOCKER_REGISTRY"]) {
+      assert.equal(env[name], undefined, `push gave ${tool} ${name}`);
+    }
+    scanner.check(`${tool}'s environment`, Object.values(env).join("\n"));
   }
 
   async function inRegistry(reference: string): Promise<boolean> {
@@ -167,7 +194,7 @@ describe("exec and push", () => {
 
     const seen = async (name: string) => await readFile(join(sandbox.probe, name), "utf8");
     const dir = await seen("docker_config");
-    assert.ok(dir.startsWith(`${sandbox.tmp}/`), `${dir} is a temporary folder`);
+    assert.ok(dir.startsWith(`${sandbox.privateDir}/`), `${dir} is not under XDG_RUNTIME_DIR`);
     assert.equal((await seen("dir_mode")).trim(), "700");
     assert.equal((await seen("file_mode")).trim(), "600");
     assert.equal(await seen("auth_file"), join(dir, "config.json"));
@@ -181,7 +208,7 @@ describe("exec and push", () => {
     assert.equal(await seen("registry"), HOST);
 
     assert.equal(await exists(dir), false, "the folder is gone");
-    assert.deepEqual(await readdir(sandbox.tmp), []);
+    assert.deepEqual(await leftovers(sandbox), []);
     scanner.checkResult("exec", result);
     await scanner.checkTree(sandbox.dir);
   });
@@ -234,7 +261,7 @@ describe("exec and push", () => {
     assert.match(env, /^SAUCE_USERNAME=alice$/m);
     assert.doesNotMatch(env, /SAUCE_ACCESS_KEY/);
     assert.ok(!env.includes(ALICE_KEY), "the access key reached the command");
-    assert.deepEqual(await readdir(sandbox.tmp), []);
+    assert.deepEqual(await leftovers(sandbox), []);
   });
 
   it("works without HOME or DOCKER_CONFIG, as in a minimal container", async () => {
@@ -255,8 +282,96 @@ describe("exec and push", () => {
     assert.equal(result.code, 0, result.stderr);
     const config = JSON.parse(await readFile(join(sandbox.probe, "config.json"), "utf8"));
     assert.deepEqual(Object.keys(config), ["auths"]);
-    assert.deepEqual(await readdir(sandbox.tmp), []);
+    assert.deepEqual(await leftovers(sandbox), []);
   });
+
+  it("uses the temporary folder when there is no XDG_RUNTIME_DIR", async () => {
+    const sandbox = await execSandbox();
+    delete sandbox.env.XDG_RUNTIME_DIR;
+    const result = await cli(sandbox, [
+      "exec",
+      REGISTRY_URL,
+      "--",
+      "sh",
+      "-c",
+      'printf %s "$DOCKER_CONFIG" > "$1"',
+      "sh",
+      join(sandbox.probe, "dir"),
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const dir = await readFile(join(sandbox.probe, "dir"), "utf8");
+    assert.ok(dir.startsWith(`${sandbox.tmp}/sauce-registry-`), dir);
+    assert.deepEqual(await leftovers(sandbox), []);
+  });
+
+  it(
+    "removes folders of processes that are gone (killed, or whose PID another has now), not a live one's",
+    {
+      timeout: 90_000,
+    },
+    async () => {
+      const sandbox = await execSandbox();
+      const started: ChildProcess[] = [];
+      const commandPids: number[] = [];
+      /** An exec whose command notes its folder and PID, then sleeps: returns the folder. */
+      const startExec = async (name: string) => {
+        const [program, ...first] = cliCommand();
+        const child = spawn(program, [
+          ...first,
+          "exec",
+          REGISTRY_URL,
+          "--",
+          "sh",
+          "-c",
+          'printf %s "$DOCKER_CONFIG" > "$1.dir"; echo $$ > "$1.tmp"; mv "$1.tmp" "$1.pid"; exec sleep 60',
+          "sh",
+          join(sandbox.probe, name),
+        ], { env: sandbox.env, cwd: sandbox.dir, stdio: "ignore" });
+        started.push(child);
+        await waitUntil(
+          `${name} to start`,
+          30_000,
+          () => exists(join(sandbox.probe, `${name}.pid`)),
+        );
+        commandPids.push(Number(await readFile(join(sandbox.probe, `${name}.pid`), "utf8")));
+        return { child, dir: await readFile(join(sandbox.probe, `${name}.dir`), "utf8") };
+      };
+      try {
+        const killed = await startExec("killed");
+        const exited = new Promise((resolve) => killed.child.once("exit", resolve));
+        killed.child.kill("SIGKILL");
+        await exited;
+        assert.ok(await exists(join(killed.dir, "config.json")), "SIGKILL left no token behind?");
+        // The folder is named after its owner: the PID, then what tells it from a later process.
+        const [, ownerPid, identity] = /^sauce-registry-tmp-(\d+)-([0-9a-f]+\.\d+)-/.exec(
+          basename(killed.dir),
+        ) ?? [];
+        assert.equal(Number(ownerPid), killed.child.pid, basename(killed.dir));
+        // A folder whose PID now belongs to a live process (this one) that started at another time.
+        const reused = join(
+          sandbox.privateDir,
+          `sauce-registry-tmp-${process.pid}-${identity}-xYz123`,
+        );
+        await mkdir(reused, { mode: 0o700 });
+        await writeFile(join(reused, "config.json"), "{}", { mode: 0o600 });
+
+        const live = await startExec("live");
+        const next = await cli(sandbox, ["exec", REGISTRY_URL, "--", "true"]);
+        assert.equal(next.code, 0, next.stderr);
+        assert.equal(await exists(killed.dir), false, "the killed exec's folder is still there");
+        assert.equal(await exists(reused), false, "the folder of a reused PID is still there");
+        assert.ok(await exists(join(live.dir, "config.json")), "a live exec lost its folder");
+
+        const ended = new Promise((resolve) => live.child.once("exit", resolve));
+        live.child.kill("SIGTERM");
+        await ended;
+        assert.deepEqual(await leftovers(sandbox), []);
+      } finally {
+        for (const child of started) child.kill("SIGKILL");
+        for (const pid of commandPids) if (await isAlive(pid)) process.kill(pid, "SIGKILL");
+      }
+    },
+  );
 
   for (
     const [what, ending, code] of [
@@ -278,9 +393,9 @@ describe("exec and push", () => {
       ]);
       assert.equal(result.code, code, result.stderr);
       const dir = await readFile(join(sandbox.probe, "dir"), "utf8");
-      assert.ok(dir.startsWith(sandbox.tmp));
+      assert.ok(dir.startsWith(`${sandbox.privateDir}/`), dir);
       assert.equal(await exists(dir), false);
-      assert.deepEqual(await readdir(sandbox.tmp), []);
+      assert.deepEqual(await leftovers(sandbox), []);
       scanner.checkResult(`exec, ${ending}`, result);
     });
   }
@@ -294,7 +409,7 @@ describe("exec and push", () => {
     assert.equal(result.code, 3, result.stderr);
     assert.match(result.stderr, /401/);
     assert.equal(await exists(marker), false);
-    assert.deepEqual(await readdir(sandbox.tmp), []);
+    assert.deepEqual(await leftovers(sandbox), []);
     scanner.checkResult("refused exec", result);
   });
 
@@ -358,7 +473,7 @@ describe("exec and push", () => {
         assert.deepEqual(status, { code, signal: null }, stderr);
         assert.ok(Date.now() - sent < 10_000);
         assert.equal(await exists(dir), false, "the folder is gone");
-        assert.deepEqual(await readdir(sandbox.tmp), []);
+        assert.deepEqual(await leftovers(sandbox), []);
         await waitUntil("the command to be gone", 5_000, async () => !(await isAlive(commandPid)));
       } finally {
         child.kill("SIGKILL");
@@ -392,7 +507,7 @@ describe("exec and push", () => {
     assert.equal(calls[0].env.REGISTRY_AUTH_FILE, join(calls[0].env.DOCKER_CONFIG, "config.json"));
     scanner.check("skopeo argv", calls[0].argv.join(" "));
     scanner.checkResult("exec skopeo", result);
-    assert.deepEqual(await readdir(sandbox.tmp), []);
+    assert.deepEqual(await leftovers(sandbox), []);
   });
 
   it("pushes a loaded image with real dockerd, no password in docker's argv", {
@@ -419,10 +534,11 @@ describe("exec and push", () => {
 
     const calls = await readShimCalls(shim.log);
     assert.equal(calls.length, 1);
+    assertNoPasswordInEnvironment("docker", calls[0].env);
     const [configFlag, configDir, ...rest] = calls[0].args;
     assert.equal(configFlag, "--config");
     assert.deepEqual(rest, ["push", reference]);
-    assert.ok(configDir.startsWith(`${sandbox.tmp}/`));
+    assert.ok(configDir.startsWith(`${sandbox.privateDir}/`), configDir);
     assert.equal(await exists(configDir), false, "the temporary config is gone");
     assert.equal(await exists(sandbox.env.DOCKER_CONFIG), false, "the user's config is untouched");
     scanner.check("docker argv", calls[0].argv.join(" "));
@@ -459,9 +575,10 @@ describe("exec and push", () => {
     assert.ok(await inRegistry(reference), "the image is in the registry");
     const calls = await readShimCalls(shim.log);
     assert.equal(calls.length, 1);
+    assertNoPasswordInEnvironment("podman", calls[0].env);
     const [verb, authFlag, authFile, ...rest] = calls[0].args;
     assert.deepEqual([verb, authFlag], ["push", "--authfile"]);
-    assert.ok(authFile.startsWith(`${sandbox.tmp}/`), authFile);
+    assert.ok(authFile.startsWith(`${sandbox.privateDir}/`), authFile);
     assert.deepEqual(rest, ["--tls-verify=false", reference]);
     assert.equal(await exists(authFile), false, "the temporary auth file is gone");
     scanner.check("podman argv", calls[0].argv.join(" "));
@@ -496,7 +613,7 @@ describe("exec and push", () => {
     assert.equal(passwords.length, 1);
     const [call] = await readShimCalls(fake.log);
     scanner.check("fake docker argv and stdin", call.argv.join(" "), call.stdin);
-    assert.deepEqual(await readdir(sandbox.tmp), []);
+    assert.deepEqual(await leftovers(sandbox), []);
   });
 });
 
