@@ -19,6 +19,7 @@ import {
   loadIntoDocker,
   makeArgvRecorderShim,
   OnDemandServices,
+  privateContainersStorage,
   readShimCalls,
   requireTool,
   run,
@@ -73,7 +74,11 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
    * ~/.docker/config.json would find nothing), with `docker-credential-saucelabs` on PATH and,
    * unless `configure` is false, `configure-docker HOST` done.
    */
-  async function helperSandbox(host: string, configure = true): Promise<Sandbox> {
+  async function helperSandbox(
+    host: string,
+    configure = true,
+    how: "by hand" | "install-helper" = "by hand",
+  ): Promise<Sandbox> {
     const sandbox = await makeSandbox({
       SAUCE_USERNAME: "alice",
       SAUCE_ACCESS_KEY: ALICE_KEY,
@@ -86,9 +91,17 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
     const implementation = join(bin, "impl");
     await mkdir(implementation);
     const wrapper = join(implementation, "docker-credential-saucelabs");
-    const command = cliCommand().map(shellQuote).join(" ");
-    await writeFile(wrapper, `#!/bin/sh\nexec ${command} credential-helper "$@"\n`);
-    await chmod(wrapper, 0o755);
+    if (how === "install-helper") {
+      const installed = await runCli(["install-helper", "--dir", implementation], {
+        env: sandbox.env,
+        cwd: sandbox.dir,
+      });
+      assert.equal(installed.code, 0, installed.stderr);
+    } else {
+      const command = cliCommand().map(shellQuote).join(" ");
+      await writeFile(wrapper, `#!/bin/sh\nexec ${command} credential-helper "$@"\n`);
+      await chmod(wrapper, 0o755);
+    }
     helperLogs.set(
       sandbox,
       (await makeArgvRecorderShim(bin, "docker-credential-saucelabs", wrapper)).log,
@@ -215,6 +228,46 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
       await scanner.checkTree(sandbox.dir, (path) => path.startsWith(`${cache}/`));
     },
   );
+
+  for (const tool of ["podman", "buildah"] as const) {
+    it(
+      `lets ${tool} push through the helper that install-helper wrote`,
+      { timeout: 120_000 },
+      async () => {
+        const { host } = await services.registry();
+        const sandbox = await helperSandbox(host, true, "install-helper");
+        sandbox.env.CONTAINERS_STORAGE_CONF = await privateContainersStorage(
+          join(sandbox.dir, "storage"),
+        );
+        const reference = `${host}/team/app:${tool}`;
+        const stored = await skopeo(sandbox, ["copy", image, `containers-storage:${reference}`]);
+        assert.equal(stored.code, 0, output(stored));
+        const start = mark();
+        const realm = standIn.realmRequests.length;
+
+        const pushed = await run(requireTool(tool), ["push", "--tls-verify=false", reference], {
+          env: toolEnv(sandbox),
+          cwd: sandbox.dir,
+          timeoutMs: 90_000,
+        });
+        assert.equal(pushed.code, 0, `${output(pushed)}\n${(await services.registry()).logs()}`);
+        assert.ok((await helperActions(sandbox)).includes("get"), `${tool} did not run the helper`);
+        const issued = passwordsSince(start);
+        assert.ok(issued.length > 0, "the helper fetched no token");
+        scanner.add(...issued);
+        const realmAuth = standIn.realmRequests.slice(realm).map((r) => r.headers.authorization);
+        assert.ok(realmAuth.length > 0, `${tool} asked the realm for no registry token`);
+        for (const auth of realmAuth) {
+          assert.ok(
+            issued.some((password) => auth === basic(TOKEN_USERNAME, password)),
+            `${tool} authenticated with something the helper did not fetch`,
+          );
+        }
+        assert.ok(await inRegistry(reference), "the image is in the registry");
+        scanner.check(`${tool} push output`, pushed.stdout, pushed.stderr);
+      },
+    );
+  }
 
   it(
     "fails to push without configure-docker, and mints no token",
