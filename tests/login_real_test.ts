@@ -369,6 +369,14 @@ describe("login with the real container tools against a token-authenticated regi
             login.stdout,
             `${host} is already served by the credential helper (credHelpers in ${configFile}): ${tool} gets a fresh token for every pull and push, so no login is needed and none was made\n`,
           );
+          const json = await cli(["login", host, "--tool", tool, "--json"], sandbox);
+          assert.equal(json.code, 0, explain(json, `${tool} login --json after configure-docker`));
+          assert.deepEqual(JSON.parse(json.stdout), {
+            host,
+            tool,
+            credential_helper: "docker-credential-saucelabs",
+            docker_config: configFile,
+          });
           assert.equal(standIn!.tokenRequestCount(), requests, "a token for no login");
           assert.equal(await exists(containersAuthFileOf(sandbox)), false, "a login was stored");
           assert.equal(await exists(join(sandbox.env.XDG_RUNTIME_DIR, "containers")), false);
