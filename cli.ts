@@ -24,10 +24,12 @@ import {
   HELPER_PROGRAM,
   installHelper,
   isSauceLabsOrLoopbackUrl,
+  kubeletCredentialProvider,
   launcher,
   login,
   logout,
   parseRegistry,
+  pullSecretYaml,
   pushImage,
   registryUrlForImage,
   resolveCredentials,
@@ -59,7 +61,16 @@ import {
   writeStderr,
   writeStdout,
 } from "./_runtime.ts";
+import { errorText, printable } from "./_errors.ts";
 import { loadUtil } from "./deps.ts";
+
+/**
+ * How long the kubelet credential provider waits for a token by default: the kubelet gives a
+ * plugin a minute, and the provider's own message is worth more in its log than a kill.
+ */
+const PROVIDER_TIMEOUT_SECONDS = 50;
+
+const PROVIDER = "kubelet-credential-provider";
 
 const GLOBAL_OPTIONS = `Global options:
   --region REGION        us-west-1 (default), us-east-4, eu-central-1 or staging (or SAUCE_REGION)
@@ -78,16 +89,24 @@ const GLOBAL_OPTIONS = `Global options:
 
 const COMMANDS: Record<string, { usage: string; summary: string; details: string }> = {
   token: {
-    usage: "sauce-registry token [--registry URL] [--format FORMAT]",
+    usage:
+      "sauce-registry token [--registry URL] [--format FORMAT] [--namespace NS] [--secret-name NAME]",
     summary: "fetch a short-lived registry token and print it",
     details: `Formats:
   json (default)   {"username", "password", "expires_at"}
   env              export DOCKER_USERNAME=… DOCKER_PASSWORD=… DOCKER_REGISTRY=… lines for eval
   username, password, expires-at   that one value
   docker-config    a Docker config.json with "auths" for the registry (needs --registry)
+  k8s-secret       a Kubernetes pull Secret (type kubernetes.io/dockerconfigjson) for the registry
+                   (needs --registry), in --namespace NS (default: kubectl's current one), named
+                   --secret-name NAME (default sauce-registry). It stops working when the token
+                   expires: refresh it every few minutes (a CronJob: examples/kubernetes/), or let
+                   the kubelet fetch tokens itself (kubelet-credential-provider)
 
-Example:
-  eval "$(sauce-registry token --registry registry.example.com/your-private-registry --format env)"`,
+Examples:
+  eval "$(sauce-registry token --registry registry.example.com/your-private-registry --format env)"
+  sauce-registry token --registry registry.example.com/your-private-registry --format k8s-secret \\
+    --namespace ci | kubectl apply -f -`,
   },
   login: {
     usage: "sauce-registry login REGISTRY [--tool TOOL] [--tool-arg ARG]...",
@@ -165,6 +184,37 @@ token (default 60).
 Example:
   printf registry.example.com | sauce-registry credential-helper get`,
   },
+  "kubelet-credential-provider": {
+    usage:
+      "sauce-registry kubelet-credential-provider [--registry URL]... [--env-file PATH] [--region REGION | --api-url URL]",
+    summary: "the kubelet's image credential provider: fresh tokens for every pull",
+    details: `The kubelet runs it for each image that matches the provider's matchImages, with a
+CredentialProviderRequest (credentialprovider.kubelet.k8s.io v1, v1beta1 or v1alpha1) on standard
+input, and reads a CredentialProviderResponse in the same version: a login for the registry host
+(cacheKeyType Registry), which the kubelet reuses until the token is due for renewal. Images of
+other registries get an empty answer, and no token is asked for. Tokens are cached, shared with
+the credential helper: a node pulling 20 images at once makes one token request.
+
+Options (in the provider's args; the provider's env can set the SAUCE_* variables instead):
+  --registry URL       a registry to serve (repeatable); default those configure-docker recorded
+  --env-file PATH      read SAUCE_USERNAME, SAUCE_ACCESS_KEY, SAUCE_REGION, SAUCE_API_URL from this
+                       file (keep it 0600); ./.env is never read. Else the environment, then
+                       ~/.sauce/credentials.yml
+  --username NAME      the Sauce Labs username
+  --region REGION      us-west-1 (default), us-east-4, eu-central-1 or staging
+  --api-url URL        the Sauce Labs API base URL, overrides the region
+  --timeout SECONDS    give up after this long (default ${PROVIDER_TIMEOUT_SECONDS}, within the kubelet's minute;
+                       or SAUCE_REGISTRY_TIMEOUT)
+  --no-cache           ask Sauce Labs on every call (or SAUCE_REGISTRY_NO_CACHE=1)
+  -h, --help           this help
+
+A failure exits non-zero with one line on standard error and nothing on standard output.
+Setup (CredentialProviderConfig, install, env file): examples/kubernetes/ and the README.
+
+Example:
+  printf '%s' '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"registry.example.com/your-private-registry/app:1"}' |
+    sauce-registry kubelet-credential-provider --registry registry.example.com/your-private-registry`,
+  },
   status: {
     usage: "sauce-registry status [REGISTRY]",
     summary: "diagnostics: credentials' sources, region, API, cached token, docker config",
@@ -195,6 +245,9 @@ exec and push pass on the command's own.
 `;
 }
 
+/** Commands run by other programs, which parse their own few options. */
+const OWN_OPTIONS = ["credential-helper", "kubelet-credential-provider"];
+
 function commandHelp(name: string): string {
   const command = COMMANDS[name];
   return `Usage: ${command.usage}
@@ -203,14 +256,17 @@ ${command.summary[0].toUpperCase()}${command.summary.slice(1)}.
 
 ${command.details}
 ${
-    // Docker runs the helper with exactly one argument: it takes no global options.
-    name === "credential-helper" ? "" : `\n${GLOBAL_OPTIONS}\n`}`;
+    // Docker runs the helper with exactly one argument, the kubelet its provider with the options
+    // listed above: neither takes the global options.
+    OWN_OPTIONS.includes(name) ? "" : `\n${GLOBAL_OPTIONS}\n`}`;
 }
 
 /** Options only some commands take, with the commands that take them. */
 const COMMAND_OPTIONS: Record<string, string[]> = {
   registry: ["token"],
   format: ["token"],
+  namespace: ["token"],
+  "secret-name": ["token"],
   tool: ["login", "logout", "push"],
   "tool-arg": ["login", "logout", "push"],
   dir: ["install-helper"],
@@ -231,6 +287,8 @@ const OPTIONS = {
   version: { type: "boolean", short: "V" },
   registry: { type: "string" },
   format: { type: "string" },
+  namespace: { type: "string" },
+  "secret-name": { type: "string" },
   tool: { type: "string" },
   "tool-arg": { type: "string", multiple: true },
   dir: { type: "string" },
@@ -386,13 +444,25 @@ async function readAccessKey(): Promise<string> {
 async function runToken(context: Context): Promise<number> {
   onlyPositionals(context, "token", 0, 0);
   const format = context.values.format ?? "json";
-  const formats = ["json", "env", "username", "password", "expires-at", "docker-config"];
+  const formats = [
+    "json",
+    "env",
+    "username",
+    "password",
+    "expires-at",
+    "docker-config",
+    "k8s-secret",
+  ];
   if (!formats.includes(format)) {
     throw new UsageError(`Unknown format "${format}": expected one of ${formats.join(", ")}`);
   }
   const reference = context.values.registry ? parseRegistry(context.values.registry) : undefined;
-  if (format === "docker-config" && !reference) {
-    throw new UsageError("--format docker-config needs --registry URL");
+  if ((format === "docker-config" || format === "k8s-secret") && !reference) {
+    throw new UsageError(`--format ${format} needs --registry URL`);
+  }
+  const secret = { name: context.values["secret-name"], namespace: context.values.namespace };
+  if (format !== "k8s-secret" && (secret.name !== undefined || secret.namespace !== undefined)) {
+    throw new UsageError("--namespace and --secret-name go with --format k8s-secret");
   }
   const token = await fetchToken(await tokenOptions(context, reference?.registryUrl));
   const expiresAt = isoTime(token.expiresAt);
@@ -409,6 +479,7 @@ async function runToken(context: Context): Promise<number> {
     password: () => token.password,
     "expires-at": () => expiresAt,
     "docker-config": () => JSON.stringify(dockerConfigFor(token, reference!.host), null, "\t"),
+    "k8s-secret": () => pullSecretYaml(token, reference!.host, secret).trimEnd(),
   };
   await writeStdout(`${outputs[format]()}\n`);
   return 0;
@@ -693,6 +764,95 @@ async function helperMain(argv: string[]): Promise<number> {
   return answer.exitCode;
 }
 
+interface ProviderArguments {
+  registries: string[];
+  help?: boolean;
+  noCache?: boolean;
+  username?: string;
+  region?: string;
+  apiUrl?: string;
+  envFile?: string;
+  timeout?: string;
+}
+
+/** The provider's few options, read by hand: parseArgs costs the cached path ~3 ms on Deno. */
+function providerArguments(argv: string[]): ProviderArguments {
+  const parsed: ProviderArguments = { registries: [] };
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index];
+    if (arg === "-h" || arg === "--help") parsed.help = true;
+    else if (arg === "--no-cache") parsed.noCache = true;
+    else {
+      const match = /^--(registry|username|region|api-url|env-file|timeout)(?:=([^]*))?$/.exec(arg);
+      if (!match) {
+        throw new UsageError(
+          `Unknown argument "${printable(arg, 40)}" for ${PROVIDER} (see ${PROVIDER} --help)`,
+        );
+      }
+      const value = match[2] ?? argv[++index];
+      if (
+        value === undefined || value === "" || (match[2] === undefined && value.startsWith("--"))
+      ) {
+        throw new UsageError(`Option --${match[1]} needs a value (--${match[1]}=VALUE)`);
+      }
+      if (match[1] === "registry") parsed.registries.push(value);
+      else if (match[1] === "api-url") parsed.apiUrl = value;
+      else if (match[1] === "env-file") parsed.envFile = value;
+      else parsed[match[1] as "username" | "region" | "timeout"] = value;
+    }
+  }
+  return parsed;
+}
+
+/**
+ * The kubelet credential provider: one request on stdin, one response on stdout. Every failure is
+ * one line on stderr and a non-zero exit, with nothing on stdout (the kubelet then pulls without
+ * this provider's login and logs the line).
+ */
+async function providerMain(argv: string[]): Promise<number> {
+  let seconds = PROVIDER_TIMEOUT_SECONDS;
+  try {
+    const args = providerArguments(argv);
+    if (args.help) {
+      await writeStdout(commandHelp(PROVIDER));
+      return 0;
+    }
+    const limit = args.timeout ?? env("SAUCE_REGISTRY_TIMEOUT");
+    if (limit !== undefined) {
+      seconds = Number(limit);
+      if (!(seconds > 0) || !Number.isFinite(seconds)) {
+        throw new UsageError(
+          `Option --timeout expects a number of seconds above 0, got "${printable(limit, 20)}"`,
+        );
+      }
+    }
+    const signal = AbortSignal.timeout(seconds * 1000);
+    const settings = settingLookup({ envFile: args.envFile ?? false });
+    const region = args.region ?? (await settings.get("SAUCE_REGION"))?.value;
+    const apiUrl = args.apiUrl ?? (await settings.get("SAUCE_API_URL"))?.value;
+    const response = await kubeletCredentialProvider(await readStdin(), {
+      registries: args.registries,
+      username: args.username,
+      envFile: args.envFile ?? false,
+      region,
+      apiUrl,
+      noCache: args.noCache || env("SAUCE_REGISTRY_NO_CACHE") === "1",
+      signal,
+      ...retryTuning(),
+    });
+    await writeStdout(`${JSON.stringify(response)}\n`);
+    return 0;
+  } catch (error) {
+    const message = error instanceof TimeoutError
+      ? `Timed out after ${seconds} s asking for a token (--timeout, SAUCE_REGISTRY_TIMEOUT)`
+      : error instanceof SauceRegistryError
+      ? error.message
+      : `Unexpected failure: ${errorText(error)}`;
+    await writeStderr(`sauce-registry ${PROVIDER}: ${printable(message, 1000)}\n`);
+    return error instanceof SauceRegistryError ? error.exitCode : 1;
+  }
+}
+
 function colour(text: string): string {
   return stderrIsTerminal() && !env("NO_COLOR") ? `\x1b[31m${text}\x1b[0m` : text;
 }
@@ -711,6 +871,7 @@ function colour(text: string): string {
  */
 export async function main(args: string[]): Promise<number> {
   if (args[0] === "credential-helper") return await helperMain(args.slice(1));
+  if (args[0] === PROVIDER) return await providerMain(args.slice(1));
   // Only a known command skips the check: reading the program's name costs Deno start-up time.
   if (!Object.hasOwn(RUNNERS, args[0] ?? "") && programName() === HELPER_PROGRAM) {
     return await helperMain(args);

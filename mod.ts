@@ -378,6 +378,11 @@ export interface RegistryToken {
   expiresAt: Date;
   /** The registry URL the token was asked for, when one was given. */
   registryUrl?: string;
+  /**
+   * When the token was asked for, as {@linkcode getToken} recorded it (also for a cached token);
+   * with `expiresAt` it gives the lifetime, and so when the cache renews the token.
+   */
+  issuedAt?: Date;
 }
 
 /** Options of {@linkcode fetchToken}. */
@@ -967,9 +972,14 @@ function isFresh(token: CachedToken, now: number): boolean {
   const expires = Date.parse(token.expires_at);
   const issued = Date.parse(token.issued_at);
   if (Number.isNaN(expires) || Number.isNaN(issued)) return false;
+  return now < renewalTime(expires, issued);
+}
+
+/** When the cache stops handing out a token issued at `issued` (ms) that expires at `expires`. */
+function renewalTime(expires: number, issued: number): number {
   const lifetime = Math.max(0, expires - issued);
   const margin = Math.min(Math.max(60_000, lifetime / 5), lifetime / 2);
-  return now < expires - margin;
+  return expires - margin;
 }
 
 /**
@@ -1009,6 +1019,7 @@ function fromCache(token: CachedToken): RegistryToken {
     password: token.password,
     expiresAt: new Date(token.expires_at),
     ...(token.registry_url ? { registryUrl: token.registry_url } : {}),
+    issuedAt: new Date(token.issued_at),
   };
 }
 
@@ -1050,7 +1061,7 @@ export async function getToken(options: GetTokenOptions): Promise<RegistryToken>
       ...(options.registryUrl ? { registry_url: options.registryUrl } : {}),
     };
     await writeFileAtomic(path, JSON.stringify(entry), 0o600);
-    return token;
+    return { ...token, issuedAt };
   }, options.signal);
 }
 
@@ -2030,6 +2041,307 @@ export async function installHelper(how: Launcher, dir?: string): Promise<Instal
   }
   const onPath = (env("PATH") ?? "").split(":").includes(folder);
   return { path, onPath };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kubelet credential provider
+// ---------------------------------------------------------------------------------------------
+
+/** The kubelet credential provider API versions answered, each in its own version. */
+export const KUBELET_PROVIDER_API_VERSIONS = [
+  "credentialprovider.kubelet.k8s.io/v1",
+  "credentialprovider.kubelet.k8s.io/v1beta1",
+  "credentialprovider.kubelet.k8s.io/v1alpha1",
+] as const;
+
+/** One of {@linkcode KUBELET_PROVIDER_API_VERSIONS}. */
+export type KubeletProviderApiVersion = typeof KUBELET_PROVIDER_API_VERSIONS[number];
+
+/** What the kubelet writes on the provider's standard input (fields it may add are ignored). */
+export interface CredentialProviderRequest {
+  /** The API version, answered in kind. */
+  apiVersion: KubeletProviderApiVersion;
+  /** Always `CredentialProviderRequest`. */
+  kind: "CredentialProviderRequest";
+  /** The image being pulled, such as `registry.example.com/team/app:1.0`. */
+  image: string;
+}
+
+/** What the provider answers on standard output. */
+export interface CredentialProviderResponse {
+  /** The request's API version. */
+  apiVersion: KubeletProviderApiVersion;
+  /** Always `CredentialProviderResponse`. */
+  kind: "CredentialProviderResponse";
+  /** How the kubelet caches the answer: `Registry`, per registry host. */
+  cacheKeyType: "Image" | "Registry" | "Global";
+  /** How long the kubelet may reuse the answer, as a Go duration (`4m0s`; `0s`: not at all). */
+  cacheDuration: string;
+  /** Registry host (a `matchImages` pattern that matches the image) → login; empty for others. */
+  auth: Record<string, { username: string; password: string }>;
+}
+
+/** Options of {@linkcode kubeletCredentialProvider}. */
+export interface KubeletProviderOptions extends PathOptions, CredentialOptions {
+  /**
+   * The registries to serve, as Sauce Labs gives their URLs (`--registry`); default those
+   * `configure-docker` recorded in the registries file.
+   */
+  registries?: readonly string[];
+  /** The region; wins over what the registries file recorded. */
+  region?: string;
+  /** An explicit API URL; wins over what the registries file recorded. */
+  apiUrl?: string;
+  /** Skip the token cache. */
+  noCache?: boolean;
+  /** Aborting stops a token request. */
+  signal?: AbortSignal;
+  /** Retries for the token request; default 3. */
+  retries?: number;
+  /** The first retry delay in ms; default 1000. */
+  retryDelayMs?: number;
+}
+
+const PROVIDER_REQUEST_EXAMPLE = `{"apiVersion":"${
+  KUBELET_PROVIDER_API_VERSIONS[0]
+}","kind":"CredentialProviderRequest","image":"…"}`;
+
+function providerRequestProblem(problem: string): UsageError {
+  return new UsageError(
+    `Invalid CredentialProviderRequest on standard input: ${problem}; expected ${PROVIDER_REQUEST_EXAMPLE}`,
+  );
+}
+
+function shown(value: unknown): string {
+  return value === undefined ? "missing" : `"${printable(String(value), 60)}"`;
+}
+
+function checkProviderRequest(request: string | CredentialProviderRequest): {
+  apiVersion: KubeletProviderApiVersion;
+  image: string;
+} {
+  let json: unknown = request;
+  if (typeof request === "string") {
+    if (request.trim() === "") throw providerRequestProblem("it is empty");
+    try {
+      json = JSON.parse(request);
+    } catch {
+      throw providerRequestProblem("it is not JSON");
+    }
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw providerRequestProblem("it is not a JSON object");
+  }
+  const { apiVersion, kind, image } = json as Record<string, unknown>;
+  if (kind !== "CredentialProviderRequest") {
+    throw providerRequestProblem(`kind is ${shown(kind)}`);
+  }
+  if (!(KUBELET_PROVIDER_API_VERSIONS as readonly unknown[]).includes(apiVersion)) {
+    throw providerRequestProblem(`apiVersion is ${shown(apiVersion)}`);
+  }
+  if (typeof image !== "string" || image.trim() === "") {
+    throw providerRequestProblem("it names no image");
+  }
+  return { apiVersion: apiVersion as KubeletProviderApiVersion, image: image.trim() };
+}
+
+/**
+ * The registry host of an image as the kubelet and Docker read it, or undefined for a Docker Hub
+ * image: a first path component with no dot or port (other than `localhost`) is a Hub namespace.
+ */
+function imageHost(image: string): string | undefined {
+  const slash = image.indexOf("/");
+  const first = slash === -1 ? "" : image.slice(0, slash);
+  if (!/[.:[]/.test(first) && first !== "localhost") return undefined;
+  return safeHost(first);
+}
+
+/** The registries served, by host: from the options, else from the registries file. */
+async function servedRegistries(
+  options: KubeletProviderOptions,
+): Promise<Record<string, RegistrySettings>> {
+  const region = options.region || DEFAULT_REGION;
+  const explicitApi = Boolean(options.region || options.apiUrl);
+  const served: Record<string, RegistrySettings> = {};
+  if (options.registries && options.registries.length > 0) {
+    for (const registry of options.registries) {
+      const { host, registryUrl } = parseRegistry(registry);
+      const known = served[host];
+      if (known && known.registryUrl !== registryUrl) {
+        throw new UsageError(
+          `The registries ${known.registryUrl} and ${registryUrl} share the host ${host}: the kubelet caches logins per host, so give one URL per host`,
+        );
+      }
+      served[host] = { registryUrl, region, ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}) };
+    }
+    return served;
+  }
+  const recorded = await readRegistrySettings(options);
+  for (const [host, entry] of Object.entries(recorded)) {
+    served[host] = explicitApi
+      ? {
+        registryUrl: entry.registryUrl,
+        region,
+        ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}),
+      }
+      : entry;
+  }
+  if (Object.keys(served).length === 0) {
+    throw new UsageError(
+      "No registry to serve: pass --registry URL in the provider's args, or run configure-docker REGISTRY on the node",
+    );
+  }
+  return served;
+}
+
+/** A duration as Go's `time.Duration` prints it, in whole seconds: `1h0m5s`, `4m30s`, `0s`. */
+function goDuration(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = total % 60;
+  if (hours > 0) return `${hours}h${minutes}m${seconds}s`;
+  return minutes > 0 ? `${minutes}m${seconds}s` : `${seconds}s`;
+}
+
+/**
+ * The kubelet's image credential provider protocol: answer one CredentialProviderRequest. For an
+ * image of a served registry, a login keyed by the registry host (`cacheKeyType: Registry`) that the
+ * kubelet may reuse until the token cache would renew it (never past `expires_at`); tokens come
+ * through the cache the credential helper uses, so concurrent pulls share one token request. Any
+ * other image gets an empty `auth`, and no token is asked for. `./.env` is not read (the kubelet's
+ * working folder is not the user's); an explicit `envFile` is.
+ *
+ * @example
+ * ```ts
+ * import { kubeletCredentialProvider } from "./mod.ts";
+ * const response = await kubeletCredentialProvider(
+ *   '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"registry.example.com/team/app:1"}',
+ *   { registries: ["registry.example.com/your-private-registry"] },
+ * );
+ * console.log(response.cacheDuration, Object.keys(response.auth));
+ * ```
+ *
+ * @param request The request: the JSON text the kubelet wrote, or the parsed object.
+ * @param options The registries to serve, credentials, region or API URL, cache.
+ * @returns The response, in the request's API version.
+ * @throws {UsageError} For a malformed request, no registry to serve, or no credentials.
+ * @throws {AuthenticationError | ApiError | TimeoutError} When no token can be had.
+ */
+export async function kubeletCredentialProvider(
+  request: string | CredentialProviderRequest,
+  options: KubeletProviderOptions = {},
+): Promise<CredentialProviderResponse> {
+  const { apiVersion, image } = checkProviderRequest(request);
+  const served = await servedRegistries(options);
+  const host = imageHost(image);
+  const registry = host === undefined ? undefined : served[host];
+  const kind = "CredentialProviderResponse";
+  if (host === undefined || !registry) {
+    return { apiVersion, kind, cacheKeyType: "Registry", cacheDuration: "0s", auth: {} };
+  }
+  parseRegistry(image); // an image of a served registry must be well formed
+  const credentials = await providerCredentials(options);
+  const askedAt = new Date();
+  const token = await getToken({
+    ...options,
+    credentials,
+    registryUrl: registry.registryUrl,
+    region: registry.region,
+    apiUrl: registry.apiUrl,
+  });
+  const renewal = renewalTime(token.expiresAt.getTime(), (token.issuedAt ?? askedAt).getTime());
+  return {
+    apiVersion,
+    kind,
+    cacheKeyType: "Registry",
+    cacheDuration: goDuration(renewal - Date.now()),
+    auth: { [host]: { username: token.username, password: token.password } },
+  };
+}
+
+/** The credentials, never from `./.env`; when missing, say where a provider takes them from. */
+async function providerCredentials(options: KubeletProviderOptions): Promise<SauceCredentials> {
+  try {
+    return await resolveCredentials({ ...options, envFile: options.envFile ?? false });
+  } catch (error) {
+    const missing = error instanceof UsageError && /^(No Sauce Labs [^:]*):/.exec(error.message);
+    if (!missing) throw error;
+    throw new UsageError(
+      `${
+        missing[1]
+      }: set SAUCE_USERNAME and SAUCE_ACCESS_KEY in the --env-file (mode 0600) or in the provider's env`,
+      { cause: error },
+    );
+  }
+}
+
+/** Options of {@linkcode pullSecretYaml}. */
+export interface PullSecretOptions {
+  /** The Secret's name; default `sauce-registry`. */
+  name?: string;
+  /** The Secret's namespace; default none (kubectl's current one). */
+  namespace?: string;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * A Kubernetes pull Secret (`kubernetes.io/dockerconfigjson`) holding a login for one registry
+ * host, as YAML for `kubectl apply -f -`. It stops working when the token expires (its
+ * `sauce-registry/expires-at` annotation says when): refresh it before then.
+ *
+ * @example
+ * ```ts
+ * import { fetchToken, pullSecretYaml } from "./mod.ts";
+ * const token = await fetchToken({ credentials: { username: "alice", accessKey: "…" } });
+ * console.log(pullSecretYaml(token, "registry.example.com", { namespace: "ci" }));
+ * ```
+ *
+ * @param token The registry token.
+ * @param host The registry host.
+ * @param options The Secret's name and namespace.
+ * @returns The YAML document.
+ * @throws {UsageError} When the name or namespace is not a valid Kubernetes name.
+ */
+export function pullSecretYaml(
+  token: RegistryToken,
+  host: string,
+  options: PullSecretOptions = {},
+): string {
+  const name = options.name ?? "sauce-registry";
+  if (name.length > 253 || !name.split(".").every((label) => DNS_LABEL.test(label))) {
+    throw new UsageError(
+      `Invalid Secret name "${
+        printable(name, 60)
+      }": expected lower-case letters, digits, "-" and ".", like sauce-registry`,
+    );
+  }
+  const namespace = options.namespace;
+  if (namespace !== undefined && (namespace.length > 63 || !DNS_LABEL.test(namespace))) {
+    throw new UsageError(
+      `Invalid namespace "${
+        printable(namespace, 70)
+      }": expected at most 63 lower-case letters, digits and "-", like ci`,
+    );
+  }
+  const expiresAt = token.expiresAt.toISOString().replace(/\.000Z$/, "Z");
+  const config = base64(JSON.stringify(dockerConfigFor(token, host)));
+  return [
+    `# A pull Secret for ${host}, made by sauce-registry. It stops working when the token expires`,
+    `# (${expiresAt}): refresh it before then.`,
+    "apiVersion: v1",
+    "kind: Secret",
+    "metadata:",
+    `  name: ${name}`,
+    ...(namespace !== undefined ? [`  namespace: ${namespace}`] : []),
+    "  annotations:",
+    `    sauce-registry/expires-at: "${expiresAt}"`,
+    "type: kubernetes.io/dockerconfigjson",
+    "data:",
+    `  .dockerconfigjson: ${config}`,
+    "",
+  ].join("\n");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,9 +11,10 @@ DENO_VERSION=2.9.6
 BUN_VERSION=1.4.5
 TOOLS_DIR=${SAUCE_REGISTRY_TOOLS:-$PWD/.tools}
 # The real components the tests drive, and what the benchmarks compare against (curl and jq for
-# the seed's recipe, a Go credential helper, GNU time for peak memory).
+# the seed's recipe, a Go credential helper, GNU time for peak memory); python3-yaml parses the
+# Kubernetes YAML the tests check.
 APT_PACKAGES=(docker.io docker-registry skopeo podman buildah openssl ca-certificates curl jq
-  amazon-ecr-credential-helper time)
+  amazon-ecr-credential-helper time python3-yaml)
 
 say() { printf '\n== %s\n' "$*" >&2; }
 

@@ -1,0 +1,1226 @@
+// Kubernetes (issue 10): `kubelet-credential-provider` driven the way the kubelet drives an exec
+// plugin, `token --format k8s-secret`, and the examples in examples/kubernetes/.
+//
+// No kubelet can run here (SPEC §8), so a kubelet stand-in does its part: it reads a
+// CredentialProviderConfig, runs the provider found under its `name` in a bin dir with the
+// config's `args` and `env` for images that match `matchImages`, feeds it a
+// CredentialProviderRequest of the config's apiVersion, checks every rule of SPEC §8 on the
+// answer, and then pulls the image from the real docker-registry with the answered login through
+// skopeo and a 0600 auth file (never a password in argv). The Sauce API is the local stand-in.
+//
+// Each protocol test runs the provider two ways: the CLI under the runtime that runs the tests,
+// and the standalone binary built as `deno task compile:bun` builds it.
+
+import { Buffer } from "node:buffer";
+import { chmod, link, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, assert, before, describe, it } from "./deps.ts";
+import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
+import {
+  buildOciImage,
+  makeArgvRecorderShim,
+  OnDemandServices,
+  readShimCalls,
+  requireTool,
+  run,
+  type RunResult,
+} from "./fixtures/services.ts";
+import { cliCommand, makeSandbox, ROOT, runCli, type Sandbox, SecretScanner } from "./harness.ts";
+
+const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
+const API_VERSIONS = [
+  "credentialprovider.kubelet.k8s.io/v1",
+  "credentialprovider.kubelet.k8s.io/v1beta1",
+  "credentialprovider.kubelet.k8s.io/v1alpha1",
+] as const;
+const PROVIDER_NAME = "sauce-registry";
+const EXAMPLES = join(ROOT, "examples", "kubernetes");
+/** Debian's python3 with python3-yaml parses the YAML (no npm dependency). */
+const PYTHON = "/usr/bin/python3";
+
+// ---------------------------------------------------------------------------------------------
+// What the kubelet knows: matchImages patterns, Go durations, its config and its exec plugin call
+// ---------------------------------------------------------------------------------------------
+
+/** A pattern or image taken apart the way the kubelet does (a scheme-less URL). */
+function urlParts(value: string): { labels: string[]; port: string; path: string } {
+  const rest = value.replace(/^[a-z]+:\/\//i, "");
+  const slash = rest.indexOf("/");
+  const hostPort = slash === -1 ? rest : rest.slice(0, slash);
+  const path = slash === -1 ? "" : rest.slice(slash);
+  const colon = hostPort.lastIndexOf(":");
+  const hasPort = colon !== -1 && !hostPort.slice(colon).includes("]");
+  return {
+    labels: (hasPort ? hostPort.slice(0, colon) : hostPort).toLowerCase().split("."),
+    port: hasPort ? hostPort.slice(colon + 1) : "",
+    path,
+  };
+}
+
+/** One host label against one glob label: `*` and `?` never cross a dot. */
+function labelMatches(glob: string, label: string): boolean {
+  const pattern = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", "[^.]*")
+    .replaceAll("?", "[^.]");
+  return new RegExp(`^${pattern}$`).test(label);
+}
+
+/**
+ * Whether a matchImages pattern (or an auth key) matches an image, by SPEC §8's rules: as many
+ * labels, each matched by its glob; ports equal; the pattern's path a prefix of the image's.
+ */
+function patternMatches(pattern: string, image: string): boolean {
+  const glob = urlParts(pattern);
+  const target = urlParts(image);
+  if (glob.port !== target.port || glob.labels.length !== target.labels.length) return false;
+  if (!glob.labels.every((label, index) => labelMatches(label, target.labels[index]))) {
+    return false;
+  }
+  return target.path.startsWith(glob.path);
+}
+
+const GO_UNITS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  "µs": 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/** A Go duration string (`4m30s`, `1h0m0s`, `0s`) in ms; undefined when Go would refuse it. */
+function parseGoDuration(text: string): number | undefined {
+  if (text === "0") return 0;
+  if (
+    !/^([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|ms|s|m|h)(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|ms|s|m|h))*$/
+      .test(text)
+  ) {
+    return undefined;
+  }
+  let total = 0;
+  for (const [, amount, unit] of text.matchAll(/([0-9.]+)(ns|us|µs|ms|s|m|h)/g)) {
+    total += Number(amount) * GO_UNITS[unit];
+  }
+  return total;
+}
+
+/** The token cache's refresh margin (SPEC §3) for a token of this lifetime, in ms. */
+function refreshMargin(lifetimeMs: number): number {
+  return Math.min(Math.max(60_000, lifetimeMs / 5), lifetimeMs / 2);
+}
+
+interface ProviderConfig {
+  name: string;
+  matchImages: string[];
+  defaultCacheDuration: string;
+  apiVersion: string;
+  args?: string[];
+  env?: { name: string; value: string }[];
+}
+
+interface CredentialProviderConfig {
+  apiVersion: string;
+  kind: string;
+  providers: ProviderConfig[];
+}
+
+interface ProviderResponse {
+  apiVersion: string;
+  kind: string;
+  cacheKeyType: string;
+  cacheDuration?: string;
+  auth: Record<string, { username: string; password: string }>;
+}
+
+/** One exec plugin call as the kubelet saw it. */
+interface PluginCall {
+  request: Record<string, unknown>;
+  response: ProviderResponse;
+  result: RunResult;
+  /** When the kubelet started the plugin and when it had its answer (ms). */
+  startedAt: number;
+  answeredAt: number;
+  /** The cache duration in ms (the answer's, else the config's default). */
+  cacheDurationMs: number;
+}
+
+/** The kubelet's side of the exec plugin protocol, with SPEC §8's checks on every answer. */
+class KubeletStandIn {
+  constructor(
+    readonly config: CredentialProviderConfig,
+    readonly binDir: string,
+    readonly env: Record<string, string>,
+    readonly scanner: SecretScanner,
+  ) {
+    assert.equal(config.apiVersion, "kubelet.config.k8s.io/v1");
+    assert.equal(config.kind, "CredentialProviderConfig");
+    for (const provider of config.providers) {
+      assert.ok(provider.matchImages.length > 0, "a provider needs matchImages");
+      assert.ok(
+        parseGoDuration(provider.defaultCacheDuration) !== undefined,
+        `defaultCacheDuration ${provider.defaultCacheDuration} is a Go duration`,
+      );
+    }
+  }
+
+  /** The providers the kubelet would run for an image. */
+  providersFor(image: string): ProviderConfig[] {
+    return this.config.providers.filter((provider) =>
+      provider.matchImages.some((pattern) => patternMatches(pattern, image))
+    );
+  }
+
+  /**
+   * What the kubelet does before a pull: run each matching provider; answers in order. `extra`:
+   * request fields newer kubelets add.
+   */
+  async credentialsFor(image: string, extra: Record<string, unknown> = {}): Promise<PluginCall[]> {
+    const providers = this.providersFor(image);
+    assert.ok(providers.length > 0, `no provider's matchImages matches ${image}`);
+    return await Promise.all(providers.map((provider) => this.exec(provider, image, extra)));
+  }
+
+  /** Run one provider for an image (matched or not) and check its answer. */
+  async exec(
+    provider: ProviderConfig,
+    image: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<PluginCall> {
+    const request = {
+      apiVersion: provider.apiVersion,
+      kind: "CredentialProviderRequest",
+      image,
+      ...extra,
+    };
+    const env = { ...this.env };
+    for (const { name, value } of provider.env ?? []) env[name] = value;
+    const startedAt = Date.now();
+    const result = await run(join(this.binDir, provider.name), provider.args ?? [], {
+      env,
+      inheritEnv: false,
+      stdin: JSON.stringify(request),
+      timeoutMs: 90_000,
+    });
+    const answeredAt = Date.now();
+    this.scanner.check("provider stderr", result.stderr);
+    assert.equal(result.code, 0, `the provider failed: ${result.stderr}`);
+    let response: ProviderResponse;
+    try {
+      response = JSON.parse(result.stdout);
+    } catch {
+      assert.fail(`the provider's stdout is not one JSON document: ${result.stdout}`);
+    }
+    assert.ok(
+      response !== null && typeof response === "object" && !Array.isArray(response),
+      "the answer is an object",
+    );
+    assert.equal(response.apiVersion, request.apiVersion, "answered in the request's apiVersion");
+    assert.equal(response.kind, "CredentialProviderResponse");
+    assert.ok(
+      ["Image", "Registry", "Global"].includes(response.cacheKeyType),
+      `cacheKeyType ${response.cacheKeyType} is one the kubelet keeps`,
+    );
+    let cacheDurationMs = parseGoDuration(provider.defaultCacheDuration)!;
+    if (response.cacheDuration !== undefined) {
+      const parsed = parseGoDuration(response.cacheDuration);
+      assert.ok(parsed !== undefined, `cacheDuration "${response.cacheDuration}" is a Go duration`);
+      cacheDurationMs = parsed;
+    }
+    assert.ok(response.auth && typeof response.auth === "object", "auth is an object");
+    for (const [key, login] of Object.entries(response.auth)) {
+      assert.ok(patternMatches(key, image), `auth key ${key} matches the image ${image}`);
+      assert.equal(typeof login.username, "string");
+      assert.equal(typeof login.password, "string");
+      assert.ok(login.username !== "" && login.password !== "", "a login has both parts");
+    }
+    return { request, response, result, startedAt, answeredAt, cacheDurationMs };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+function base64(text: string): string {
+  return Buffer.from(text).toString("base64");
+}
+
+/** Every document of a YAML text, parsed by python3-yaml and handed over as JSON. */
+async function yamlDocuments(text: string): Promise<Record<string, unknown>[]> {
+  const parsed = await run(PYTHON, [
+    "-c",
+    "import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(sys.stdin) if d is not None]))",
+  ], { stdin: text });
+  assert.equal(
+    parsed.code,
+    0,
+    `python3 could not parse the YAML (apt-get install python3-yaml): ${parsed.stderr}`,
+  );
+  return JSON.parse(parsed.stdout);
+}
+
+/** The lines a failing command must print: exactly one, and nothing on stdout. */
+function assertOneLineFailure(result: RunResult, where: string): string {
+  assert.notEqual(result.code, 0, `${where}: expected a failure, got ${result.stdout}`);
+  assert.equal(result.stdout, "", `${where}: nothing on stdout`);
+  const lines = result.stderr.split("\n").filter((line) => line !== "");
+  assert.equal(lines.length, 1, `${where}: one line on stderr, got ${JSON.stringify(lines)}`);
+  assert.ok(result.stderr.endsWith("\n"), `${where}: the line ends`);
+  return lines[0];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------------------------
+
+describe("the kubelet stand-in's own rules (so that its checks can be trusted)", () => {
+  it("matches globs per DNS label, ports exactly and paths by prefix", () => {
+    const cases: [string, string, boolean][] = [
+      ["registry.example.com", "registry.example.com/team/app:1", true],
+      ["*.example.com", "registry.example.com/app", true],
+      ["*.example.com", "a.registry.example.com/app", false],
+      ["*.com", "registry.example.com/app", false],
+      ["registry.*.com", "registry.example.com/app", true],
+      ["registry.example.com/team", "registry.example.com/team/app:1", true],
+      ["registry.example.com/team", "registry.example.com/other/app:1", false],
+      ["registry.example.com:5000", "registry.example.com:5000/app", true],
+      ["registry.example.com:5000", "registry.example.com/app", false],
+      ["registry.example.com", "registry.example.com:5000/app", false],
+      ["127.0.0.1:5000", "127.0.0.1:5000/team/app:1", true],
+      ["127.0.0.1:5000", "127.0.0.1:5001/team/app:1", false],
+      ["https://registry.example.com", "registry.example.com/app", true],
+    ];
+    for (const [pattern, image, expected] of cases) {
+      assert.equal(patternMatches(pattern, image), expected, `${pattern} vs ${image}`);
+    }
+  });
+
+  it("reads Go durations and refuses what Go refuses", () => {
+    assert.equal(parseGoDuration("4m30s"), 270_000);
+    assert.equal(parseGoDuration("1h0m5s"), 3_605_000);
+    assert.equal(parseGoDuration("0s"), 0);
+    assert.equal(parseGoDuration("1.5s"), 1500);
+    for (const bad of ["", "4 m", "270", "-1s", "1d", "4m30"]) {
+      assert.equal(parseGoDuration(bad), undefined, bad);
+    }
+  });
+});
+
+describe("kubelet-credential-provider", () => {
+  let standIn: StandIn;
+  let services: OnDemandServices;
+  let work: string;
+  let ociImage: string;
+  let binary: Promise<string> | undefined;
+  let seeded: Promise<string> | undefined;
+  const sandboxes: Sandbox[] = [];
+  const scanner = new SecretScanner();
+  scanner.add(KEY);
+
+  before(async () => {
+    standIn = await startStandIn();
+    services = new OnDemandServices(standIn);
+    work = await mkdtemp(join(tmpdir(), "sr-kubelet-"));
+    ociImage = await buildOciImage(join(work, "oci"), { tag: "v1" });
+  });
+  after(async () => {
+    await services?.stop();
+    await standIn?.close();
+    await Promise.all(sandboxes.map((sandbox) => sandbox.cleanup()));
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  /** Write a 0600 file (an auth file or an env file holding a secret). */
+  async function privateFile(name: string, content: string): Promise<string> {
+    const dir = await mkdtemp(join(work, "private-"));
+    const path = join(dir, name);
+    await writeFile(path, content, { mode: 0o600 });
+    await chmod(path, 0o600);
+    return path;
+  }
+
+  /** An auth file (0600) holding one login for a host, as containers tools read it. */
+  function authFile(host: string, username: string, password: string): Promise<string> {
+    return privateFile(
+      "auth.json",
+      JSON.stringify({ auths: { [host]: { auth: base64(`${username}:${password}`) } } }),
+    );
+  }
+
+  /** skopeo's environment: no auth file or Docker config of the machine's can lend a login. */
+  async function skopeoEnv(): Promise<Record<string, string | undefined>> {
+    const home = await mkdtemp(join(work, "skopeo-home-"));
+    return {
+      HOME: home,
+      DOCKER_CONFIG: join(home, ".docker"),
+      XDG_RUNTIME_DIR: home,
+      REGISTRY_AUTH_FILE: undefined,
+    };
+  }
+
+  /** The registry, with the test image pushed as HOST/team/app:1; resolves to the host. */
+  function registryWithImage(): Promise<string> {
+    seeded ??= (async () => {
+      const { host } = await services.registry();
+      const token = standIn.issue();
+      scanner.add(token.password);
+      const auth = await authFile(host, TOKEN_USERNAME, token.password);
+      const copied = await run(requireTool("skopeo"), [
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-authfile",
+        auth,
+        ociImage,
+        `docker://${host}/team/app:1`,
+      ], { env: await skopeoEnv(), timeoutMs: 120_000 });
+      assert.equal(copied.code, 0, `seeding the registry failed: ${copied.stderr}`);
+      return host;
+    })();
+    return seeded;
+  }
+
+  /** Pull an image with the one login the provider answered, through a 0600 auth file. */
+  async function pullWith(image: string, call: PluginCall): Promise<RunResult> {
+    const logins = Object.values(call.response.auth);
+    assert.equal(logins.length, 1, "one login for the image");
+    scanner.add(logins[0].password);
+    const host = image.slice(0, image.indexOf("/"));
+    const auth = await authFile(host, logins[0].username, logins[0].password);
+    const target = await mkdtemp(join(work, "pulled-"));
+    const args = [
+      "copy",
+      "--src-tls-verify=false",
+      "--src-authfile",
+      auth,
+      `docker://${image}`,
+      `oci:${target}:pulled`,
+    ];
+    scanner.check("skopeo argv", args.join(" "));
+    return await run(requireTool("skopeo"), args, { env: await skopeoEnv(), timeoutMs: 120_000 });
+  }
+
+  async function sandbox(extra: Record<string, string> = {}): Promise<Sandbox> {
+    const made = await makeSandbox(extra);
+    sandboxes.push(made);
+    return made;
+  }
+
+  /** The binary, built once as `deno task compile:bun` builds it (in a test: Bun cuts hooks at 5 s). */
+  function compiledBinary(): Promise<string> {
+    binary ??= (async () => {
+      const output = join(work, "dist", "sauce-registry");
+      const denoJson = JSON.parse(await readFile(join(ROOT, "deno.json"), "utf8"));
+      const task: string[] = denoJson.tasks["compile:bun"].split(/\s+/);
+      assert.deepEqual(task.slice(0, 3), ["bun", "build", "--compile"]);
+      const args = task.slice(1);
+      args[args.indexOf("--outfile") + 1] = output;
+      const build = await run(requireTool("bun"), args, { cwd: ROOT, timeoutMs: 180_000 });
+      assert.equal(build.code, 0, `bun build --compile failed: ${build.stderr}`);
+      return output;
+    })();
+    return binary;
+  }
+
+  /** The two ways to run the provider: put it in a kubelet bin dir under `name`. */
+  const WAYS: { name: string; install(binDir: string, name: string): Promise<void> }[] = [
+    {
+      name: "the CLI under this runtime",
+      async install(binDir, name) {
+        const command = cliCommand().map(shellQuote).join(" ");
+        await writeFile(join(binDir, name), `#!/bin/sh\nexec ${command} "$@"\n`, { mode: 0o755 });
+      },
+    },
+    {
+      name: "the compiled binary",
+      async install(binDir, name) {
+        // A hard link: the same file under the provider's name, without 100 MB copies.
+        await link(await compiledBinary(), join(binDir, name));
+      },
+    },
+  ];
+
+  /** A kubelet whose bin dir holds the provider, with the node's environment `env`. */
+  async function kubelet(
+    way: (typeof WAYS)[number],
+    config: CredentialProviderConfig,
+    env: Record<string, string>,
+  ): Promise<KubeletStandIn> {
+    const binDir = await mkdtemp(join(work, "bin-"));
+    for (const provider of config.providers) await way.install(binDir, provider.name);
+    return new KubeletStandIn(config, binDir, env, scanner);
+  }
+
+  /** A provider config serving HOST/team, with credentials in the provider's env. */
+  function providerConfig(
+    host: string,
+    apiVersion: string,
+    overrides: Partial<ProviderConfig> = {},
+  ): CredentialProviderConfig {
+    return {
+      apiVersion: "kubelet.config.k8s.io/v1",
+      kind: "CredentialProviderConfig",
+      providers: [{
+        name: PROVIDER_NAME,
+        matchImages: [host],
+        defaultCacheDuration: "1m",
+        apiVersion,
+        args: ["kubelet-credential-provider", "--registry", `${host}/team`],
+        env: [
+          { name: "SAUCE_USERNAME", value: USER },
+          { name: "SAUCE_ACCESS_KEY", value: KEY },
+          { name: "SAUCE_API_URL", value: standIn.url },
+        ],
+        ...overrides,
+      }],
+    };
+  }
+
+  /**
+   * Check cacheDuration against SPEC §8: within the token's life less the refresh margin, and no
+   * shorter than that (less the time the call took). `askedSince`: when the token was first asked
+   * for (before the call that fetched it).
+   */
+  function assertCacheDuration(
+    call: PluginCall,
+    lifetimeSeconds: number,
+    askedSince = call.startedAt,
+  ): void {
+    const token = standIn.issued.find((issued) =>
+      issued.password === Object.values(call.response.auth)[0].password
+    );
+    assert.ok(token, "the answered password was issued by Sauce");
+    const expires = token.expiresAt.getTime();
+    const upper = expires - refreshMargin(lifetimeSeconds * 1000) - call.startedAt;
+    const lower = expires - refreshMargin(expires - askedSince) - call.answeredAt - 1000;
+    assert.ok(
+      call.cacheDurationMs <= upper,
+      `cacheDuration ${call.response.cacheDuration} ends after the token's renewal (${upper} ms)`,
+    );
+    assert.ok(call.cacheDurationMs <= expires - call.startedAt, "never past expires_at");
+    assert.ok(
+      call.cacheDurationMs >= Math.max(0, lower),
+      `cacheDuration ${call.response.cacheDuration} is as long as the token allows (${lower} ms)`,
+    );
+  }
+
+  for (const way of WAYS) {
+    for (const apiVersion of API_VERSIONS) {
+      it(`${way.name}: answers a ${apiVersion} request with a login the real registry accepts`, {
+        timeout: 240_000,
+      }, async () => {
+        const host = await registryWithImage();
+        const node = await sandbox();
+        const kubeletStandIn = await kubelet(way, providerConfig(host, apiVersion), node.env);
+        const image = `${host}/team/app:1`;
+        const before = standIn.tokenRequestCount();
+        // A v1 kubelet with service account tokens for plugins adds fields the provider ignores.
+        const extra = apiVersion.endsWith("/v1")
+          ? { serviceAccountToken: "header.payload.signature", serviceAccountAnnotations: {} }
+          : {};
+        const [call] = await kubeletStandIn.credentialsFor(image, extra);
+        assert.equal(standIn.tokenRequestCount(), before + 1, "one token request");
+        assert.equal(call.response.cacheKeyType, "Registry");
+        assert.deepEqual(Object.keys(call.response.auth), [host], "keyed by host and port");
+        assert.equal(
+          JSON.parse(standIn.requests.at(-1)!.body).registry_url,
+          `${host}/team`,
+          "the whole registry URL went to Sauce",
+        );
+        assertCacheDuration(call, standIn.tokenLifetimeSeconds);
+        const pulled = await pullWith(image, call);
+        assert.equal(pulled.code, 0, `skopeo could not pull with the answer: ${pulled.stderr}`);
+        scanner.check("skopeo output", pulled.stdout, pulled.stderr);
+      });
+    }
+
+    it(`${way.name}: makes one token request for 20 concurrent pulls on an empty cache`, {
+      timeout: 240_000,
+    }, async () => {
+      const host = await registryWithImage();
+      const node = await sandbox();
+      const kubeletStandIn = await kubelet(way, providerConfig(host, API_VERSIONS[0]), node.env);
+      const before = standIn.tokenRequestCount();
+      // A slow answer widens the window in which every process finds the cache empty.
+      standIn.fault({ delayMs: 300 });
+      const calls = await Promise.all(
+        Array.from(
+          { length: 20 },
+          (_, index) => kubeletStandIn.credentialsFor(`${host}/team/app-${index}:1`),
+        ),
+      );
+      const passwords = new Set(
+        calls.map(([call]) => Object.values(call.response.auth)[0].password),
+      );
+      const requests = standIn.tokenRequestCount() - before;
+      console.log(`${way.name}: 20 concurrent provider calls, ${requests} token request(s)`);
+      assert.equal(requests, 1, "exactly one token request");
+      assert.equal(passwords.size, 1, "every call answered the same token");
+    });
+
+    it(`${way.name}: fails bad input with one line on stderr, nothing on stdout`, {
+      timeout: 120_000,
+    }, async () => {
+      const node = await sandbox({ SAUCE_USERNAME: USER, SAUCE_ACCESS_KEY: KEY });
+      const binDir = await mkdtemp(join(work, "bin-"));
+      await way.install(binDir, PROVIDER_NAME);
+      const program = join(binDir, PROVIDER_NAME);
+      const request = (fields: Record<string, unknown>) =>
+        JSON.stringify({
+          apiVersion: API_VERSIONS[0],
+          kind: "CredentialProviderRequest",
+          image: "registry.example.com/team/app:1",
+          ...fields,
+        });
+      const serve = ["--registry", "registry.example.com/team", "--api-url", standIn.url];
+      const cases: { what: string; args: string[]; stdin: string; code: number; says: RegExp }[] = [
+        { what: "not JSON", args: serve, stdin: "{oops", code: 2, says: /not JSON/ },
+        { what: "empty input", args: serve, stdin: "", code: 2, says: /empty/ },
+        { what: "a JSON array", args: serve, stdin: "[]", code: 2, says: /not a JSON object/ },
+        {
+          what: "the wrong kind",
+          args: serve,
+          stdin: request({ kind: "CredentialProviderResponse" }),
+          code: 2,
+          says: /kind is "CredentialProviderResponse"/,
+        },
+        {
+          what: "an unknown apiVersion",
+          args: serve,
+          stdin: request({ apiVersion: "credentialprovider.kubelet.k8s.io/v2" }),
+          code: 2,
+          says: /apiVersion is "credentialprovider\.kubelet\.k8s\.io\/v2"/,
+        },
+        {
+          what: "no image",
+          args: serve,
+          stdin: request({ image: undefined }),
+          code: 2,
+          says: /no image/,
+        },
+        {
+          what: "an empty image",
+          args: serve,
+          stdin: request({ image: " " }),
+          code: 2,
+          says: /no image/,
+        },
+        {
+          what: "a malformed image of a served registry",
+          args: serve,
+          stdin: request({ image: "registry.example.com/Team/App:1" }),
+          code: 2,
+          says: /repository path is malformed/,
+        },
+        {
+          what: "an unknown option",
+          args: [...serve, "--tool", "docker"],
+          stdin: request({}),
+          code: 2,
+          says: /Unknown argument "--tool"/,
+        },
+        {
+          what: "--registry without a value",
+          args: ["--registry"],
+          stdin: request({}),
+          code: 2,
+          says: /Option --registry needs a value/,
+        },
+        {
+          what: "no registry to serve",
+          args: [],
+          stdin: request({}),
+          code: 2,
+          says: /No registry to serve/,
+        },
+        {
+          what: "one host under two URLs",
+          args: ["--registry", "registry.example.com/a", "--registry", "registry.example.com/b"],
+          stdin: request({}),
+          code: 2,
+          says: /share the host registry\.example\.com: /,
+        },
+        {
+          what: "a bad --timeout",
+          args: [...serve, "--timeout", "soon"],
+          stdin: request({}),
+          code: 2,
+          says: /Option --timeout expects a number/,
+        },
+      ];
+      for (const { what, args, stdin, code, says } of cases) {
+        const result = await run(program, ["kubelet-credential-provider", ...args], {
+          env: node.env,
+          inheritEnv: false,
+          stdin,
+        });
+        scanner.check(`${what} output`, result.stdout, result.stderr);
+        const line = assertOneLineFailure(result, what);
+        assert.equal(result.code, code, `${what}: exit code (${line})`);
+        assert.match(line, says, what);
+        assert.match(line, /^sauce-registry kubelet-credential-provider: [A-Z]/, what);
+      }
+    });
+
+    it(`${way.name}: fails one line and no secret when Sauce refuses or fails`, {
+      timeout: 120_000,
+    }, async () => {
+      const binDir = await mkdtemp(join(work, "bin-"));
+      await way.install(binDir, PROVIDER_NAME);
+      const program = join(binDir, PROVIDER_NAME);
+      const stdin = JSON.stringify({
+        apiVersion: API_VERSIONS[1],
+        kind: "CredentialProviderRequest",
+        image: "registry.example.com/team/app:1",
+      });
+      const args = ["kubelet-credential-provider", "--registry", "registry.example.com/team"];
+      const cases: { what: string; env: Record<string, string>; code: number; says: RegExp }[] = [
+        {
+          what: "no credentials",
+          env: {},
+          code: 2,
+          says:
+            /No Sauce Labs username and access key found: set SAUCE_USERNAME and SAUCE_ACCESS_KEY in the --env-file/,
+        },
+        {
+          what: "a wrong access key",
+          env: { SAUCE_USERNAME: USER, SAUCE_ACCESS_KEY: `${KEY}-wrong` },
+          code: 3,
+          says: /refused the username or access key \(401\)/,
+        },
+      ];
+      for (const { what, env, code, says } of cases) {
+        const node = await sandbox({ SAUCE_API_URL: standIn.url, ...env });
+        scanner.add(env.SAUCE_ACCESS_KEY ?? "");
+        const result = await run(program, args, { env: node.env, inheritEnv: false, stdin });
+        scanner.check(`${what} output`, result.stdout, result.stderr);
+        const line = assertOneLineFailure(result, what);
+        assert.equal(result.code, code, `${what}: exit code (${line})`);
+        assert.match(line, says, what);
+      }
+      const node = await sandbox({
+        SAUCE_API_URL: standIn.url,
+        SAUCE_USERNAME: USER,
+        SAUCE_ACCESS_KEY: KEY,
+        SAUCE_REGISTRY_RETRIES: "1",
+      });
+      standIn.fault({ status: 500, body: `{"message":"broken, key ${KEY}"}`, times: 2 });
+      const result = await run(program, args, { env: node.env, inheritEnv: false, stdin });
+      scanner.check("500 output", result.stdout, result.stderr);
+      const line = assertOneLineFailure(result, "a failing API");
+      assert.equal(result.code, 1, line);
+      assert.match(line, /could not generate a short-lived token \(500\)/);
+    });
+  }
+
+  it("serves the registries configure-docker recorded when no --registry is given", {
+    timeout: 120_000,
+  }, async () => {
+    const host = await registryWithImage();
+    const node = await sandbox();
+    const configured = await runCli(
+      ["configure-docker", "--api-url", standIn.url, `${host}/team`],
+      {
+        env: node.env,
+      },
+    );
+    assert.equal(configured.code, 0, configured.stderr);
+    // No SAUCE_API_URL: the recorded API URL is the only way to reach the stand-in.
+    const config = providerConfig(host, API_VERSIONS[2], {
+      args: ["kubelet-credential-provider"],
+      env: [{ name: "SAUCE_USERNAME", value: USER }, { name: "SAUCE_ACCESS_KEY", value: KEY }],
+    });
+    const kubeletStandIn = await kubelet(WAYS[0], config, node.env);
+    const [call] = await kubeletStandIn.credentialsFor(`${host}/team/app:1`);
+    assert.deepEqual(Object.keys(call.response.auth), [host]);
+    assert.equal(JSON.parse(standIn.requests.at(-1)!.body).registry_url, `${host}/team`);
+    const pulled = await pullWith(`${host}/team/app:1`, call);
+    assert.equal(pulled.code, 0, pulled.stderr);
+  });
+
+  it("answers other images with an empty auth, asking Sauce for nothing", {
+    timeout: 120_000,
+  }, async () => {
+    const host = await registryWithImage();
+    // No credentials at all: an image of another registry must not even need them.
+    const node = await sandbox();
+    const config = providerConfig(host, API_VERSIONS[0], { env: [] });
+    const kubeletStandIn = await kubelet(WAYS[0], config, node.env);
+    const port = Number(host.split(":")[1]);
+    const before = standIn.tokenRequestCount();
+    for (
+      const image of [
+        "docker.io/library/nginx:1.27",
+        "nginx",
+        "team/app:1",
+        "localhost/team/app:1",
+        "other.example.com/team/app:1",
+        `127.0.0.1:${port === 65535 ? port - 1 : port + 1}/team/app:1`,
+      ]
+    ) {
+      const call = await kubeletStandIn.exec(config.providers[0], image);
+      assert.deepEqual(call.response.auth, {}, image);
+      assert.equal(call.cacheDurationMs, 0, `${image}: an empty answer is not cached`);
+    }
+    assert.equal(standIn.tokenRequestCount(), before, "no token request");
+  });
+
+  it("tells the kubelet to cache a login only until the token is due for renewal", {
+    timeout: 180_000,
+  }, async () => {
+    const host = await registryWithImage();
+    try {
+      for (const lifetime of [300, 1800, 20]) {
+        standIn.tokenLifetimeSeconds = lifetime;
+        const node = await sandbox();
+        const kubeletStandIn = await kubelet(
+          WAYS[0],
+          providerConfig(host, API_VERSIONS[0]),
+          node.env,
+        );
+        const before = standIn.tokenRequestCount();
+        const [first] = await kubeletStandIn.credentialsFor(`${host}/team/app:1`);
+        assertCacheDuration(first, lifetime);
+        if (lifetime === 300) assert.match(first.response.cacheDuration!, /^[34]m\d+s$/);
+        if (lifetime === 1800) assert.match(first.response.cacheDuration!, /^2[34]m\d+s$/);
+        // From the cache, a while later: the same token, no request, and a duration that still
+        // ends at the token's renewal (which needs the time the token was first asked for).
+        if (lifetime === 20) await new Promise((resolve) => setTimeout(resolve, 3000));
+        const [second] = await kubeletStandIn.credentialsFor(`${host}/team/app:1`);
+        assert.equal(standIn.tokenRequestCount(), before + 1, `${lifetime} s: from the cache`);
+        assert.deepEqual(second.response.auth, first.response.auth);
+        assertCacheDuration(second, lifetime, first.startedAt);
+        assert.ok(second.cacheDurationMs <= first.cacheDurationMs);
+      }
+    } finally {
+      standIn.tokenLifetimeSeconds = 300;
+    }
+  });
+
+  it("reads no ./.env, but an explicit --env-file", { timeout: 120_000 }, async () => {
+    const host = await registryWithImage();
+    const node = await sandbox();
+    const folder = await mkdtemp(join(work, "kubelet-cwd-"));
+    const dotenv =
+      `SAUCE_USERNAME=${USER}\nSAUCE_ACCESS_KEY=${KEY}\nSAUCE_API_URL=${standIn.url}\n`;
+    await writeFile(join(folder, ".env"), dotenv, { mode: 0o600 });
+    const binDir = await mkdtemp(join(work, "bin-"));
+    await WAYS[0].install(binDir, PROVIDER_NAME);
+    const stdin = JSON.stringify({
+      apiVersion: API_VERSIONS[0],
+      kind: "CredentialProviderRequest",
+      image: `${host}/team/app:1`,
+    });
+    const args = ["kubelet-credential-provider", "--registry", `${host}/team`];
+    const before = standIn.tokenRequestCount();
+    const refused = await run(join(binDir, PROVIDER_NAME), args, {
+      env: node.env,
+      inheritEnv: false,
+      stdin,
+      cwd: folder,
+    });
+    const line = assertOneLineFailure(refused, "./.env only");
+    assert.match(line, /No Sauce Labs username and access key found/);
+    assert.equal(standIn.tokenRequestCount(), before);
+
+    const envFile = await privateFile("sauce-registry.env", dotenv);
+    const config = providerConfig(host, API_VERSIONS[0], {
+      args: [...args, "--env-file", envFile],
+      env: [],
+    });
+    const [call] = await (await kubelet(WAYS[0], config, node.env)).credentialsFor(
+      `${host}/team/app:1`,
+    );
+    const pulled = await pullWith(`${host}/team/app:1`, call);
+    assert.equal(pulled.code, 0, pulled.stderr);
+  });
+
+  it("prints its help on stdout", async () => {
+    const node = await sandbox();
+    const help = await runCli(["kubelet-credential-provider", "--help"], { env: node.env });
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: sauce-registry kubelet-credential-provider/);
+    assert.match(help.stdout, /--registry URL/);
+    assert.match(help.stdout, /--env-file PATH/);
+    const main = await runCli(["--help"], { env: node.env });
+    assert.match(main.stdout, /kubelet-credential-provider/);
+  });
+
+  describe("examples/kubernetes/credential-provider-config.yaml", () => {
+    it("is a kubelet.config.k8s.io/v1 CredentialProviderConfig that runs this provider", async () => {
+      const [config, ...rest] = await yamlDocuments(
+        await readFile(join(EXAMPLES, "credential-provider-config.yaml"), "utf8"),
+      ) as unknown as CredentialProviderConfig[];
+      assert.equal(rest.length, 0);
+      assert.equal(config.apiVersion, "kubelet.config.k8s.io/v1");
+      assert.equal(config.kind, "CredentialProviderConfig");
+      const [provider] = config.providers;
+      assert.equal(provider.apiVersion, "credentialprovider.kubelet.k8s.io/v1");
+      assert.equal(provider.args?.[0], "kubelet-credential-provider");
+      assert.ok(provider.args?.includes("--env-file"), "the key comes from an env file");
+      assert.ok(parseGoDuration(provider.defaultCacheDuration)! > 0);
+      assert.ok(
+        patternMatches(provider.matchImages[0], "registry.example.com/your-private-registry/app:1"),
+      );
+      for (const { name } of provider.env ?? []) assert.notEqual(name, "SAUCE_ACCESS_KEY");
+    });
+
+    it("works as written once installed on a node, with the compiled binary", {
+      timeout: 240_000,
+    }, async () => {
+      const host = await registryWithImage();
+      const node = await sandbox();
+      const cache = await mkdtemp(join(work, "var-cache-"));
+      const envFile = await privateFile(
+        "sauce-registry.env",
+        `SAUCE_USERNAME=${USER}\nSAUCE_ACCESS_KEY=${KEY}\nSAUCE_API_URL=${standIn.url}\n`,
+      );
+      // The node's own values: the registry URL, the env file's and the cache's places.
+      const text = (await readFile(join(EXAMPLES, "credential-provider-config.yaml"), "utf8"))
+        .replaceAll("registry.example.com/your-private-registry", `${host}/team`)
+        .replaceAll("/etc/kubernetes/sauce-registry.env", envFile)
+        .replaceAll("/var/cache", cache);
+      const [config] = await yamlDocuments(text) as unknown as CredentialProviderConfig[];
+      // The kubelet's environment, as systemd gives it: no HOME.
+      const kubeletStandIn = await kubelet(WAYS[1], config, { PATH: node.env.PATH });
+      const image = `${host}/team/app:1`;
+      assert.equal(kubeletStandIn.providersFor(`${host}/other/app:1`).length, 0);
+      const [call] = await kubeletStandIn.credentialsFor(image);
+      assert.equal(call.response.cacheKeyType, "Registry");
+      assertCacheDuration(call, standIn.tokenLifetimeSeconds);
+      const pulled = await pullWith(image, call);
+      assert.equal(pulled.code, 0, pulled.stderr);
+      const cached = join(cache, "sauce-registry");
+      assert.equal((await stat(cached)).mode & 0o777, 0o700);
+      await scanner.checkTree(cache, (path) => /[0-9a-f]{64}\.json$/.test(path));
+    });
+  });
+});
+
+describe("token --format k8s-secret and the CronJob that refreshes it", () => {
+  let standIn: StandIn;
+  let services: OnDemandServices;
+  let work: string;
+  let seeded: Promise<string> | undefined;
+  const sandboxes: Sandbox[] = [];
+  const scanner = new SecretScanner();
+  scanner.add(KEY);
+
+  before(async () => {
+    standIn = await startStandIn();
+    services = new OnDemandServices(standIn);
+    work = await mkdtemp(join(tmpdir(), "sr-k8s-secret-"));
+  });
+  after(async () => {
+    await services?.stop();
+    await standIn?.close();
+    await Promise.all(sandboxes.map((sandbox) => sandbox.cleanup()));
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  async function sandbox(): Promise<Sandbox> {
+    const made = await makeSandbox({
+      SAUCE_USERNAME: USER,
+      SAUCE_ACCESS_KEY: KEY,
+      SAUCE_API_URL: standIn.url,
+    });
+    sandboxes.push(made);
+    return made;
+  }
+
+  async function skopeoEnv(): Promise<Record<string, string | undefined>> {
+    const home = await mkdtemp(join(work, "skopeo-home-"));
+    return {
+      HOME: home,
+      DOCKER_CONFIG: join(home, ".docker"),
+      XDG_RUNTIME_DIR: home,
+      REGISTRY_AUTH_FILE: undefined,
+    };
+  }
+
+  /** The registry with an image in it (HOST/team/app:1). */
+  function registryWithImage(): Promise<string> {
+    seeded ??= (async () => {
+      const { host } = await services.registry();
+      const image = await buildOciImage(join(work, "oci"), { tag: "v1" });
+      const token = standIn.issue();
+      const auth = join(await mkdtemp(join(work, "seed-")), "auth.json");
+      await writeFile(
+        auth,
+        JSON.stringify({
+          auths: { [host]: { auth: base64(`${TOKEN_USERNAME}:${token.password}`) } },
+        }),
+        { mode: 0o600 },
+      );
+      const copied = await run(requireTool("skopeo"), [
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-authfile",
+        auth,
+        image,
+        `docker://${host}/team/app:1`,
+      ], { env: await skopeoEnv(), timeoutMs: 120_000 });
+      assert.equal(copied.code, 0, copied.stderr);
+      return host;
+    })();
+    return seeded;
+  }
+
+  /**
+   * Decode a pull Secret the way the kubelet does (base64 → JSON → auths → base64 user:password)
+   * and have the real registry accept that login, through the decoded config as a 0600 auth file.
+   */
+  async function assertSecretLogsIn(
+    secret: Record<string, unknown>,
+    host: string,
+  ): Promise<{ username: string; password: string }> {
+    assert.equal(secret.apiVersion, "v1");
+    assert.equal(secret.kind, "Secret");
+    assert.equal(secret.type, "kubernetes.io/dockerconfigjson");
+    const data = secret.data as Record<string, string>;
+    assert.deepEqual(Object.keys(data), [".dockerconfigjson"]);
+    const dockerConfigJson = Buffer.from(data[".dockerconfigjson"], "base64").toString("utf8");
+    const { auths } = JSON.parse(dockerConfigJson) as {
+      auths: Record<string, { auth: string }>;
+    };
+    assert.deepEqual(Object.keys(auths), [host], "auths holds the registry host");
+    const pair = Buffer.from(auths[host].auth, "base64").toString("utf8");
+    const colon = pair.indexOf(":");
+    const login = { username: pair.slice(0, colon), password: pair.slice(colon + 1) };
+    assert.equal(login.username, TOKEN_USERNAME);
+    assert.ok(
+      standIn.issued.some((token) => token.password === login.password),
+      "a password Sauce issued",
+    );
+    scanner.add(login.password);
+    const auth = join(await mkdtemp(join(work, "secret-")), "config.json");
+    await writeFile(auth, dockerConfigJson, { mode: 0o600 });
+    const inspected = await run(requireTool("skopeo"), [
+      "inspect",
+      "--tls-verify=false",
+      "--authfile",
+      auth,
+      `docker://${host}/team/app:1`,
+    ], { env: await skopeoEnv(), timeoutMs: 60_000 });
+    assert.equal(inspected.code, 0, `the registry refused the Secret's login: ${inspected.stderr}`);
+    return login;
+  }
+
+  it("prints a dockerconfigjson Secret whose login the real registry accepts", {
+    timeout: 180_000,
+  }, async () => {
+    const host = await registryWithImage();
+    const node = await sandbox();
+    const result = await runCli([
+      "token",
+      "--registry",
+      `${host}/team`,
+      "--format",
+      "k8s-secret",
+      "--namespace",
+      "ci",
+      "--secret-name",
+      "team.pull-secret",
+    ], { env: node.env });
+    assert.equal(result.code, 0, result.stderr);
+    scanner.check("k8s-secret stderr", result.stderr);
+    const [secret, ...rest] = await yamlDocuments(result.stdout);
+    assert.equal(rest.length, 0, "one document");
+    const metadata = secret.metadata as {
+      name: string;
+      namespace: string;
+      annotations: Record<string, string>;
+    };
+    assert.equal(metadata.name, "team.pull-secret");
+    assert.equal(metadata.namespace, "ci");
+    const login = await assertSecretLogsIn(secret, host);
+    const issued = standIn.issued.find((token) => token.password === login.password)!;
+    assert.equal(
+      Date.parse(metadata.annotations["sauce-registry/expires-at"]),
+      issued.expiresAt.getTime(),
+      "the Secret says when it stops working",
+    );
+    assert.match(result.stdout, /stops working when the token expires/);
+  });
+
+  it("names the Secret sauce-registry and leaves the namespace to kubectl by default", {
+    timeout: 60_000,
+  }, async () => {
+    const node = await sandbox();
+    const result = await runCli([
+      "token",
+      "--registry",
+      "registry.example.com/team",
+      "--format",
+      "k8s-secret",
+    ], { env: node.env });
+    assert.equal(result.code, 0, result.stderr);
+    const [secret] = await yamlDocuments(result.stdout);
+    assert.deepEqual(Object.keys(secret.metadata as object), ["name", "annotations"]);
+    assert.equal((secret.metadata as { name: string }).name, "sauce-registry");
+  });
+
+  it("refuses bad names and stray options with one clear line", { timeout: 60_000 }, async () => {
+    const node = await sandbox();
+    const base = ["token", "--registry", "registry.example.com/team", "--format", "k8s-secret"];
+    const cases: [string[], RegExp][] = [
+      [[...base, "--namespace", "Not_A_Label"], /Invalid namespace "Not_A_Label"/],
+      [[...base, "--secret-name=-bad"], /Invalid Secret name "-bad"/],
+      [[...base, "--namespace", "x".repeat(64)], /Invalid namespace/],
+      [["token", "--format", "k8s-secret"], /--format k8s-secret needs --registry URL/],
+      [
+        ["token", "--registry", "registry.example.com/team", "--namespace", "ci"],
+        /go with --format k8s-secret/,
+      ],
+      [
+        ["login", "registry.example.com", "--secret-name", "x"],
+        /--secret-name does not apply to login/,
+      ],
+    ];
+    for (const [args, says] of cases) {
+      const result = await runCli(args, { env: node.env });
+      assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+      assert.equal(result.stdout, "");
+      assert.match(result.stderr.split("\n")[0], says);
+      scanner.check("usage error", result.stderr);
+    }
+  });
+
+  it("token --help explains the Secret expires and how to refresh it", async () => {
+    const node = await sandbox();
+    const help = await runCli(["token", "--help"], { env: node.env });
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /k8s-secret/);
+    assert.match(help.stdout, /--namespace NS/);
+    assert.match(help.stdout, /--secret-name NAME/);
+    assert.match(help.stdout, /stops working when the token\s+expires/);
+    assert.match(help.stdout, /kubectl apply -f -/);
+  });
+
+  describe("examples/kubernetes/pull-secret-cronjob.yaml", () => {
+    async function manifests(): Promise<Record<string, unknown>[]> {
+      return await yamlDocuments(
+        await readFile(join(EXAMPLES, "pull-secret-cronjob.yaml"), "utf8"),
+      );
+    }
+
+    type Container = {
+      command: string[];
+      args: string[];
+      image: string;
+      env: {
+        name: string;
+        value?: string;
+        valueFrom?: {
+          fieldRef?: { fieldPath: string };
+          secretKeyRef?: { name: string; key: string };
+        };
+      }[];
+    };
+
+    function cronJob(documents: Record<string, unknown>[]) {
+      const job = documents.find((document) => document.kind === "CronJob") as {
+        apiVersion: string;
+        metadata: { namespace: string };
+        spec: {
+          schedule: string;
+          jobTemplate: {
+            spec: { template: { spec: { serviceAccountName: string; containers: Container[] } } };
+          };
+        };
+      };
+      assert.ok(job, "a CronJob");
+      return job;
+    }
+
+    it("names the right kinds and versions, and refreshes every few minutes", async () => {
+      const documents = await manifests();
+      const kinds = documents.map((document) => `${document.apiVersion} ${document.kind}`);
+      assert.deepEqual(kinds, [
+        "v1 ServiceAccount",
+        "rbac.authorization.k8s.io/v1 Role",
+        "rbac.authorization.k8s.io/v1 RoleBinding",
+        "batch/v1 CronJob",
+      ]);
+      const job = cronJob(documents);
+      const minutes = /^\*\/(\d+) \* \* \* \*$/.exec(job.spec.schedule);
+      assert.ok(minutes && Number(minutes[1]) <= 4, `every few minutes: ${job.spec.schedule}`);
+      const pod = job.spec.jobTemplate.spec.template.spec;
+      assert.equal(pod.serviceAccountName, "sauce-registry-refresher");
+      const [container] = pod.containers;
+      const script = [...container.command, ...container.args].join(" ");
+      assert.match(script, /sauce-registry token .*--format k8s-secret/);
+      assert.match(script, /kubectl apply -f -/);
+      for (const variable of container.env) {
+        if (variable.name === "SAUCE_ACCESS_KEY") {
+          assert.ok(variable.valueFrom?.secretKeyRef, "the key comes from a Secret");
+        }
+      }
+    });
+
+    it("applies a Secret the real registry accepts, with the compiled binary", {
+      timeout: 240_000,
+    }, async () => {
+      const host = await registryWithImage();
+      const job = cronJob(await manifests());
+      const [container] = job.spec.jobTemplate.spec.template.spec.containers;
+      // The image's PATH: the compiled binary, and kubectl, which needs an API server that cannot
+      // run here, so a recorder stands in for it and keeps what it was given on stdin.
+      const bin = await mkdtemp(join(work, "image-bin-"));
+      const binary = join(bin, "sauce-registry");
+      const denoJson = JSON.parse(await readFile(join(ROOT, "deno.json"), "utf8"));
+      const task: string[] = denoJson.tasks["compile:bun"].split(/\s+/);
+      const buildArgs = task.slice(1);
+      buildArgs[buildArgs.indexOf("--outfile") + 1] = binary;
+      const build = await run(requireTool("bun"), buildArgs, { cwd: ROOT, timeoutMs: 180_000 });
+      assert.equal(build.code, 0, build.stderr);
+      const { log } = await makeArgvRecorderShim(bin, "kubectl", null, {
+        stdout: "secret/sauce-registry configured\n",
+      });
+      const home = await mkdtemp(join(work, "pod-tmp-"));
+      const secrets: Record<string, string> = { SAUCE_USERNAME: USER, SAUCE_ACCESS_KEY: KEY };
+      const podEnv = (key: string): Record<string, string> => {
+        const env: Record<string, string> = {
+          PATH: `${bin}:/usr/bin:/bin`,
+          SAUCE_API_URL: standIn.url,
+        };
+        for (const variable of container.env) {
+          const from = variable.valueFrom;
+          env[variable.name] = from?.fieldRef
+            ? job.metadata.namespace
+            : from?.secretKeyRef
+            ? (from.secretKeyRef.key === "SAUCE_ACCESS_KEY" ? key : secrets[from.secretKeyRef.key])
+            : variable.value!;
+        }
+        env.SAUCE_REGISTRY_URL = `${host}/team`;
+        env.HOME = home;
+        return env;
+      };
+      const [program, ...args] = [...container.command, ...container.args];
+      const result = await run(program, args, { env: podEnv(KEY), inheritEnv: false, cwd: home });
+      assert.equal(result.code, 0, result.stderr);
+      scanner.check("CronJob output", result.stdout, result.stderr);
+      const [call] = await readShimCalls(log);
+      assert.deepEqual(call.args, ["apply", "-f", "-"]);
+      scanner.check("kubectl argv", call.argv.join(" "));
+      const [secret] = await yamlDocuments(call.stdin);
+      assert.equal((secret.metadata as { name: string }).name, "sauce-registry");
+      assert.equal((secret.metadata as { namespace: string }).namespace, "ci");
+      await assertSecretLogsIn(secret, host);
+
+      // A refused key fails the job (pipefail), rather than applying nothing and passing.
+      scanner.add(`${KEY}-wrong`);
+      const failed = await run(program, args, {
+        env: podEnv(`${KEY}-wrong`),
+        inheritEnv: false,
+        cwd: home,
+      });
+      assert.notEqual(failed.code, 0, "the job fails when no token comes");
+      scanner.check("failed CronJob output", failed.stdout, failed.stderr);
+    });
+  });
+});
