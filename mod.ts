@@ -35,9 +35,12 @@ import {
 import {
   changeMode,
   concat,
+  copyFileTo,
   createExclusive,
   dirname,
   env,
+  executableFileName,
+  executableNames,
   fileInfo,
   homeDirectory,
   isRootUser,
@@ -48,6 +51,7 @@ import {
   makeDirectory,
   makeSymlink,
   makeTempDirectory,
+  pathListSeparator,
   processId,
   processIsAlive,
   readTextFile,
@@ -1805,8 +1809,9 @@ export interface InstallHelperResult {
 
 /**
  * Put `docker-credential-saucelabs` in a folder: for a compiled binary a symlink to it (it acts
- * as the helper under that name), else a two-line script that runs this program's script with
- * Deno or Bun and the `credential-helper` command.
+ * as the helper under that name; on Windows a copy named `docker-credential-saucelabs.exe`), else
+ * a two-line script that runs this program's script with Deno or Bun and the `credential-helper`
+ * command.
  *
  * @example
  * ```ts
@@ -1817,16 +1822,23 @@ export interface InstallHelperResult {
  * @param how How this program was started ({@linkcode launcher}).
  * @param dir The folder; default `/usr/local/bin` as root, else `~/.local/bin`.
  * @returns The path written and whether its folder is on PATH.
+ * @throws {UsageError} On Windows when the program is not the standalone binary.
  */
 export async function installHelper(how: Launcher, dir?: string): Promise<InstallHelperResult> {
   const folder =
     (dir ?? (isRootUser() ? "/usr/local/bin" : joinPath(homeDirectory(), ".local", "bin")))
       .replace(/(.)\/+$/, "$1");
-  const path = joinPath(folder, HELPER_PROGRAM);
+  const path = joinPath(folder, executableFileName(HELPER_PROGRAM));
+  if (isWindows() && how.kind !== "compiled") {
+    throw new UsageError(
+      "install-helper on Windows needs the standalone binary (sauce-registry-<version>-windows-x64.exe): Docker cannot run a shell script as a credential helper there",
+    );
+  }
   await makeDirectory(folder, 0o755);
   await removePath(path);
   if (how.kind === "compiled") {
-    await makeSymlink(how.program, path);
+    // Windows lets only administrators make symlinks: a copy answers the same.
+    await (isWindows() ? copyFileTo(how.program, path) : makeSymlink(how.program, path));
   } else {
     const runner = how.kind === "bun"
       ? `exec ${shellQuote(how.program)} --no-env-file ${
@@ -1843,7 +1855,7 @@ export async function installHelper(how: Launcher, dir?: string): Promise<Instal
       0o755,
     );
   }
-  const onPath = (env("PATH") ?? "").split(":").includes(folder);
+  const onPath = (env("PATH") ?? "").split(pathListSeparator()).includes(folder);
   return { path, onPath };
 }
 
@@ -2139,15 +2151,18 @@ export async function status(
  * console.log(await findOnPath("docker-credential-saucelabs"));
  * ```
  *
- * @param program The program's name.
+ * @param program The program's name (on Windows also found with an extension from `PATHEXT`).
  * @returns Its path, or undefined when it is not on PATH.
  */
 export async function findOnPath(program: string): Promise<string | undefined> {
-  for (const dir of (env("PATH") ?? "").split(isWindows() ? ";" : ":")) {
+  for (const dir of (env("PATH") ?? "").split(pathListSeparator())) {
     if (!dir) continue;
-    const candidate = joinPath(dir, program);
-    const info = await fileInfo(candidate);
-    if (info?.isFile && (isWindows() || (info.mode & 0o111) !== 0)) return candidate;
+    // On Windows `docker-credential-saucelabs` is found as `docker-credential-saucelabs.exe`.
+    for (const name of executableNames(program)) {
+      const candidate = joinPath(dir, name);
+      const info = await fileInfo(candidate);
+      if (info?.isFile && (isWindows() || (info.mode & 0o111) !== 0)) return candidate;
+    }
   }
   return undefined;
 }

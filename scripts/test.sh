@@ -13,7 +13,8 @@ TOOLS_DIR=${SAUCE_REGISTRY_TOOLS:-$PWD/.tools}
 # The real components the tests drive, and what the benchmarks compare against (curl and jq for
 # the seed's recipe, a Go credential helper, GNU time for peak memory).
 APT_PACKAGES=(docker.io docker-registry skopeo podman buildah openssl ca-certificates curl jq
-  amazon-ecr-credential-helper time)
+  amazon-ecr-credential-helper time
+  file) # the release test checks each binary's format
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -50,7 +51,7 @@ export PATH="$TOOLS_DIR/node_modules/.bin:$PATH"
 export DENO_NO_UPDATE_CHECK=1
 export NO_COLOR=1 # plain runner summaries, which the closing line is read from
 
-for tool in deno bun dockerd docker-registry skopeo podman buildah openssl; do
+for tool in deno bun dockerd docker-registry skopeo podman buildah openssl file; do
   command -v "$tool" >/dev/null || { echo "error: $tool is not installed; the real-component tests need it" >&2; exit 1; }
 done
 say "$(deno --version | head -n 1), bun $(bun --version)"
