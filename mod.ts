@@ -1580,6 +1580,61 @@ export async function configureDocker(
   };
 }
 
+/** Options of {@linkcode unconfigureDocker}. */
+export interface UnconfigureDockerOptions extends PathOptions {
+  /** The helper's name in `credHelpers`; default `saucelabs`. Entries naming another stay. */
+  helperName?: string;
+  /** Aborting stops waiting for the files' locks. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Undo {@linkcode configureDocker} for these registries: drop their `credHelpers` entries that
+ * name this helper (and `credHelpers` itself once empty) and their records in the registries
+ * file. Files that do not exist are not created; other settings are kept. Idempotent.
+ *
+ * @example
+ * ```ts
+ * import { unconfigureDocker } from "./mod.ts";
+ * await unconfigureDocker(["registry.example.com/your-private-registry"]);
+ * ```
+ *
+ * @param registries Registry URLs or hosts.
+ * @param options Where the files are.
+ * @returns The hosts and files, and whether each file changed.
+ * @throws {UsageError} For a malformed registry.
+ * @throws {ConfigError} When the Docker config is not valid JSON (it is left untouched).
+ */
+export async function unconfigureDocker(
+  registries: readonly string[],
+  options: UnconfigureDockerOptions = {},
+): Promise<ConfigureDockerResult> {
+  const hosts = registries.map((registry) => parseRegistry(registry).host);
+  const helper = options.helperName ?? "saucelabs";
+  const dockerConfig = await resolveSymlinks(dockerConfigFile(options));
+  const settingsPath = settingsFile(options);
+  const dropHosts = (object: unknown, keep: (value: unknown) => boolean): boolean => {
+    if (!object || typeof object !== "object" || Array.isArray(object)) return false;
+    const entries = object as Record<string, unknown>;
+    const drop = hosts.filter((host) => Object.hasOwn(entries, host) && !keep(entries[host]));
+    for (const host of drop) delete entries[host];
+    return drop.length > 0;
+  };
+  const dockerConfigChanged = (await fileInfo(dockerConfig)) !== undefined &&
+    await updateJsonFile(dockerConfig, (json) => {
+      if (!dropHosts(json.credHelpers, (value) => value !== helper)) return false;
+      if (Object.keys(json.credHelpers as object).length === 0) delete json.credHelpers;
+      return true;
+    }, options.signal);
+  const settingsChanged = (await fileInfo(settingsPath)) !== undefined &&
+    await updateJsonFile(
+      settingsPath,
+      (json) => dropHosts(json.registries, () => false),
+      options.signal,
+    );
+  return { hosts, dockerConfig, settingsFile: settingsPath, dockerConfigChanged, settingsChanged };
+}
+
 /** What the Docker config says about one registry host, for `status`. */
 export interface DockerConfigStatus {
   /** The file read. */
