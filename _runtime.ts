@@ -393,6 +393,11 @@ export async function createExclusive(path: string, data: string, mode: number):
   }
 }
 
+export async function copyFileTo(from: string, to: string): Promise<void> {
+  if (isDeno()) await Deno.copyFile(from, to);
+  else await (await loadFs()).copyFile(from, to);
+}
+
 export async function makeSymlink(target: string, path: string): Promise<void> {
   if (isDeno()) await Deno.symlink(target, path);
   else await (await loadFs()).symlink(target, path);
@@ -835,6 +840,34 @@ async function spawnWithNode(
 
 function isAbsolute(path: string): boolean {
   return path.startsWith("/") || /^[A-Za-z]:[\\/]/.test(path);
+}
+
+/** The separator of PATH's folders: `;` on Windows, `:` elsewhere. */
+export function pathListSeparator(windows: boolean = isWindows()): string {
+  return windows ? ";" : ":";
+}
+
+/**
+ * The file names under which a command can sit in a PATH folder: on Windows the name with each
+ * extension of PATHEXT (default `.COM;.EXE;.BAT;.CMD`), as Windows and Go's exec.LookPath try
+ * them, after the name itself when it already ends in one; elsewhere the name alone.
+ */
+export function executableNames(
+  program: string,
+  windows: boolean = isWindows(),
+  pathext: string | undefined = env("PATHEXT"),
+): string[] {
+  if (!windows) return [program];
+  const extensions = (pathext || ".COM;.EXE;.BAT;.CMD").split(";")
+    .filter((extension) => extension.startsWith("."))
+    .map((extension) => extension.toLowerCase());
+  const named = extensions.some((extension) => program.toLowerCase().endsWith(extension));
+  return [...(named ? [program] : []), ...extensions.map((extension) => program + extension)];
+}
+
+/** A program's file name: with `.exe` on Windows, where nothing runs without an extension. */
+export function executableFileName(program: string, windows: boolean = isWindows()): string {
+  return windows ? `${program}.exe` : program;
 }
 
 export function joinPath(...parts: string[]): string {

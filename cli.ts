@@ -179,7 +179,8 @@ Example:
     details:
       `Docker runs it with the server address on standard input. Set SAUCE_REGISTRY_NO_CACHE=1
 to turn the token cache off, SAUCE_REGISTRY_TIMEOUT=SECONDS to change how long it waits for a
-token (default 60).
+token (default 60), SAUCE_REGISTRY_CREDENTIALS_FILE=PATH to read the username and access key
+from that file (saucectl's "username:" and "accessKey:" lines) instead of ~/.sauce/credentials.yml.
 
 Example:
   printf registry.example.com | sauce-registry credential-helper get`,
@@ -754,7 +755,14 @@ async function helperMain(argv: string[]): Promise<number> {
   const seconds = limit > 0 ? limit : HELPER_TIMEOUT_SECONDS;
   // AbortSignal.timeout, not setTimeout: Deno's first setTimeout costs ~10 ms, a third of a get.
   const signal = AbortSignal.timeout(seconds * 1000);
-  const options: CredentialHelperOptions = { noCache, signal, ...retryTuning() };
+  const options: CredentialHelperOptions = {
+    noCache,
+    signal,
+    // A file of saucectl's shape read in place of ~/.sauce/credentials.yml: how the GitHub Action
+    // and the GitLab component hand the helper a key without putting it in every step's env.
+    saucectlFile: env("SAUCE_REGISTRY_CREDENTIALS_FILE") || undefined,
+    ...retryTuning(),
+  };
   const answer = await credentialHelper(action, input, options);
   const stderr = signal.aborted && answer.exitCode !== 0
     ? `${HELPER_PROGRAM}: Timed out after ${seconds} s (SAUCE_REGISTRY_TIMEOUT) asking for a token\n`

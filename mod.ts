@@ -36,9 +36,12 @@ import {
   BUN_RUN_FLAGS,
   changeMode,
   concat,
+  copyFileTo,
   createExclusive,
   dirname,
   env,
+  executableFileName,
+  executableNames,
   fileInfo,
   homeDirectory,
   isLinux,
@@ -50,6 +53,7 @@ import {
   makeDirectory,
   makeSymlink,
   makeTempDirectory,
+  pathListSeparator,
   processId,
   processIdentity,
   processIsAlive,
@@ -1770,6 +1774,61 @@ export async function configureDocker(
   };
 }
 
+/** Options of {@linkcode unconfigureDocker}. */
+export interface UnconfigureDockerOptions extends PathOptions {
+  /** The helper's name in `credHelpers`; default `saucelabs`. Entries naming another stay. */
+  helperName?: string;
+  /** Aborting stops waiting for the files' locks. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Undo {@linkcode configureDocker} for these registries: drop their `credHelpers` entries that
+ * name this helper (and `credHelpers` itself once empty) and their records in the registries
+ * file. Files that do not exist are not created; other settings are kept. Idempotent.
+ *
+ * @example
+ * ```ts
+ * import { unconfigureDocker } from "./mod.ts";
+ * await unconfigureDocker(["registry.example.com/your-private-registry"]);
+ * ```
+ *
+ * @param registries Registry URLs or hosts.
+ * @param options Where the files are.
+ * @returns The hosts and files, and whether each file changed.
+ * @throws {UsageError} For a malformed registry.
+ * @throws {ConfigError} When the Docker config is not valid JSON (it is left untouched).
+ */
+export async function unconfigureDocker(
+  registries: readonly string[],
+  options: UnconfigureDockerOptions = {},
+): Promise<ConfigureDockerResult> {
+  const hosts = registries.map((registry) => parseRegistry(registry).host);
+  const helper = options.helperName ?? "saucelabs";
+  const dockerConfig = await resolveSymlinks(dockerConfigFile(options));
+  const settingsPath = settingsFile(options);
+  const dropHosts = (object: unknown, keep: (value: unknown) => boolean): boolean => {
+    if (!object || typeof object !== "object" || Array.isArray(object)) return false;
+    const entries = object as Record<string, unknown>;
+    const drop = hosts.filter((host) => Object.hasOwn(entries, host) && !keep(entries[host]));
+    for (const host of drop) delete entries[host];
+    return drop.length > 0;
+  };
+  const dockerConfigChanged = (await fileInfo(dockerConfig)) !== undefined &&
+    await updateJsonFile(dockerConfig, (json) => {
+      if (!dropHosts(json.credHelpers, (value) => value !== helper)) return false;
+      if (Object.keys(json.credHelpers as object).length === 0) delete json.credHelpers;
+      return true;
+    }, options.signal);
+  const settingsChanged = (await fileInfo(settingsPath)) !== undefined &&
+    await updateJsonFile(
+      settingsPath,
+      (json) => dropHosts(json.registries, () => false),
+      options.signal,
+    );
+  return { hosts, dockerConfig, settingsFile: settingsPath, dockerConfigChanged, settingsChanged };
+}
+
 /** What the Docker config says about one registry host, for `status`. */
 export interface DockerConfigStatus {
   /** The file read. */
@@ -1999,10 +2058,11 @@ export interface InstallHelperResult {
 
 /**
  * Put `docker-credential-saucelabs` in a folder: for a compiled binary a symlink to it (it acts
- * as the helper under that name), else a two-line script that runs this program's script with
- * Deno or Bun and the `credential-helper` command. Docker runs the helper in whatever folder the
- * user is in, so the script keeps the runtime from loading anything of that folder: Deno with
- * `--no-config`, Bun with `--no-env-file --config=/dev/null --tsconfig-override=/dev/null`.
+ * as the helper under that name; on Windows a copy named `docker-credential-saucelabs.exe`), else
+ * a two-line script that runs this program's script with Deno or Bun and the `credential-helper`
+ * command. Docker runs the helper in whatever folder the user is in, so the script keeps the
+ * runtime from loading anything of that folder: Deno with `--no-config`, Bun with
+ * `--no-env-file --config=/dev/null --tsconfig-override=/dev/null`.
  *
  * @example
  * ```ts
@@ -2013,16 +2073,23 @@ export interface InstallHelperResult {
  * @param how How this program was started ({@linkcode launcher}).
  * @param dir The folder; default `/usr/local/bin` as root, else `~/.local/bin`.
  * @returns The path written and whether its folder is on PATH.
+ * @throws {UsageError} On Windows when the program is not the standalone binary.
  */
 export async function installHelper(how: Launcher, dir?: string): Promise<InstallHelperResult> {
   const folder =
     (dir ?? (isRootUser() ? "/usr/local/bin" : joinPath(homeDirectory(), ".local", "bin")))
       .replace(/(.)\/+$/, "$1");
-  const path = joinPath(folder, HELPER_PROGRAM);
+  const path = joinPath(folder, executableFileName(HELPER_PROGRAM));
+  if (isWindows() && how.kind !== "compiled") {
+    throw new UsageError(
+      "install-helper on Windows needs the standalone binary (sauce-registry-<version>-windows-x64.exe): Docker cannot run a shell script as a credential helper there",
+    );
+  }
   await makeDirectory(folder, 0o755);
   await removePath(path);
   if (how.kind === "compiled") {
-    await makeSymlink(how.program, path);
+    // Windows lets only administrators make symlinks: a copy answers the same.
+    await (isWindows() ? copyFileTo(how.program, path) : makeSymlink(how.program, path));
   } else {
     const runner = how.kind === "bun"
       ? `exec ${shellQuote(how.program)} ${BUN_RUN_FLAGS.join(" ")} ${
@@ -2039,7 +2106,7 @@ export async function installHelper(how: Launcher, dir?: string): Promise<Instal
       0o755,
     );
   }
-  const onPath = (env("PATH") ?? "").split(":").includes(folder);
+  const onPath = (env("PATH") ?? "").split(pathListSeparator()).includes(folder);
   return { path, onPath };
 }
 
@@ -2706,15 +2773,18 @@ export async function status(
  * console.log(await findOnPath("docker-credential-saucelabs"));
  * ```
  *
- * @param program The program's name.
+ * @param program The program's name (on Windows also found with an extension from `PATHEXT`).
  * @returns Its path, or undefined when it is not on PATH.
  */
 export async function findOnPath(program: string): Promise<string | undefined> {
-  for (const dir of (env("PATH") ?? "").split(isWindows() ? ";" : ":")) {
+  for (const dir of (env("PATH") ?? "").split(pathListSeparator())) {
     if (!dir) continue;
-    const candidate = joinPath(dir, program);
-    const info = await fileInfo(candidate);
-    if (info?.isFile && (isWindows() || (info.mode & 0o111) !== 0)) return candidate;
+    // On Windows `docker-credential-saucelabs` is found as `docker-credential-saucelabs.exe`.
+    for (const name of executableNames(program)) {
+      const candidate = joinPath(dir, name);
+      const info = await fileInfo(candidate);
+      if (info?.isFile && (isWindows() || (info.mode & 0o111) !== 0)) return candidate;
+    }
   }
   return undefined;
 }

