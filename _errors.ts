@@ -252,17 +252,38 @@ export function redact(text: string, secrets: readonly (string | undefined)[]): 
   return clean;
 }
 
+/**
+ * An error as one line of text (its message and its cause's), safe to show: see
+ * {@linkcode printable}.
+ */
 export function errorText(error: unknown): string {
   if (error instanceof Error) {
     const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
-    return `${error.message}${cause}`.replace(/\s+/g, " ").trim();
+    return printable(`${error.message}${cause}`, Infinity);
   }
-  return String(error);
+  return printable(String(error), Infinity);
 }
 
-/** Keep what is safe to show: no control characters, short. */
+/**
+ * Characters that must not reach a terminal from text that came from the network or a file:
+ * C0 and C1 controls (ESC starts terminal commands, CR and BS overwrite what was shown) and the
+ * line separators, which become a space; the bidirectional marks, embeddings, overrides and
+ * isolates (U+061C, U+200E-F, U+202A-E, U+2066-9), which reorder what is shown and are dropped.
+ */
+// deno-lint-ignore no-control-regex
+const CONTROLS = /[\x00-\x1f\x7f-\x9f\u2028\u2029]+/g;
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Keep what is safe to show of a text that came from the network, a file or a tool: no control
+ * characters and no bidirectional overrides (the readable words stay), on one line, at most
+ * `max` characters. Every message that quotes such text goes through here.
+ *
+ * @param text The text.
+ * @param max The longest result; a longer text is cut and ends with `…`.
+ * @returns The text, safe for a terminal.
+ */
 export function printable(text: string, max = 80): string {
-  // deno-lint-ignore no-control-regex
-  const clean = text.replace(/[\x00-\x1f\x7f]+/g, " ").trim();
+  const clean = text.replace(BIDI, "").replace(CONTROLS, " ").trim();
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
 }

@@ -83,6 +83,64 @@ export function env(name: string): string | undefined {
   return isBun() ? bun().env[name] : nodeProcess().env[name];
 }
 
+/** Set an environment variable of this process, or remove it (undefined). */
+function setEnv(name: string, value: string | undefined): void {
+  if (isDeno()) {
+    if (value === undefined) Deno.env.delete(name);
+    else Deno.env.set(name, value);
+  } else {
+    const variables = isBun() ? bun().env : nodeProcess().env;
+    if (value === undefined) delete variables[name];
+    else variables[name] = value;
+  }
+}
+
+/**
+ * `fetch`, then `read` the answer while its connection is open. With `direct`, never through a
+ * proxy: both runtimes send even a loopback URL through HTTP_PROXY/HTTPS_PROXY, which would hand
+ * the request, Authorization header included, in plain text to a proxy elsewhere. Deno reads the
+ * proxy variables when an HTTP client is made and Bun when fetch is called, so NO_PROXY (and
+ * no_proxy) names the host only for that moment, then is put back as it was (children never see
+ * the change).
+ *
+ * @example
+ * ```ts
+ * import { fetchAndRead } from "./_runtime.ts";
+ * const text = await fetchAndRead(new URL("http://127.0.0.1:8080/"), {}, true, (r) => r.text());
+ * ```
+ *
+ * @param url The URL.
+ * @param init The request.
+ * @param direct Go around any proxy (for loopback URLs).
+ * @param read What to do with the answer.
+ * @returns What `read` returned.
+ */
+export async function fetchAndRead<T>(
+  url: URL,
+  init: RequestInit,
+  direct: boolean,
+  read: (response: Response) => Promise<T>,
+): Promise<T> {
+  if (!direct) return await read(await fetch(url, init));
+  // Both spellings: Bun prefers a lower-case no_proxy when the user has one.
+  const names = ["NO_PROXY", "no_proxy"];
+  const saved = names.map((name) => env(name));
+  let client: Deno.HttpClient | undefined;
+  let answer: Promise<Response>;
+  for (const name of names) setEnv(name, url.hostname.replace(/^\[|\]$/g, ""));
+  try {
+    if (isDeno()) client = Deno.createHttpClient({});
+    answer = fetch(url, client ? { ...init, client } : init);
+  } finally {
+    names.forEach((name, index) => setEnv(name, saved[index]));
+  }
+  try {
+    return await read(await answer);
+  } finally {
+    client?.close();
+  }
+}
+
 export function environment(): Record<string, string> {
   if (isDeno()) return Deno.env.toObject();
   const copy: Record<string, string> = {};

@@ -12,7 +12,6 @@
  */
 
 import {
-  apiBaseUrl,
   configureDocker,
   credentialHelper,
   type CredentialHelperOptions,
@@ -23,18 +22,18 @@ import {
   findOnPath,
   HELPER_PROGRAM,
   installHelper,
-  isSauceLabsOrLoopbackUrl,
   kubeletCredentialProvider,
   launcher,
   login,
   logout,
   parseRegistry,
+  parseTimeoutSeconds,
   pullSecretYaml,
   pushImage,
   registryUrlForImage,
+  resolveApiSettings,
   resolveCredentials,
   SauceRegistryError,
-  type SettingLookup,
   settingLookup,
   shellQuote,
   status,
@@ -80,7 +79,9 @@ const GLOBAL_OPTIONS = `Global options:
                          a .env file, or ~/.sauce/credentials.yml)
   --env-file PATH        read variables from this file (default ./.env when present);
                          variables already set win
-  --timeout SECONDS      give up after this long, whole operation (exit 124)
+  --timeout SECONDS      give up after this long, whole operation (exit 124); without it,
+                         waiting for a token gives up after SAUCE_REGISTRY_TIMEOUT or 60 s
+                         (for exec and push: the token only, not the command they run)
   --json                 machine-readable output
   --quiet                no informational messages
   --verbose              log requests on stderr, credentials redacted
@@ -102,6 +103,9 @@ const COMMANDS: Record<string, { usage: string; summary: string; details: string
                    --secret-name NAME (default sauce-registry). It stops working when the token
                    expires: refresh it every few minutes (a CronJob: examples/kubernetes/), or let
                    the kubelet fetch tokens itself (kubelet-credential-provider)
+
+expires_at and expires-at are in this machine's clock: when Sauce Labs' clock differs, the
+lifetime Sauce Labs gave is counted from now, so compare them with this machine's time.
 
 Examples:
   eval "$(sauce-registry token --registry registry.example.com/your-private-registry --format env)"
@@ -179,8 +183,9 @@ Example:
     details:
       `Docker runs it with the server address on standard input. Set SAUCE_REGISTRY_NO_CACHE=1
 to turn the token cache off, SAUCE_REGISTRY_TIMEOUT=SECONDS to change how long it waits for a
-token (default 60), SAUCE_REGISTRY_CREDENTIALS_FILE=PATH to read the username and access key
-from that file (saucectl's "username:" and "accessKey:" lines) instead of ~/.sauce/credentials.yml.
+token (default 60, at most 2147483), SAUCE_REGISTRY_CREDENTIALS_FILE=PATH to read the username and
+access key from that file (saucectl's "username:" and "accessKey:" lines) instead of
+~/.sauce/credentials.yml.
 
 Example:
   printf registry.example.com | sauce-registry credential-helper get`,
@@ -306,6 +311,8 @@ interface Context {
   values: Values;
   positionals: string[];
   signal: AbortSignal;
+  /** From --timeout, which bounds the whole command. */
+  timeoutSeconds?: number;
   log?: (line: string) => void;
   /** Run a child that gets this process's termination signals and decides the exit code. */
   whileChildRuns<T>(work: () => Promise<T>): Promise<T>;
@@ -380,43 +387,26 @@ async function tokenOptions(context: Context, registryUrl?: string): Promise<Fet
     accessKey,
     envFile: values["env-file"],
   }, settings);
-  const { region, apiUrl } = await apiSettings(context, settings);
+  const { region, apiUrl } = await resolveApiSettings(apiOptions(context), settings);
   return {
     credentials,
     region,
     apiUrl,
     registryUrl,
     signal: context.signal,
+    // --timeout bounds the whole command; without it the library's default bounds the request.
+    timeoutSeconds: context.timeoutSeconds,
     log: context.log,
     ...retryTuning(),
   };
 }
 
-/**
- * The region and API URL: flags, then the environment, then the `.env` file. An API URL that only
- * the implicit `./.env` names must point at Sauce Labs (or loopback): a `.env` that came with a
- * cloned repository must not send the access key to a host of its choosing.
- */
-async function apiSettings(
-  context: Context,
-  settings: SettingLookup,
-): Promise<{ region?: string; apiUrl?: string }> {
-  const region = context.values.region ?? (await settings.get("SAUCE_REGION"))?.value;
-  let apiUrl = context.values["api-url"];
-  if (apiUrl === undefined) {
-    const found = await settings.get("SAUCE_API_URL");
-    if (
-      found?.source === ".env file" && context.values["env-file"] === undefined &&
-      !isSauceLabsOrLoopbackUrl(found.value)
-    ) {
-      throw new UsageError(
-        `SAUCE_API_URL in ./.env is not a Sauce Labs address, so the access key is not sent there; to use it, pass --api-url or --env-file .env`,
-      );
-    }
-    apiUrl = found?.value;
-  }
-  apiBaseUrl(region, apiUrl);
-  return { region, apiUrl };
+function apiOptions(context: Context): { region?: string; apiUrl?: string; envFile?: string } {
+  return {
+    region: context.values.region,
+    apiUrl: context.values["api-url"],
+    envFile: context.values["env-file"],
+  };
 }
 
 /** Advanced tuning from the environment (tests use short delays). */
@@ -612,8 +602,7 @@ async function runExec(context: Context, command: string[]): Promise<number> {
 
 async function runConfigureDocker(context: Context): Promise<number> {
   const registries = onlyPositionals(context, "configure-docker", 1, Infinity);
-  const settings = settingLookup({ envFile: context.values["env-file"] });
-  const { region, apiUrl } = await apiSettings(context, settings);
+  const { region, apiUrl } = await resolveApiSettings(apiOptions(context));
   const result = await configureDocker(registries, { region, apiUrl, signal: context.signal });
   const helperPath = await findOnPath(HELPER_PROGRAM);
   if (context.values.json) {
@@ -669,7 +658,7 @@ async function runStatus(context: Context): Promise<number> {
     username: context.values.username,
     accessKey,
     envFile: context.values["env-file"],
-    ...(await apiSettings(context, settings)),
+    ...(await resolveApiSettings(apiOptions(context), settings)),
     offline: context.values.offline,
     signal: context.signal,
   });
@@ -711,7 +700,8 @@ async function runStatus(context: Context): Promise<number> {
       );
     }
     lines.push(`Credential helper on PATH: ${report.helperOnPath ?? "no"}`);
-    await writeStdout(`${lines.join("\n")}\n`);
+    // Usernames, registry URLs and Docker settings come from files: nothing may steer the terminal.
+    await writeStdout(`${lines.map((line) => printable(line, Infinity)).join("\n")}\n`);
   }
   if (report.api && !report.api.ok) return report.api.exitCode ?? 1;
   return report.credentials ? 0 : 2;
@@ -736,9 +726,6 @@ const SIGNAL_EXIT: Record<TerminationSignal, number> = {
   SIGTERM: 15,
 };
 
-/** How long the credential helper waits for a token, unless SAUCE_REGISTRY_TIMEOUT says. */
-const HELPER_TIMEOUT_SECONDS = 60;
-
 /** The credential-helper protocol: exactly one argument, input on stdin for get/store/erase. */
 async function helperMain(argv: string[]): Promise<number> {
   const noCache = argv[0] === "--no-cache" || env("SAUCE_REGISTRY_NO_CACHE") === "1";
@@ -750,25 +737,17 @@ async function helperMain(argv: string[]): Promise<number> {
   }
   const action = args[0];
   const input = ["get", "store", "erase"].includes(action) ? await readStdin() : "";
-  // Docker waits for the helper with no limit of its own: a hung API must not hang a push.
-  const limit = Number(env("SAUCE_REGISTRY_TIMEOUT") ?? HELPER_TIMEOUT_SECONDS);
-  const seconds = limit > 0 ? limit : HELPER_TIMEOUT_SECONDS;
-  // AbortSignal.timeout, not setTimeout: Deno's first setTimeout costs ~10 ms, a third of a get.
-  const signal = AbortSignal.timeout(seconds * 1000);
+  // The library bounds get (SAUCE_REGISTRY_TIMEOUT, else 60 s): Docker waits with no limit.
   const options: CredentialHelperOptions = {
     noCache,
-    signal,
     // A file of saucectl's shape read in place of ~/.sauce/credentials.yml: how the GitHub Action
     // and the GitLab component hand the helper a key without putting it in every step's env.
     saucectlFile: env("SAUCE_REGISTRY_CREDENTIALS_FILE") || undefined,
     ...retryTuning(),
   };
   const answer = await credentialHelper(action, input, options);
-  const stderr = signal.aborted && answer.exitCode !== 0
-    ? `${HELPER_PROGRAM}: Timed out after ${seconds} s (SAUCE_REGISTRY_TIMEOUT) asking for a token\n`
-    : answer.stderr;
   if (answer.stdout) await writeStdout(answer.stdout);
-  if (stderr) await writeStderr(stderr);
+  if (answer.stderr) await writeStderr(answer.stderr);
   return answer.exitCode;
 }
 
@@ -825,19 +804,17 @@ async function providerMain(argv: string[]): Promise<number> {
       await writeStdout(commandHelp(PROVIDER));
       return 0;
     }
-    const limit = args.timeout ?? env("SAUCE_REGISTRY_TIMEOUT");
-    if (limit !== undefined) {
-      seconds = Number(limit);
-      if (!(seconds > 0) || !Number.isFinite(seconds)) {
-        throw new UsageError(
-          `Option --timeout expects a number of seconds above 0, got "${printable(limit, 20)}"`,
-        );
-      }
+    if (args.timeout !== undefined) seconds = parseTimeoutSeconds(args.timeout, "--timeout");
+    else if (env("SAUCE_REGISTRY_TIMEOUT") !== undefined) {
+      seconds = parseTimeoutSeconds(env("SAUCE_REGISTRY_TIMEOUT")!, "SAUCE_REGISTRY_TIMEOUT");
     }
     const signal = AbortSignal.timeout(seconds * 1000);
-    const settings = settingLookup({ envFile: args.envFile ?? false });
-    const region = args.region ?? (await settings.get("SAUCE_REGION"))?.value;
-    const apiUrl = args.apiUrl ?? (await settings.get("SAUCE_API_URL"))?.value;
+    // The kubelet's folder is not the user's: only an explicit --env-file is read.
+    const { region, apiUrl } = await resolveApiSettings({
+      region: args.region,
+      apiUrl: args.apiUrl,
+      envFile: args.envFile ?? false,
+    });
     const response = await kubeletCredentialProvider(await readStdin(), {
       registries: args.registries,
       username: args.username,
@@ -923,22 +900,20 @@ export async function main(args: string[]): Promise<number> {
     if (command !== "exec" && separator !== -1) {
       throw new UsageError(`"--" only goes with exec`);
     }
-    if (values.timeout !== undefined) {
-      const seconds = Number(values.timeout);
-      if (!(seconds > 0) || !Number.isFinite(seconds)) {
-        throw new UsageError(
-          `--timeout expects a number of seconds above 0, got "${values.timeout}"`,
-        );
-      }
+    const timeoutSeconds = values.timeout === undefined
+      ? undefined
+      : parseTimeoutSeconds(values.timeout, "--timeout");
+    if (timeoutSeconds !== undefined) {
       timer = setTimeout(
         () => controller.abort(new TimeoutError(`Timed out after ${values.timeout} s (--timeout)`)),
-        seconds * 1000,
+        timeoutSeconds * 1000,
       );
     }
     const context: Context = {
       values,
       positionals: positionals.slice(1),
       signal: controller.signal,
+      timeoutSeconds,
       log: values.verbose ? (line) => void writeStderr(`sauce-registry: ${line}\n`) : undefined,
       async whileChildRuns(work) {
         childRunning = true;
@@ -970,7 +945,7 @@ export async function main(args: string[]): Promise<number> {
       }
       return failure.exitCode;
     }
-    await writeStderr(`${colour("error:")} Unexpected failure: ${String(error)}\n`);
+    await writeStderr(`${colour("error:")} Unexpected failure: ${errorText(error)}\n`);
     return 1;
   } finally {
     clearTimeout(timer);

@@ -42,6 +42,7 @@ import {
   env,
   executableFileName,
   executableNames,
+  fetchAndRead,
   fileInfo,
   homeDirectory,
   isLinux,
@@ -135,32 +136,51 @@ export const REGIONS: Readonly<Record<string, string>> = Object.freeze({
 /** The region used when none is given. */
 export const DEFAULT_REGION = "us-west-1";
 
+/**
+ * Whether a URL's host is this machine, for the http:// allowance and for going around proxies:
+ * only `localhost`, 127.0.0.0/8 and ::1. A name under `.localhost` is not taken on trust: it is
+ * resolved like any other name, and may resolve elsewhere.
+ */
 function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return host === "localhost" || host.endsWith(".localhost") || host === "::1" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /**
- * Whether a URL points at Sauce Labs (`*.saucelabs.com`, `*.saucelabs.net`) or at this machine.
+ * Whether a URL is an https:// address of Sauce Labs (`*.saucelabs.com`, `*.saucelabs.net`).
  *
  * @example
  * ```ts
- * import { isSauceLabsOrLoopbackUrl } from "./mod.ts";
- * isSauceLabsOrLoopbackUrl("https://api.eu-central-1.saucelabs.com"); // true
- * isSauceLabsOrLoopbackUrl("https://example.com"); // false
+ * import { isSauceLabsUrl } from "./mod.ts";
+ * isSauceLabsUrl("https://api.eu-central-1.saucelabs.com"); // true
+ * isSauceLabsUrl("http://127.0.0.1:8080"); // false
  * ```
  *
  * @param url The URL.
  * @returns False also for a URL that does not parse.
  */
-export function isSauceLabsOrLoopbackUrl(url: string): boolean {
+export function isSauceLabsUrl(url: string): boolean {
   try {
-    const { hostname } = new URL(url);
-    return /(^|\.)saucelabs\.(com|net)$/i.test(hostname) || isLoopbackHost(hostname);
+    const { protocol, hostname } = new URL(url);
+    return protocol === "https:" && /(^|\.)saucelabs\.(com|net)$/i.test(hostname);
   } catch {
     return false;
   }
+}
+
+/**
+ * A URL or registry reference as it may be shown: everything before the last `@` of what could
+ * be its authority (`user:password@`, where a password may hold `/` and `@`) becomes `***`. An
+ * `@` that starts a digest (`…/app@sha256:…`) is not userinfo.
+ */
+function maskUserinfo(input: string): string {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(input)?.[0] ?? "";
+  const rest = input.slice(scheme.length);
+  let at = rest.lastIndexOf("@");
+  while (at !== -1 && DIGEST.test(rest.slice(at + 1)) && rest.slice(0, at).includes("/")) {
+    at = rest.lastIndexOf("@", at - 1);
+  }
+  return at === -1 ? input : `${scheme}***${rest.slice(at)}`;
 }
 
 /**
@@ -193,7 +213,7 @@ export function apiBaseUrl(region?: string, apiUrl?: string): string {
       url = new URL(apiUrl);
     } catch {
       throw new UsageError(
-        `Invalid API URL "${printable(apiUrl)}": expected https://host[:port][/path]`,
+        `Invalid API URL "${printable(maskUserinfo(apiUrl))}": expected https://host[:port][/path]`,
       );
     }
     if (url.username || url.password) {
@@ -201,11 +221,13 @@ export function apiBaseUrl(region?: string, apiUrl?: string): string {
     }
     if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
       throw new UsageError(
-        `Invalid API URL "${url.origin}": plain http:// is only accepted for loopback hosts; use https://`,
+        `Invalid API URL "${url.origin}": plain http:// is only accepted for loopback hosts (localhost, 127.0.0.0/8, ::1); use https://`,
       );
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new UsageError(`Invalid API URL "${printable(apiUrl)}": expected an https:// URL`);
+      throw new UsageError(
+        `Invalid API URL "${printable(maskUserinfo(apiUrl))}": expected an https:// URL`,
+      );
     }
     return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
   }
@@ -302,20 +324,157 @@ async function readDotenv(path: string | false | undefined): Promise<Record<stri
   return parseEnv(text) as Record<string, string>;
 }
 
-/** Read saucectl's `credentials.yml`: flat `key: value` lines, optionally quoted. */
+/** Read saucectl's `credentials.yml` (see {@linkcode parseSaucectlCredentials}). */
 async function readSaucectlCredentials(path: string): Promise<Partial<SauceCredentials>> {
   const text = await readTextFile(path);
   if (text === undefined) return {};
-  const values: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const match = /^\s*([A-Za-z_]+)\s*:\s*(.*?)\s*$/.exec(line);
-    if (!match) continue;
-    let value = match[2];
-    if (/^(["']).*\1$/.test(value)) value = value.slice(1, -1);
-    else value = value.replace(/\s+#.*$/, "");
-    values[match[1]] = value;
-  }
+  const values = parseSaucectlCredentials(path, text);
   return { username: values.username || undefined, accessKey: values.accessKey || undefined };
+}
+
+/**
+ * The top-level `key: value` pairs of saucectl's `credentials.yml`, which is what saucectl writes:
+ * plain, 'single-quoted' or "double-quoted" (with escapes) scalars, and comments. The rest of
+ * YAML (nesting, block scalars, anchors and aliases, tags, flow collections) is refused, naming
+ * the line, rather than misread: a key read wrong would be sent to Sauce Labs.
+ */
+function parseSaucectlCredentials(path: string, text: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  text.replace(/^\uFEFF/, "").split(/\r?\n/).forEach((line, index) => {
+    const fail = (problem: string): never => {
+      throw new ConfigError(
+        path,
+        `line ${
+          index + 1
+        }: ${problem}; expected lines such as "username: NAME" and "accessKey: KEY", as saucectl writes them`,
+      );
+    };
+    if (/^\s*(#.*)?$/.test(line) || /^(---|\.\.\.)\s*(#.*)?$/.test(line)) return;
+    if (/^\s/.test(line)) fail("an indented line (a nested or multi-line value) is not supported");
+    const match = /^([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:(?:[ \t]+(.*))?$/.exec(line);
+    if (!match) fail("this is not a key: value line");
+    const [, key, rest = ""] = match!;
+    if (Object.hasOwn(values, key)) fail(`"${key}" appears twice`);
+    values[key] = yamlScalar(rest.trim(), fail);
+  });
+  return values;
+}
+
+/** One YAML scalar on one line, as the value of a key; `fail` says what is not supported. */
+function yamlScalar(text: string, fail: (problem: string) => never): string {
+  if (text === "" || text.startsWith("#")) return "";
+  const first = text[0];
+  const refused: Record<string, string> = {
+    "|": "block scalars (| and >) are not supported: write the value on one line",
+    ">": "block scalars (| and >) are not supported: write the value on one line",
+    "&": "anchors (&) are not supported",
+    "*": "aliases (*) are not supported",
+    "!": "tags (!) are not supported",
+    "[": "flow collections ([ and {) are not supported",
+    "{": "flow collections ([ and {) are not supported",
+    "@": "a plain value cannot start with @: quote it",
+    "`": "a plain value cannot start with `: quote it",
+    "%": "a plain value cannot start with %: quote it",
+  };
+  if (Object.hasOwn(refused, first)) fail(refused[first]);
+  if (/^[-?:](\s|$)/.test(text)) fail("sequences and complex keys are not supported");
+  if (first === '"' || first === "'") {
+    const { value, end } = first === '"' ? doubleQuoted(text, fail) : singleQuoted(text, fail);
+    if (!/^(\s+#.*|\s*)$/.test(text.slice(end))) fail("unexpected text after the quoted value");
+    return value;
+  }
+  const value = text.replace(/\s+#.*$/, "");
+  if (/:\s/.test(value) || value.endsWith(":")) fail('a plain value cannot hold ": ": quote it');
+  return value === "~" || value === "null" ? "" : value;
+}
+
+function singleQuoted(text: string, fail: (problem: string) => never): QuotedScalar {
+  let value = "";
+  for (let index = 1; index < text.length; index++) {
+    if (text[index] !== "'") {
+      value += text[index];
+    } else if (text[index + 1] === "'") {
+      value += "'";
+      index++;
+    } else {
+      return { value, end: index + 1 };
+    }
+  }
+  return fail("the quoted value is not closed on this line");
+}
+
+const YAML_ESCAPES: Record<string, string> = {
+  "0": "\0",
+  "a": "\x07",
+  "b": "\b",
+  "t": "\t",
+  "\t": "\t",
+  "n": "\n",
+  "v": "\v",
+  "f": "\f",
+  "r": "\r",
+  "e": "\x1b",
+  " ": " ",
+  '"': '"',
+  "/": "/",
+  "\\": "\\",
+  "N": "\x85",
+  "_": "\xa0",
+  "L": "\u2028",
+  "P": "\u2029",
+};
+
+function doubleQuoted(text: string, fail: (problem: string) => never): QuotedScalar {
+  let value = "";
+  for (let index = 1; index < text.length; index++) {
+    const char = text[index];
+    if (char === '"') return { value, end: index + 1 };
+    if (char !== "\\") {
+      value += char;
+      continue;
+    }
+    const escape = text[++index] ?? "";
+    const digits = { x: 2, u: 4, U: 8 }[escape as "x" | "u" | "U"];
+    if (digits !== undefined) {
+      const hex = text.slice(index + 1, index + 1 + digits);
+      const code = /^[0-9a-fA-F]+$/.test(hex) && hex.length === digits ? parseInt(hex, 16) : NaN;
+      if (!(code <= 0x10ffff)) fail(`the escape \\${escape} needs ${digits} hex digits`);
+      value += String.fromCodePoint(code);
+      index += digits;
+    } else if (Object.hasOwn(YAML_ESCAPES, escape)) {
+      value += YAML_ESCAPES[escape];
+    } else {
+      fail(`unknown escape \\${printable(escape, 4)} in the quoted value`);
+    }
+  }
+  return fail("the quoted value is not closed on this line");
+}
+
+interface QuotedScalar {
+  /** The value without quotes, escapes resolved. */
+  value: string;
+  /** The index just past the closing quote. */
+  end: number;
+}
+
+/** Where a credential came from, in the words a user would look for. */
+function sourceName(source: CredentialSource, variable: string): string {
+  return {
+    flag: "--username",
+    stdin: "standard input",
+    environment: variable,
+    ".env file": `${variable} in the .env file`,
+    saucectl: "~/.sauce/credentials.yml",
+  }[source];
+}
+
+/** HTTP Basic authentication splits `user:key` at the first `:`: such a username cannot work. */
+function checkUsername(username: string, from: string): void {
+  if (username.includes(":")) {
+    throw new UsageError(
+      `The Sauce Labs username from ${from} contains ":", which HTTP Basic authentication cannot carry: check the username`,
+    );
+  }
 }
 
 /**
@@ -332,7 +491,10 @@ async function readSaucectlCredentials(path: string): Promise<Partial<SauceCrede
  * @param options Values from flags and which files to read.
  * @param settings The lookup to share with other settings; default one made from `options`.
  * @returns The credentials and their sources.
- * @throws {UsageError} When the username or the access key is found nowhere.
+ * @throws {UsageError} When the username or the access key is found nowhere, or the username
+ * holds a `:` (HTTP Basic authentication cannot carry it).
+ * @throws {ConfigError} When saucectl's file holds YAML this reader does not take (it names the
+ * line).
  */
 export async function resolveCredentials(
   options: CredentialOptions = {},
@@ -360,12 +522,146 @@ export async function resolveCredentials(
       `No Sauce Labs ${missing} found: set SAUCE_USERNAME and SAUCE_ACCESS_KEY (or use --username and --access-key-stdin, a .env file, or ~/.sauce/credentials.yml)`,
     );
   }
+  checkUsername(user.value, sourceName(user.source, "SAUCE_USERNAME"));
   return {
     username: user.value,
     accessKey: key.value,
     usernameSource: user.source,
     accessKeySource: key.source,
   };
+}
+
+/** Options of {@linkcode resolveApiSettings}. */
+export interface ApiSettingsOptions {
+  /** From `--region`; else `SAUCE_REGION`. */
+  region?: string;
+  /** From `--api-url`; else `SAUCE_API_URL`. */
+  apiUrl?: string;
+  /** The `.env` file, as in {@linkcode CredentialOptions}: undefined means `./.env` if present. */
+  envFile?: string | false;
+}
+
+/** The region and API URL a command uses (undefined: the default). */
+export interface ApiSettings {
+  /** The region name. */
+  region?: string;
+  /** An explicit API URL, which wins over the region. */
+  apiUrl?: string;
+}
+
+/**
+ * The region and API URL: options, then the environment (`SAUCE_REGION`, `SAUCE_API_URL`), then
+ * the `.env` file. An API URL that only the implicit `./.env` names must be an https:// address
+ * of Sauce Labs, loopback included: a `.env` that came with a cloned repository must not send
+ * the access key to a server of its choosing. Name the file (`envFile`) or pass `apiUrl` to use
+ * another API, such as a local one.
+ *
+ * @example
+ * ```ts
+ * import { fetchToken, resolveApiSettings, resolveCredentials } from "./mod.ts";
+ * const token = await fetchToken({
+ *   credentials: await resolveCredentials(),
+ *   ...(await resolveApiSettings()),
+ * });
+ * ```
+ *
+ * @param options Values from flags and which `.env` file to read.
+ * @param settings The lookup to share with {@linkcode resolveCredentials}; default one made from
+ * `options`.
+ * @returns The region and API URL.
+ * @throws {UsageError} For an unknown region, an unusable URL, or an implicit `./.env` that
+ * names an API elsewhere than Sauce Labs.
+ */
+export async function resolveApiSettings(
+  options: ApiSettingsOptions = {},
+  settings: SettingLookup = settingLookup(options),
+): Promise<ApiSettings> {
+  const region = options.region ?? (await settings.get("SAUCE_REGION"))?.value;
+  let apiUrl = options.apiUrl;
+  if (apiUrl === undefined) {
+    const found = await settings.get("SAUCE_API_URL");
+    if (
+      found?.source === ".env file" && options.envFile === undefined && !isSauceLabsUrl(found.value)
+    ) {
+      throw new UsageError(
+        `SAUCE_API_URL in ./.env is not an https:// address of Sauce Labs, so the access key is not sent there; for another API (a local one too), pass --api-url or --env-file .env`,
+      );
+    }
+    apiUrl = found?.value;
+  }
+  apiBaseUrl(region, apiUrl);
+  return { region, apiUrl };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time limits
+// ---------------------------------------------------------------------------------------------
+
+/** How long a token request (retries included) may take unless told otherwise, in seconds. */
+export const DEFAULT_TIMEOUT_SECONDS = 60;
+
+/**
+ * The longest time limit, in seconds: about 24.8 days, the most a timer can hold (2^31 - 1 ms).
+ * A longer one would fire at once.
+ */
+export const MAX_TIMEOUT_SECONDS = 2_147_483;
+
+/**
+ * Read a time limit in seconds (`--timeout`, `SAUCE_REGISTRY_TIMEOUT`): a number above 0 and at
+ * most {@linkcode MAX_TIMEOUT_SECONDS}.
+ *
+ * @example
+ * ```ts
+ * import { parseTimeoutSeconds } from "./mod.ts";
+ * parseTimeoutSeconds("1.5", "--timeout"); // 1.5
+ * ```
+ *
+ * @param text The text given.
+ * @param origin Where it was given, for the message.
+ * @returns The seconds.
+ * @throws {UsageError} For anything else.
+ */
+export function parseTimeoutSeconds(text: string, origin: string): number {
+  const seconds = /^\s*(\d+\.?\d*|\.\d+)\s*$/.test(text) ? Number(text) : NaN;
+  checkTimeout(seconds, origin, `"${printable(text, 30)}"`);
+  return seconds;
+}
+
+function checkTimeout(seconds: number, origin: string, shown: string): void {
+  if (!(seconds > 0 && seconds <= MAX_TIMEOUT_SECONDS)) {
+    throw new UsageError(
+      `${origin} expects a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS} (24 days), got ${shown}`,
+    );
+  }
+}
+
+/** A time limit and where it came from (for the message when it runs out). */
+interface TimeLimit {
+  seconds: number;
+  origin?: string;
+}
+
+/** The limit when none is given: `SAUCE_REGISTRY_TIMEOUT`, else the default. */
+function timeLimit(seconds?: number): TimeLimit {
+  if (seconds !== undefined) {
+    checkTimeout(seconds, "timeoutSeconds", String(seconds));
+    return { seconds };
+  }
+  const text = env("SAUCE_REGISTRY_TIMEOUT");
+  if (text === undefined || text === "") {
+    return {
+      seconds: DEFAULT_TIMEOUT_SECONDS,
+      origin: "the default; SAUCE_REGISTRY_TIMEOUT or --timeout changes it",
+    };
+  }
+  return {
+    seconds: parseTimeoutSeconds(text, "SAUCE_REGISTRY_TIMEOUT"),
+    origin: "SAUCE_REGISTRY_TIMEOUT",
+  };
+}
+
+function timeoutMessage(limit: TimeLimit, what: string): string {
+  return `Timed out after ${limit.seconds} s${limit.origin ? ` (${limit.origin})` : ""} ${what}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,7 +674,11 @@ export interface RegistryToken {
   username: string;
   /** The registry password: a secret. */
   password: string;
-  /** When the token stops working. */
+  /**
+   * When the token stops working, in this machine's clock: when Sauce Labs' answer carries a
+   * `Date` header, the lifetime it gave (`expires_at` minus `Date`) counted from when the answer
+   * came, so that a clock that is off does not shorten or stretch it.
+   */
   expiresAt: Date;
   /** The registry URL the token was asked for, when one was given. */
   registryUrl?: string;
@@ -401,6 +701,12 @@ export interface FetchTokenOptions {
   apiUrl?: string;
   /** Aborting stops the request and any wait between retries. */
   signal?: AbortSignal;
+  /**
+   * How long to wait for the token, retries and their waits included, in seconds (at most
+   * {@linkcode MAX_TIMEOUT_SECONDS}); default `SAUCE_REGISTRY_TIMEOUT`, else
+   * {@linkcode DEFAULT_TIMEOUT_SECONDS}. `signal` can end it sooner.
+   */
+  timeoutSeconds?: number;
   /** Retries after the first attempt, for connection errors, 429 and 5xx but 501; default 3. */
   retries?: number;
   /** The first backoff delay in ms, doubled each retry and capped at 30 s; default 1000. */
@@ -413,12 +719,29 @@ const TOKEN_PATH = "/v1alpha1/hosted/container-registry/authorization-token";
 const MAX_BACKOFF_MS = 30_000;
 const MAX_ERROR_BODY = 64 * 1024;
 const MAX_TOKEN_BODY = 1024 * 1024;
+/**
+ * Clocks closer than this are taken to agree: the `Date` header counts whole seconds and the
+ * answer takes time to arrive, so a smaller difference is noise, not skew.
+ */
+const CLOCK_TOLERANCE_MS = 5_000;
 
 function base64(text: string): string {
   const bytes = new TextEncoder().encode(text);
   let binary = "";
   for (const byte of bytes) binary += String.fromCharCode(byte);
   return btoa(binary);
+}
+
+/**
+ * What must never be shown of a username and access key: the key, and the Basic credentials
+ * made of it (`base64(user:key)`, standard and URL-safe, with and without padding), which a
+ * server may echo back.
+ */
+function credentialSecrets({ username, accessKey }: SauceCredentials): string[] {
+  const basic = base64(`${username}:${accessKey}`);
+  const urlSafe = basic.replaceAll("+", "-").replaceAll("/", "_");
+  // The longest first, so that a padded form is replaced whole rather than leaving its "=".
+  return [basic, urlSafe, basic.replace(/=+$/, ""), urlSafe.replace(/=+$/, ""), accessKey];
 }
 
 /**
@@ -447,18 +770,96 @@ function retryAfterMs(header: string | null, now: number): number | undefined {
   if (!header) return undefined;
   const value = header.trim();
   if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+  const date = parseHttpDate(value);
+  return date === undefined ? undefined : Math.max(0, date - now);
 }
 
 function isRetryableStatus(status: number): boolean {
   return status === 429 || (status >= 500 && status !== 501);
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+/**
+ * A UTC time from its parts, or undefined when the parts name no real time (a 30 February, a
+ * 25th hour): `Date.UTC` would quietly roll them over. A leap second counts as the second before.
+ */
+function utcTime(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+): number | undefined {
+  const time = Date.UTC(year, month - 1, day, hour, minute, Math.min(second, 59));
+  const date = new Date(time);
+  const real = date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 &&
+    date.getUTCDate() === day && hour <= 23 && minute <= 59 && second <= 60;
+  return real ? time : undefined;
+}
 
-/** Check an answer's shape and turn it into a token; the error names what is wrong. */
-function parseTokenAnswer(body: string, now: number, registryUrl?: string): RegistryToken {
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+
+/** An RFC 3339 time in ms since the epoch; undefined for anything else or an impossible date. */
+function parseRfc3339(text: string): number | undefined {
+  const match = RFC3339.exec(text);
+  if (!match) return undefined;
+  const [, year, month, day, hour, minute, second, fraction, sign, offsetHours, offsetMinutes] =
+    match;
+  const time = utcTime(+year, +month, +day, +hour, +minute, +second);
+  if (time === undefined || Number(offsetHours ?? 0) > 23 || Number(offsetMinutes ?? 0) > 59) {
+    return undefined;
+  }
+  const offset = (Number(offsetHours ?? 0) * 60 + Number(offsetMinutes ?? 0)) * 60_000;
+  return time + Math.floor(Number(`0${fraction ?? ""}`) * 1000) - (sign === "-" ? -offset : offset);
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const IMF_FIXDATE =
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const RFC850_DATE =
+  /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d{2})-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const ASCTIME_DATE =
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ( \d|\d{2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
+
+/**
+ * An HTTP date (RFC 9110: IMF-fixdate, or the obsolete RFC 850 and asctime forms) in ms since
+ * the epoch; undefined for anything else (`-5`, an impossible date).
+ */
+function parseHttpDate(text: string): number | undefined {
+  const month = (name: string) => MONTHS.indexOf(name) + 1;
+  let match = IMF_FIXDATE.exec(text);
+  if (match) {
+    const [, day, name, year, hour, minute, second] = match;
+    return utcTime(+year, month(name), +day, +hour, +minute, +second);
+  }
+  match = RFC850_DATE.exec(text);
+  if (match) {
+    const [, day, name, shortYear, hour, minute, second] = match;
+    // RFC 9110: a two-digit year more than 50 years ahead is in the past century.
+    const thisYear = new Date().getUTCFullYear();
+    let year = Math.floor(thisYear / 100) * 100 + Number(shortYear);
+    if (year > thisYear + 50) year -= 100;
+    return utcTime(year, month(name), +day, +hour, +minute, +second);
+  }
+  match = ASCTIME_DATE.exec(text);
+  if (match) {
+    const [, name, day, hour, minute, second, year] = match;
+    return utcTime(+year, month(name), +day, +hour, +minute, +second);
+  }
+  return undefined;
+}
+
+/**
+ * Check an answer's shape and turn it into a token; the error names what is wrong. `receivedAt`
+ * is this machine's time when the answer came, `serverDate` the answer's `Date` header.
+ */
+function parseTokenAnswer(
+  body: string,
+  receivedAt: number,
+  serverDate: number | undefined,
+  registryUrl?: string,
+): RegistryToken {
   let json: unknown;
   try {
     json = JSON.parse(body);
@@ -488,8 +889,8 @@ function parseTokenAnswer(body: string, now: number, registryUrl?: string): Regi
     );
   }
   const expiresText = answer.expires_at as string;
-  const expiresAt = RFC3339.test(expiresText) ? new Date(expiresText) : new Date(NaN);
-  if (Number.isNaN(expiresAt.getTime())) {
+  const expires = parseRfc3339(expiresText);
+  if (expires === undefined) {
     throw new ApiError(
       `Cannot fetch registry token: "expires_at" is not an RFC 3339 time ("${
         printable(expiresText, 40)
@@ -497,16 +898,24 @@ function parseTokenAnswer(body: string, now: number, registryUrl?: string): Regi
       { status: 200 },
     );
   }
-  if (expiresAt.getTime() <= now) {
+  // The server's clock decides when its token expires; this machine's may be off. Counted from
+  // the server's own Date, the lifetime holds whatever either clock says.
+  const skew = serverDate === undefined ? 0 : serverDate - receivedAt;
+  const expiresAt = Math.abs(skew) < CLOCK_TOLERANCE_MS ? expires : expires - skew;
+  if (expiresAt <= receivedAt) {
     throw new ApiError(
-      `Cannot fetch registry token: the token expired already (expires_at ${expiresText}); check this machine's clock`,
+      `Cannot fetch registry token: the token expired already (expires_at ${expiresText}${
+        serverDate === undefined
+          ? "; check this machine's clock"
+          : `, and Sauce Labs' clock says ${new Date(serverDate).toISOString()}`
+      })`,
       { status: 200 },
     );
   }
   return {
     username: answer.username as string,
     password: answer.password as string,
-    expiresAt,
+    expiresAt: new Date(expiresAt),
     ...(registryUrl ? { registryUrl } : {}),
   };
 }
@@ -514,9 +923,10 @@ function parseTokenAnswer(body: string, now: number, registryUrl?: string): Regi
 /**
  * The proxy the runtime's fetch sends a URL through (HTTPS_PROXY/HTTP_PROXY, minus NO_PROXY), as
  * "origin (VARIABLE)" without any credentials: only named in messages, so users see that a
- * failure may be the proxy's.
+ * failure may be the proxy's. None for loopback, which fetchToken reaches directly.
  */
 function proxyFor(url: URL): string | undefined {
+  if (isLoopbackHost(url.hostname)) return undefined;
   const names = url.protocol === "https:"
     ? ["HTTPS_PROXY", "https_proxy"]
     : ["HTTP_PROXY", "http_proxy"];
@@ -540,6 +950,8 @@ function proxyFor(url: URL): string | undefined {
 function networkProblem(error: unknown): string {
   const text = errorText(error);
   const known: [RegExp, string][] = [
+    [/proxy authentication required|tunnel: 407/i, "the proxy wants authentication (407)"],
+    [/tunnel/i, "the proxy refused to open a tunnel"],
     [/refused/i, "connection refused"],
     [
       /reset|hang up|other side closed|connection closed|closed unexpectedly|EPIPE/i,
@@ -553,7 +965,25 @@ function networkProblem(error: unknown): string {
   return match ? match[1] : printable(text, 120);
 }
 
-function statusError(status: number, excerpt: string, proxy?: string): ApiError {
+/** Which API an answer came from, for messages that must say where to look. */
+interface ApiTarget {
+  /** The API's host (and port). */
+  host: string;
+  /** Its region, when the URL is a region's. */
+  region?: string;
+}
+
+function apiTarget(base: string): ApiTarget {
+  const region = Object.keys(REGIONS).find((name) => REGIONS[name] === base);
+  return { host: new URL(base).host, ...(region ? { region } : {}) };
+}
+
+function statusError(
+  status: number,
+  excerpt: string,
+  target: ApiTarget,
+  proxy?: string,
+): ApiError {
   const detail = excerpt ? `: ${excerpt}` : "";
   if (status === 407 && proxy) {
     return new ApiError(
@@ -568,8 +998,16 @@ function statusError(status: number, excerpt: string, proxy?: string): ApiError 
     );
   }
   if (status === 401) {
+    // An account lives in one region: the default region refuses an EU account's key.
+    const others = Object.keys(REGIONS).filter((name) =>
+      name !== target.region && name !== "staging"
+    );
     return new AuthenticationError(
-      `Sauce Labs refused the username or access key (401)${detail}; check SAUCE_USERNAME and SAUCE_ACCESS_KEY`,
+      `Sauce Labs at ${target.host} (${
+        target.region ? `region ${target.region}` : "an explicit API URL"
+      }) refused the username or access key (401)${detail}; check SAUCE_USERNAME and SAUCE_ACCESS_KEY, and the region: an account of ${
+        others.join(" or ")
+      } needs --region (or SAUCE_REGION)`,
       { status },
     );
   }
@@ -588,6 +1026,24 @@ function statusError(status: number, excerpt: string, proxy?: string): ApiError 
   return new ApiError(`Cannot fetch registry token: Sauce Labs answered ${status}${detail}`, {
     status,
   });
+}
+
+/**
+ * The token endpoint never redirects. Following one would send the request (and, at the next
+ * hop, perhaps the credentials) wherever the answer says, https:// to http:// included.
+ */
+function redirectError(response: Response, base: string): ApiError {
+  let target = "";
+  try {
+    const location = response.headers.get("location");
+    if (location) target = ` to ${printable(new URL(location, base).origin, 80)}`;
+  } catch {
+    target = " to an address that is not a URL";
+  }
+  return new ApiError(
+    `Cannot fetch registry token: ${base} answered ${response.status} (a redirect${target}); redirects are refused, since the token endpoint never redirects: check the API URL`,
+    { status: response.status },
+  );
 }
 
 async function readLimited(response: Response, limit: number): Promise<string> {
@@ -617,9 +1073,25 @@ function abortError(signal: AbortSignal): SauceRegistryError {
   return new SauceRegistryError("Cancelled", { cause: signal.reason, exitCode: 130 });
 }
 
+/** What one request brought back, read while its connection was open. */
+interface Answer {
+  status: number;
+  statusText: string;
+  /** This machine's time when the answer's head arrived. */
+  receivedAt: number;
+  /** The answer's `Date` header, when it holds a valid HTTP date. */
+  serverDate?: number;
+  retryAfter: string | null;
+  /** The body, read up to the limit for the status; empty for a redirect. */
+  body: string;
+  /** The refusal of a redirect. */
+  redirect?: ApiError;
+}
+
 /**
  * Ask Sauce Labs for a short-lived registry token. Retries connection errors, 429 and 5xx (but
- * 501) with exponential backoff, honouring `Retry-After`.
+ * 501) with exponential backoff, honouring `Retry-After`; refuses redirects; gives up after
+ * `timeoutSeconds` (default 60). A loopback API is reached directly, never through a proxy.
  *
  * @example
  * ```ts
@@ -632,24 +1104,53 @@ function abortError(signal: AbortSignal): SauceRegistryError {
  * console.log(token.username, token.expiresAt);
  * ```
  *
- * @param options Credentials, registry, region or API URL, retry policy, abort signal.
- * @returns The token.
+ * @param options Credentials, registry, region or API URL, retry policy, time limit, abort signal.
+ * @returns The token, its expiry in this machine's clock.
  * @throws {AuthenticationError} On 401 and 403.
  * @throws {ApiError} On any other failure or an answer of the wrong shape.
- * @throws {TimeoutError} When the signal's timeout fires.
+ * @throws {TimeoutError} When the time limit or the signal's timeout runs out.
+ * @throws {UsageError} For a bad region, API URL or time limit, or a username with a `:`.
  */
 export async function fetchToken(options: FetchTokenOptions): Promise<RegistryToken> {
   const base = apiBaseUrl(options.region, options.apiUrl);
-  const url = `${base}${TOKEN_PATH}`;
+  checkUsername(options.credentials.username, "the credentials");
+  const limit = timeLimit(options.timeoutSeconds);
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new TimeoutError(timeoutMessage(limit, `waiting for a registry token from ${base}`)),
+      ),
+    limit.seconds * 1000,
+  );
+  const outer = options.signal;
+  const passOn = () => controller.abort(outer!.reason);
+  if (outer?.aborted) passOn();
+  else outer?.addEventListener("abort", passOn, { once: true });
+  try {
+    return await requestToken(base, options, controller.signal);
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener("abort", passOn);
+  }
+}
+
+async function requestToken(
+  base: string,
+  options: FetchTokenOptions,
+  signal: AbortSignal,
+): Promise<RegistryToken> {
+  const url = new URL(`${base}${TOKEN_PATH}`);
   const { username, accessKey } = options.credentials;
-  const secrets = [accessKey];
+  const secrets = credentialSecrets(options.credentials);
   const retries = options.retries ?? 3;
   const firstDelay = options.retryDelayMs ?? 1000;
   const log = options.log ?? (() => {});
   const body = options.registryUrl
     ? JSON.stringify({ registry_url: options.registryUrl })
     : undefined;
-  const proxy = proxyFor(new URL(url));
+  const proxy = proxyFor(url);
+  const target = apiTarget(base);
   for (let attempt = 0;; attempt++) {
     let failure: ApiError;
     let waitMs: number | undefined;
@@ -658,7 +1159,7 @@ export async function fetchToken(options: FetchTokenOptions): Promise<RegistryTo
       log(
         `POST ${url} (Authorization: Basic [redacted]${body ? `, body ${body}` : ""})`,
       );
-      const response = await fetch(url, {
+      const init: RequestInit = {
         method: "POST",
         headers: {
           "Authorization": `Basic ${base64(`${username}:${accessKey}`)}`,
@@ -667,19 +1168,30 @@ export async function fetchToken(options: FetchTokenOptions): Promise<RegistryTo
           "User-Agent": `sauce-registry/${VERSION}`,
         },
         body,
-        signal: options.signal,
-      });
-      log(`${response.status} ${response.statusText} in ${Date.now() - started} ms`);
-      if (response.status === 200) {
-        const text = await readLimited(response, MAX_TOKEN_BODY);
-        return parseTokenAnswer(text, Date.now(), options.registryUrl);
+        redirect: "manual",
+        signal,
+      };
+      const answer = await fetchAndRead(
+        url,
+        init,
+        isLoopbackHost(url.hostname),
+        (response) => readAnswer(response, base),
+      );
+      log(`${answer.status} ${answer.statusText} in ${Date.now() - started} ms`);
+      if (answer.redirect) throw answer.redirect;
+      if (answer.status === 200) {
+        return parseTokenAnswer(
+          answer.body,
+          answer.receivedAt,
+          answer.serverDate,
+          options.registryUrl,
+        );
       }
-      const excerpt = answerExcerpt(await readLimited(response, MAX_ERROR_BODY), secrets);
-      failure = statusError(response.status, excerpt, proxy);
-      if (!isRetryableStatus(response.status)) throw failure;
-      waitMs = retryAfterMs(response.headers.get("retry-after"), Date.now());
+      failure = statusError(answer.status, answerExcerpt(answer.body, secrets), target, proxy);
+      if (!isRetryableStatus(answer.status)) throw failure;
+      waitMs = retryAfterMs(answer.retryAfter, Date.now());
     } catch (error) {
-      if (options.signal?.aborted) throw abortError(options.signal);
+      if (signal.aborted) throw abortError(signal);
       if (error instanceof SauceRegistryError) throw error;
       failure = new ApiError(
         `Cannot reach Sauce Labs at ${base}${proxy ? ` through the proxy ${proxy}` : ""}: ${
@@ -693,11 +1205,28 @@ export async function fetchToken(options: FetchTokenOptions): Promise<RegistryTo
     const delay = Math.min(waitMs ?? firstDelay * 2 ** attempt, MAX_BACKOFF_MS);
     log(`retrying in ${delay} ms (attempt ${attempt + 2} of ${retries + 1})`);
     try {
-      await sleep(delay, options.signal);
+      await sleep(delay, signal);
     } catch {
-      throw abortError(options.signal!);
+      throw abortError(signal);
     }
   }
+}
+
+async function readAnswer(response: Response, base: string): Promise<Answer> {
+  const receivedAt = Date.now();
+  const head = {
+    status: response.status,
+    statusText: response.statusText,
+    receivedAt,
+    serverDate: parseHttpDate(response.headers.get("date")?.trim() ?? ""),
+    retryAfter: response.headers.get("retry-after"),
+  };
+  if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
+    await response.body?.cancel();
+    return { ...head, body: "", redirect: redirectError(response, base) };
+  }
+  const limit = response.status === 200 ? MAX_TOKEN_BODY : MAX_ERROR_BODY;
+  return { ...head, body: await readLimited(response, limit) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -724,8 +1253,8 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
 
 function registryUsage(input: string, problem: string): UsageError {
-  // A password in user:password@host must not be echoed back.
-  const shown = input.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?[^/@]*@/, "$1***@");
+  // A password in user:password@host must not be echoed back, whatever it holds.
+  const shown = maskUserinfo(input);
   return new UsageError(
     `Invalid registry "${
       printable(shown, 60)
@@ -794,13 +1323,15 @@ export function parseRegistry(input: string): RegistryReference {
     }
     rest = rest.slice(scheme[0].length);
   }
+  if (maskUserinfo(rest) !== rest) {
+    throw registryUsage(input, "credentials (user:password@) do not belong in it");
+  }
   if (/[?#]/.test(rest)) throw registryUsage(input, "it has a query or fragment");
   rest = rest.replace(/\/+$/, "");
   const slash = rest.indexOf("/");
   const hostPart = slash === -1 ? rest : rest.slice(0, slash);
   let path = slash === -1 ? "" : rest.slice(slash + 1);
   if (hostPart === "") throw registryUsage(input, "the host is missing");
-  if (hostPart.includes("@")) throw registryUsage(input, "credentials do not belong in it");
   const host = checkHost(input, hostPart);
   let digest: string | undefined;
   let tag: string | undefined;
@@ -1891,6 +2422,12 @@ export interface CredentialHelperOptions extends PathOptions, CredentialOptions 
   noCache?: boolean;
   /** Aborting stops a token request. */
   signal?: AbortSignal;
+  /**
+   * How long `get` may wait for a token, lock and retries included, in seconds; default
+   * `SAUCE_REGISTRY_TIMEOUT`, else {@linkcode DEFAULT_TIMEOUT_SECONDS}. Docker waits for a helper
+   * with no limit of its own: a hung API must not hang a pull or push with it.
+   */
+  timeoutSeconds?: number;
   /** Retries for the token request; default 3. */
   retries?: number;
   /** The first retry delay in ms; default 1000. */
@@ -2001,14 +2538,30 @@ async function helperGet(
   const registries = host ? await readRegistrySettings(options) : {};
   const entry = host ? registries[host] : undefined;
   if (!host || !entry) return { stdout: `${CREDENTIALS_NOT_FOUND}\n`, stderr: "", exitCode: 1 };
+  const limit = timeLimit(options.timeoutSeconds);
+  // AbortSignal.timeout, not setTimeout: Deno's first setTimeout costs ~10 ms, a third of a get.
+  const limitSignal = AbortSignal.timeout(limit.seconds * 1000);
+  const signal = options.signal ? AbortSignal.any([options.signal, limitSignal]) : limitSignal;
   const credentials = await resolveCredentials({ ...options, envFile: options.envFile ?? false });
-  const token = await getToken({
-    ...options,
-    credentials,
-    registryUrl: entry.registryUrl,
-    region: entry.region,
-    apiUrl: entry.apiUrl,
-  });
+  let token: RegistryToken;
+  try {
+    token = await getToken({
+      ...options,
+      signal,
+      timeoutSeconds: limit.seconds,
+      credentials,
+      registryUrl: entry.registryUrl,
+      region: entry.region,
+      apiUrl: entry.apiUrl,
+    });
+  } catch (error) {
+    const ranOut = limitSignal.aborted ||
+      (error instanceof TimeoutError && !options.signal?.aborted);
+    if (ranOut) {
+      throw new TimeoutError(timeoutMessage(limit, "asking for a token"), { cause: error });
+    }
+    throw error;
+  }
   return ok(
     `${
       JSON.stringify({ ServerURL: serverUrl, Username: token.username, Secret: token.password })

@@ -8,6 +8,7 @@ import { Buffer } from "node:buffer";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import { after, afterEach, assert, before, describe, it } from "./deps.ts";
 import { ROOT, SecretScanner } from "./harness.ts";
 import { freePort } from "./fixtures/services.ts";
@@ -16,11 +17,14 @@ import {
   ApiError,
   AuthenticationError,
   clearCachedTokens,
+  DEFAULT_TIMEOUT_SECONDS,
   fetchToken,
   type FetchTokenOptions,
   getToken,
+  MAX_TIMEOUT_SECONDS,
   SauceRegistryError,
   TimeoutError,
+  UsageError,
   VERSION,
 } from "../mod.ts";
 
@@ -578,5 +582,144 @@ describe("getToken and its cache", () => {
     assert.equal(await clearCachedTokens(undefined, { cacheDir }), 3);
     assert.deepEqual((await cacheFiles()).filter((name) => name.endsWith(".json")), []);
     assert.equal(await clearCachedTokens(undefined, { cacheDir: join(dir, "missing") }), 0);
+  });
+});
+
+describe("fetchToken: impossible dates, skewed clocks, where a 401 came from, time limits", () => {
+  let standIn: StandIn;
+  let dir: string;
+  const saved = process.env.SAUCE_REGISTRY_TIMEOUT;
+
+  function options(extra: Partial<Parameters<typeof getToken>[0]> = {}) {
+    return {
+      credentials: { username: "alice", accessKey: ALICE_KEY },
+      apiUrl: standIn.url,
+      registryUrl: REGISTRY,
+      retryDelayMs: 10,
+      ...extra,
+    };
+  }
+
+  before(async () => {
+    standIn = await startStandIn({ users: { alice: ALICE_KEY } });
+    dir = await mkdtemp(join(tmpdir(), "sr-clock-"));
+  });
+  afterEach(() => {
+    standIn.clearFaults();
+    standIn.clockOffsetSeconds = 0;
+    standIn.tokenLifetimeSeconds = 300;
+    if (saved === undefined) delete process.env.SAUCE_REGISTRY_TIMEOUT;
+    else process.env.SAUCE_REGISTRY_TIMEOUT = saved;
+  });
+  after(async () => {
+    await standIn.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("refuses an expires_at that names no real time instead of rolling it over", async () => {
+    const impossible = [
+      "2030-02-30T12:00:00Z",
+      "2031-02-29T12:00:00Z",
+      "2030-04-31T12:00:00Z",
+      "2030-01-01T24:00:00Z",
+      "2030-01-01T12:60:00Z",
+      "2030-01-01T12:00:61Z",
+      "2030-00-10T12:00:00Z",
+      "2030-01-01T12:00:00+24:00",
+      "2030-01-01T12:00:00+01:60",
+    ];
+    for (const expires_at of impossible) {
+      standIn.fault({ body: JSON.stringify({ username: "u", password: "p-123456", expires_at }) });
+      const error = await rejection(fetchToken(options()));
+      assert.ok(error instanceof ApiError, `${expires_at}: ${error}`);
+      assert.match(error.message, /"expires_at" is not an RFC 3339 time/, expires_at);
+    }
+    for (
+      const [expires_at, iso] of [
+        ["2032-02-29T12:00:00Z", "2032-02-29T12:00:00.000Z"],
+        ["2032-02-29T23:30:00.5-01:00", "2032-03-01T00:30:00.500Z"],
+      ]
+    ) {
+      standIn.fault({ body: JSON.stringify({ username: "u", password: "p-123456", expires_at }) });
+      const token = await fetchToken(options());
+      assert.equal(token.expiresAt.toISOString(), iso);
+    }
+  });
+
+  for (const offset of [600, -600]) {
+    const side = offset > 0 ? "ahead" : "behind";
+    it(`takes the lifetime from the Date header when Sauce's clock is ${side} by 10 min`, async () => {
+      standIn.clockOffsetSeconds = offset;
+      const before = Date.now();
+      const token = await fetchToken(options());
+      const lifetime = token.expiresAt.getTime() - before;
+      // 300 s as the server counts them, give or take the Date header's whole seconds.
+      assert.ok(lifetime > 295_000 && lifetime < 305_000, `lifetime ${lifetime} ms, not 300 s`);
+    });
+  }
+
+  it("reuses a token from a server whose clock is behind, without a false 'expired already'", async () => {
+    standIn.clockOffsetSeconds = -600;
+    const cacheDir = join(dir, "behind");
+    const first = await getToken(options({ cacheDir }));
+    const second = await getToken(options({ cacheDir }));
+    assert.equal(second.password, first.password);
+    assert.equal(standIn.issued.filter((t) => t.password === first.password).length, 1);
+  });
+
+  it("refreshes a token from a server whose clock is ahead once its real lifetime runs low", {
+    timeout: 30_000,
+  }, async () => {
+    standIn.clockOffsetSeconds = 600;
+    standIn.tokenLifetimeSeconds = 4;
+    const cacheDir = join(dir, "ahead");
+    const first = await getToken(options({ cacheDir }));
+    // Half of a 4-5 s lifetime: past the refresh margin, while the server still takes it.
+    await sleep(3000);
+    const second = await getToken(options({ cacheDir }));
+    assert.notEqual(second.password, first.password, "a token near its real expiry was reused");
+  });
+
+  it("names the API host that refused the key and points at the other regions", async () => {
+    const error = await rejection(
+      fetchToken(options({ credentials: { username: "alice", accessKey: WRONG_KEY } })),
+    );
+    assert.ok(error instanceof AuthenticationError, String(error));
+    assert.match(
+      error.message,
+      new RegExp(`at ${new URL(standIn.url).host} \\(an explicit API URL\\)`),
+    );
+    assert.match(error.message, /us-west-1 or us-east-4 or eu-central-1 needs --region/);
+    assert.ok(!error.message.includes(WRONG_KEY));
+  });
+
+  it("gives up after SAUCE_REGISTRY_TIMEOUT when no limit is given, naming it", {
+    timeout: 30_000,
+  }, async () => {
+    process.env.SAUCE_REGISTRY_TIMEOUT = "1";
+    standIn.fault({ delayMs: 12_000 });
+    const started = Date.now();
+    const error = await rejection(fetchToken(options()));
+    assert.ok(error instanceof TimeoutError, String(error));
+    assert.match(
+      error.message,
+      /Timed out after 1 s \(SAUCE_REGISTRY_TIMEOUT\) waiting for a registry token/,
+    );
+    assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
+  });
+
+  it("has a default limit of 60 s and refuses limits a timer cannot hold", async () => {
+    assert.equal(DEFAULT_TIMEOUT_SECONDS, 60);
+    assert.equal(MAX_TIMEOUT_SECONDS, Math.floor((2 ** 31 - 1) / 1000));
+    for (const seconds of [0, -1, MAX_TIMEOUT_SECONDS + 1, 3_000_000, Infinity, NaN]) {
+      const error = await rejection(fetchToken(options({ timeoutSeconds: seconds })));
+      assert.ok(error instanceof UsageError, `${seconds}: ${error}`);
+    }
+    process.env.SAUCE_REGISTRY_TIMEOUT = "3000000";
+    const error = await rejection(fetchToken(options()));
+    assert.ok(error instanceof UsageError, String(error));
+    assert.match(error.message, /SAUCE_REGISTRY_TIMEOUT expects .* at most 2147483/);
+    const token = await fetchToken(options({ timeoutSeconds: MAX_TIMEOUT_SECONDS }));
+    assert.ok(token.password, "the longest limit does not fire at once");
   });
 });

@@ -356,6 +356,9 @@ describe("refusals by Sauce Labs", () => {
     assert.match(result.stderr, /SAUCE_ACCESS_KEY/);
     assert.ok(!result.stderr.includes(WRONG_KEY));
     assert.equal(result.stderr.trimEnd().split("\n").length, 1, "one line");
+    // Where it went, and the usual cause: an account of another region on the default one.
+    assert.match(result.stderr, new RegExp(`Sauce Labs at ${new URL(standIn.url).host} `));
+    assert.match(result.stderr, /eu-central-1 needs --region \(or SAUCE_REGION\)/);
   });
 
   it(
@@ -441,7 +444,7 @@ describe("credentials", () => {
     assert.equal(lastRequestKey(), ALICE_KEY);
   });
 
-  it("reads SAUCE_API_URL from the .env file too", SLOW, async () => {
+  it("reads SAUCE_API_URL from a .env file named with --env-file", SLOW, async () => {
     const box = await sandbox({}, false);
     delete box.env.SAUCE_API_URL;
     await writeFile(
@@ -449,7 +452,7 @@ describe("credentials", () => {
       `SAUCE_API_URL=${standIn.url}\nSAUCE_USERNAME=alice\nSAUCE_ACCESS_KEY=${ALICE_KEY}\n`,
     );
     const before = standIn.requests.length;
-    const result = await cli(box, ["token", "--format", "username"]);
+    const result = await cli(box, ["token", "--env-file", ".env", "--format", "username"]);
     assert.equal(result.code, 0, describeResult(result));
     assert.equal(standIn.requests.length, before + 1);
   });
@@ -592,20 +595,134 @@ describe("API address, timeout and output", () => {
   });
 });
 
+describe("time limits", () => {
+  it(
+    "refuses a --timeout or SAUCE_REGISTRY_TIMEOUT a timer cannot hold, instead of firing at once",
+    SLOW,
+    async () => {
+      const box = await sandbox();
+      const before = standIn.requests.length;
+      const [flag, variable] = await Promise.all([
+        cli(box, ["token", "--timeout", "3000000"]),
+        cli(await sandbox({ SAUCE_REGISTRY_TIMEOUT: "3000000" }), ["token"]),
+      ]);
+      assertUsageError(flag, /--timeout expects .* at most 2147483/);
+      assertUsageError(variable, /SAUCE_REGISTRY_TIMEOUT expects .* at most 2147483/);
+      assert.equal(standIn.requests.length, before, "nothing was asked");
+      const longest = await cli(box, ["token", "--timeout", "2147483", "--format", "username"]);
+      assert.equal(longest.code, 0, describeResult(longest));
+    },
+  );
+
+  it(
+    "the credential helper says its SAUCE_REGISTRY_TIMEOUT is out of range, and no false timeout",
+    SLOW,
+    async () => {
+      const box = await sandbox({ SAUCE_REGISTRY_TIMEOUT: "3000000" });
+      assert.equal((await cli(box, ["configure-docker", REGISTRY])).code, 0);
+      const result = await cli(box, ["credential-helper", "get"], {
+        stdin: "registry.example.com",
+      });
+      assert.equal(result.code, 1, describeResult(result));
+      assert.equal(result.stdout, "");
+      assert.equal(result.stderr.trimEnd().split("\n").length, 1, result.stderr);
+      assert.match(result.stderr, /SAUCE_REGISTRY_TIMEOUT expects .* at most 2147483/);
+      assert.ok(!/Timed out/.test(result.stderr), result.stderr);
+    },
+  );
+
+  it(
+    "token, login, exec and push give up on a silent API by default (SAUCE_REGISTRY_TIMEOUT)",
+    SLOW,
+    async () => {
+      const box = await sandbox({ SAUCE_REGISTRY_TIMEOUT: "1" });
+      const marker = join(box.dir, "command-ran");
+      const commands = [
+        ["token"],
+        ["login", REGISTRY],
+        ["exec", REGISTRY, "--", "touch", marker],
+        ["push", `${REGISTRY}/app:1`],
+      ];
+      standIn.fault({ delayMs: 15_000, times: commands.length });
+      const started = Date.now();
+      const results = await Promise.all(commands.map((args) => cli(box, args)));
+      standIn.clearFaults();
+      results.forEach((result, index) => {
+        const what = commands[index][0];
+        assert.equal(result.code, 124, `${what}: ${describeResult(result)}`);
+        assert.match(result.stderr, /Timed out after 1 s \(SAUCE_REGISTRY_TIMEOUT\)/, what);
+      });
+      assert.ok(Date.now() - started < 12_000, `took ${Date.now() - started} ms, not about 1 s`);
+      await assert.rejects(access(marker), "exec ran its command without a token");
+    },
+  );
+
+  it("for exec the limit is on getting the token, not on the command", SLOW, async () => {
+    const box = await sandbox({ SAUCE_REGISTRY_TIMEOUT: "1" });
+    const result = await cli(box, ["exec", REGISTRY, "--", "sh", "-c", "sleep 2.5; exit 7"]);
+    assert.equal(result.code, 7, describeResult(result));
+  });
+
+  it("says the default in --help", SLOW, async () => {
+    const box = await sandbox();
+    for (const command of ["token", "login", "exec", "push"]) {
+      const help = await cli(box, [command, "--help"]);
+      assert.match(help.stdout, /SAUCE_REGISTRY_TIMEOUT or 60 s/, command);
+      assert.match(help.stdout, /exec and push: the token only, not the command/, command);
+    }
+  });
+});
+
+describe("a Sauce Labs clock that is off", () => {
+  it(
+    "prints the expiry in this machine's clock: the lifetime Sauce gave, from now",
+    SLOW,
+    async () => {
+      const box = await sandbox();
+      for (const offset of [600, -600]) {
+        standIn.clockOffsetSeconds = offset;
+        try {
+          const before = Date.now();
+          const result = await cli(box, ["token", "--format", "expires-at"], {
+            printsPassword: true,
+          });
+          assert.equal(result.code, 0, describeResult(result));
+          const lifetime = Date.parse(result.stdout.trim()) - before;
+          assert.ok(
+            lifetime > 290_000 && lifetime < 310_000,
+            `clock ${offset} s off: expires in ${lifetime} ms, not 300 s`,
+          );
+        } finally {
+          standIn.clockOffsetSeconds = 0;
+        }
+      }
+    },
+  );
+});
+
 function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 describe("an API URL from the implicit ./.env", () => {
-  it("is refused when it is not Sauce Labs or loopback, before any request", SLOW, async () => {
-    const box = await sandbox();
-    delete box.env.SAUCE_API_URL;
-    await writeFile(join(box.dir, ".env"), "SAUCE_API_URL=https://collector.example.com\n");
-    const before = standIn.requests.length;
-    const result = await cli(box, ["token"]);
-    assertUsageError(result, /SAUCE_API_URL in \.\/\.env is not a Sauce Labs address/);
-    assert.equal(standIn.requests.length, before);
-  });
+  it(
+    "is refused when it is not Sauce Labs, loopback included, before any request",
+    SLOW,
+    async () => {
+      const box = await sandbox();
+      delete box.env.SAUCE_API_URL;
+      const before = standIn.requests.length;
+      for (const url of ["https://collector.example.com", standIn.url]) {
+        await writeFile(join(box.dir, ".env"), `SAUCE_API_URL=${url}\n`);
+        const result = await cli(box, ["token"]);
+        assertUsageError(
+          result,
+          /SAUCE_API_URL in \.\/\.env is not an https:\/\/ address of Sauce Labs/,
+        );
+      }
+      assert.equal(standIn.requests.length, before);
+    },
+  );
 
   it("is used when the same file is named with --env-file", SLOW, async () => {
     const box = await sandbox();

@@ -263,14 +263,20 @@ describe("API faults through the command line", () => {
   describe("through a proxy from the environment", () => {
     let proxy: http.Server;
     let proxyUrl: string;
+    let connectStatus = 403;
     const proxied: string[] = [];
 
     before(async () => {
-      // A proxy that refuses every request with an HTML page, as corporate proxies do.
+      // A proxy that refuses every request, as corporate proxies do: an HTML page for plain
+      // http://, and a refused tunnel for https:// (which is asked for with CONNECT).
       proxy = http.createServer((request, response) => {
         proxied.push(`${request.method} ${request.url}`);
         response.writeHead(403, { "content-type": "text/html" });
         response.end("<html><head><title>Access denied by policy</title></head></html>");
+      });
+      proxy.on("connect", (request, socket) => {
+        proxied.push(`CONNECT ${request.url}`);
+        socket.end(`HTTP/1.1 ${connectStatus} Denied\r\nContent-Length: 0\r\n\r\n`);
       });
       await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
       proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
@@ -281,33 +287,53 @@ describe("API faults through the command line", () => {
       await new Promise((resolve) => proxy?.close(resolve));
     });
 
+    /** The real Sauce Labs API, which the proxy stands between: nothing leaves this machine. */
+    function throughProxy(extra: Record<string, string>) {
+      const { SAUCE_API_URL: _, ...env } = sandbox.env;
+      return runCli(["token", "--region", "eu-central-1"], {
+        env: { ...env, SAUCE_REGISTRY_RETRIES: "0", ...extra },
+      });
+    }
+
     it("a proxy that refuses: exit 1, naming the proxy, not blaming enrolment", async () => {
-      const before = standIn.tokenRequestCount();
-      const result = await runCli(["token"], { env: { ...sandbox.env, HTTP_PROXY: proxyUrl } });
+      proxied.length = 0;
+      connectStatus = 403;
+      const result = await throughProxy({ HTTPS_PROXY: proxyUrl });
       assert.equal(result.code, 1, result.stderr);
-      checkOneLine(result, /through the proxy http:\/\/127\.0\.0\.1:\d+ \(HTTP_PROXY\)/);
+      checkOneLine(
+        result,
+        /through the proxy http:\/\/127\.0\.0\.1:\d+ \(HTTPS_PROXY\): the proxy refused to open a tunnel/,
+      );
       assert.ok(!/support/.test(result.stderr));
-      assert.equal(standIn.tokenRequestCount(), before, "the request went to the proxy");
-      assert.ok(proxied.some((line) => line.startsWith(`POST ${standIn.url}/v1alpha1/`)));
+      assert.deepEqual(proxied, ["CONNECT api.eu-central-1.saucelabs.com:443"]);
+    });
+
+    it("a proxy that wants authentication: exit 1, saying so", async () => {
+      connectStatus = 407;
+      const result = await throughProxy({ HTTPS_PROXY: proxyUrl });
+      assert.equal(result.code, 1, result.stderr);
+      checkOneLine(result, /\(HTTPS_PROXY\): the proxy wants authentication \(407\)/);
     });
 
     it("a proxy that is down: exit 1, naming the proxy", async () => {
       const port = await freePort();
-      const result = await runCli(["token"], {
-        env: { ...sandbox.env, HTTP_PROXY: `http://127.0.0.1:${port}` },
-      });
+      const result = await throughProxy({ HTTPS_PROXY: `http://127.0.0.1:${port}` });
       assert.equal(result.code, 1);
       checkOneLine(
         result,
-        /through the proxy http:\/\/127\.0\.0\.1:\d+ \(HTTP_PROXY\): connection refused/,
+        /through the proxy http:\/\/127\.0\.0\.1:\d+ \(HTTPS_PROXY\): connection refused/,
       );
     });
 
-    it("NO_PROXY sends the request straight to the API", async () => {
+    it("a loopback API is reached directly, never through the proxy", async () => {
+      proxied.length = 0;
+      const before = standIn.tokenRequestCount();
       const result = await runCli(["token"], {
-        env: { ...sandbox.env, HTTP_PROXY: proxyUrl, NO_PROXY: "127.0.0.1" },
+        env: { ...sandbox.env, HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl },
       });
       assert.equal(result.code, 0, result.stderr);
+      assert.equal(standIn.tokenRequestCount(), before + 1);
+      assert.deepEqual(proxied, []);
     });
   });
 });

@@ -137,6 +137,23 @@ describe("stand-in token endpoint", () => {
     }
   });
 
+  it("runs on a clock of its own with clockOffsetSeconds: its Date header and expires_at", async () => {
+    for (const offset of [600, -600]) {
+      standIn.clockOffsetSeconds = offset;
+      try {
+        const before = Date.now();
+        const answer = await requestToken(standIn, { auth: basic("alice", ALICE_KEY) });
+        const token = JSON.parse(answer.text) as SauceToken;
+        const serverDate = Date.parse(answer.headers.get("date") ?? "");
+        assert.ok(Math.abs(serverDate - (before + offset * 1000)) < 3000, `Date ${serverDate}`);
+        const lifetimeMs = Date.parse(token.expires_at) - serverDate;
+        assert.ok(lifetimeMs >= 300_000 && lifetimeMs <= 302_000, `lifetime ${lifetimeMs} ms`);
+      } finally {
+        standIn.clockOffsetSeconds = 0;
+      }
+    }
+  });
+
   it("refuses missing, wrong and unknown credentials with 401", async () => {
     const issuedBefore = standIn.issued.length;
     for (
@@ -258,6 +275,25 @@ describe("stand-in registry token realm", () => {
       assert.equal(response.status, 401);
       const body = (await response.json()) as { errors: { code: string }[] };
       assert.equal(body.errors[0].code, "UNAUTHORIZED");
+    }
+  });
+
+  it("judges expiry by its own clock, and signs claims in the registry's", async () => {
+    const token = await issueViaApi(standIn);
+    const query = `service=${standIn.service}&scope=repository:a/b:pull`;
+    standIn.clockOffsetSeconds = 400; // its clock is now past the 300 s token's expiry
+    try {
+      const late = await realmGet(query, basic(TOKEN_USERNAME, token.password));
+      assert.equal(late.status, 401);
+      await late.body?.cancel();
+      standIn.clockOffsetSeconds = -400;
+      const early = await realmGet(query, basic(TOKEN_USERNAME, token.password));
+      assert.equal(early.status, 200);
+      const claims = decodeJwtPart(((await early.json()) as { token: string }).token.split(".")[1]);
+      const now = Date.now() / 1000;
+      assert.ok(Math.abs((claims.iat as number) - now) < 5, `iat ${claims.iat} vs ${now}`);
+    } finally {
+      standIn.clockOffsetSeconds = 0;
     }
   });
 

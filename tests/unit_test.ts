@@ -474,6 +474,91 @@ describe("resolveCredentials from explicit files", () => {
   });
 });
 
+describe("saucectl's credentials.yml", () => {
+  let dir: string;
+  const saved: Record<string, string | undefined> = {};
+
+  before(async () => {
+    for (const name of ["SAUCE_USERNAME", "SAUCE_ACCESS_KEY"]) {
+      saved[name] = process.env[name];
+      delete process.env[name];
+    }
+    dir = await mkdtemp(join(tmpdir(), "sr-saucectl-"));
+  });
+
+  after(async () => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value !== undefined) process.env[name] = value;
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  let count = 0;
+  async function fromYaml(text: string) {
+    const saucectlFile = join(dir, `credentials-${count++}.yml`);
+    await writeFile(saucectlFile, text);
+    return { saucectlFile, read: resolveCredentials({ envFile: false, saucectlFile }) };
+  }
+
+  it("reads quoted values (escapes included) and drops comments", async () => {
+    const cases: [string, string, string][] = [
+      ['username: "x" # comment\naccessKey: k-1\n', "x", "k-1"],
+      [
+        "username: 'o''brien' # c\naccessKey: 'k # not a comment'\n",
+        "o'brien",
+        "k # not a comment",
+      ],
+      [
+        'username: "tab\\tq\\"u\\\\s\\u00e9\\x41\\U0001F600"\naccessKey: "a#b"\n',
+        'tab\tq"u\\s\u00e9A\u{1F600}',
+        "a#b",
+      ],
+      [
+        "\uFEFF---\r\n# saucectl\r\nusername: plain-user  # trailing\r\naccessKey: key#1\r\n",
+        "plain-user",
+        "key#1",
+      ],
+      ["username:   spaced   \naccessKey:\tk-2\nregion: eu-central-1\n", "spaced", "k-2"],
+    ];
+    for (const [text, username, accessKey] of cases) {
+      const credentials = await (await fromYaml(text)).read;
+      assert.equal(credentials.username, username, JSON.stringify(text));
+      assert.equal(credentials.accessKey, accessKey, JSON.stringify(text));
+      assert.equal(credentials.accessKeySource, "saucectl");
+    }
+  });
+
+  it("refuses what it does not parse, naming the file and the line", async () => {
+    const cases: [string, number, RegExp][] = [
+      ["username: u\naccessKey: >-\n  folded-key\n", 2, /block scalars/],
+      ["username: u\naccessKey: |\n  literal-key\n", 2, /block scalars/],
+      ["username: &who u\naccessKey: k\n", 1, /anchors/],
+      ["username: *who\naccessKey: k\n", 1, /aliases/],
+      ["username: !!str u\naccessKey: k\n", 1, /tags/],
+      ["username: [u]\naccessKey: k\n", 1, /flow collections/],
+      ["username: u\naccessKey: {k: v}\n", 2, /flow collections/],
+      ['username: "u\naccessKey: k\n', 1, /not closed/],
+      ['username: "u" extra\naccessKey: k\n', 1, /after the quoted value/],
+      ['username: "\\q"\naccessKey: k\n', 1, /unknown escape/],
+      ["credentials:\n  username: u\n", 2, /indented/],
+      ["username: u\nusername: v\naccessKey: k\n", 2, /appears twice/],
+      ["- username: u\n", 1, /not a key: value line/],
+      ["username: a: b\naccessKey: k\n", 1, /quote it/],
+    ];
+    for (const [text, line, problem] of cases) {
+      const { saucectlFile, read } = await fromYaml(text);
+      const error = await captureRejection(read);
+      assert.ok(error instanceof ConfigError, `${JSON.stringify(text)}: ${error}`);
+      assert.equal(error.path, saucectlFile);
+      assert.ok(error.message.includes(saucectlFile), error.message);
+      assert.match(error.message, new RegExp(`line ${line}: `), JSON.stringify(text));
+      assert.match(error.message, problem, JSON.stringify(text));
+      assert.ok(!/folded-key|literal-key/.test(error.message), error.message);
+      assert.ok(!error.message.includes("\n"), "one line");
+    }
+  });
+});
+
 async function captureRejection(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
