@@ -630,7 +630,7 @@ export function parseTimeoutSeconds(text: string, origin: string): number {
 function checkTimeout(seconds: number, origin: string, shown: string): void {
   if (!(seconds > 0 && seconds <= MAX_TIMEOUT_SECONDS)) {
     throw new UsageError(
-      `${origin} expects a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS} (24 days), got ${shown}`,
+      `Invalid ${origin}: expected a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS} (24 days), got ${shown}`,
     );
   }
 }

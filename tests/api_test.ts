@@ -718,7 +718,7 @@ describe("fetchToken: impossible dates, skewed clocks, where a 401 came from, ti
     process.env.SAUCE_REGISTRY_TIMEOUT = "3000000";
     const error = await rejection(fetchToken(options()));
     assert.ok(error instanceof UsageError, String(error));
-    assert.match(error.message, /SAUCE_REGISTRY_TIMEOUT expects .* at most 2147483/);
+    assert.match(error.message, /Invalid SAUCE_REGISTRY_TIMEOUT: expected .* at most 2147483/);
     const token = await fetchToken(options({ timeoutSeconds: MAX_TIMEOUT_SECONDS }));
     assert.ok(token.password, "the longest limit does not fire at once");
   });

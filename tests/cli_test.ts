@@ -606,8 +606,8 @@ describe("time limits", () => {
         cli(box, ["token", "--timeout", "3000000"]),
         cli(await sandbox({ SAUCE_REGISTRY_TIMEOUT: "3000000" }), ["token"]),
       ]);
-      assertUsageError(flag, /--timeout expects .* at most 2147483/);
-      assertUsageError(variable, /SAUCE_REGISTRY_TIMEOUT expects .* at most 2147483/);
+      assertUsageError(flag, /Invalid --timeout: expected .* at most 2147483/);
+      assertUsageError(variable, /Invalid SAUCE_REGISTRY_TIMEOUT: expected .* at most 2147483/);
       assert.equal(standIn.requests.length, before, "nothing was asked");
       const longest = await cli(box, ["token", "--timeout", "2147483", "--format", "username"]);
       assert.equal(longest.code, 0, describeResult(longest));
@@ -626,7 +626,7 @@ describe("time limits", () => {
       assert.equal(result.code, 1, describeResult(result));
       assert.equal(result.stdout, "");
       assert.equal(result.stderr.trimEnd().split("\n").length, 1, result.stderr);
-      assert.match(result.stderr, /SAUCE_REGISTRY_TIMEOUT expects .* at most 2147483/);
+      assert.match(result.stderr, /Invalid SAUCE_REGISTRY_TIMEOUT: expected .* at most 2147483/);
       assert.ok(!/Timed out/.test(result.stderr), result.stderr);
     },
   );

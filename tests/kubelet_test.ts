@@ -649,7 +649,7 @@ describe("kubelet-credential-provider", () => {
           args: [...serve, "--timeout", "soon"],
           stdin: request({}),
           code: 2,
-          says: /--timeout expects a number of seconds above 0 and at most 2147483/,
+          says: /Invalid --timeout: expected a number of seconds above 0 and at most 2147483/,
         },
       ];
       for (const { what, args, stdin, code, says } of cases) {
