@@ -203,6 +203,48 @@ export class ToolError extends SauceRegistryError {
 }
 
 /**
+ * No Sauce Labs username or access key was found anywhere it is looked for. Not a usage error:
+ * the command was right, the machine lacks credentials. Exit code 2.
+ *
+ * @example
+ * ```ts
+ * import { CredentialsNotFoundError, resolveCredentials } from "./mod.ts";
+ * try {
+ *   await resolveCredentials();
+ * } catch (error) {
+ *   if (error instanceof CredentialsNotFoundError) console.error(error.missing, error.lookedIn);
+ * }
+ * ```
+ */
+export class CredentialsNotFoundError extends SauceRegistryError {
+  /** What is missing. */
+  readonly missing: readonly ("username" | "access key")[];
+  /** Where it was looked for, in order. */
+  readonly lookedIn: readonly string[];
+
+  /**
+   * Make the error.
+   *
+   * @param missing What is missing.
+   * @param lookedIn Where it was looked for, in order.
+   * @param remedy How to set it, appended to the message.
+   */
+  constructor(
+    missing: readonly ("username" | "access key")[],
+    lookedIn: readonly string[],
+    remedy: string,
+  ) {
+    super(
+      `No Sauce Labs ${missing.join(" and ")} found: looked in ${lookedIn.join(", ")}; ${remedy}`,
+      { exitCode: 2 },
+    );
+    this.name = "CredentialsNotFoundError";
+    this.missing = missing;
+    this.lookedIn = lookedIn;
+  }
+}
+
+/**
  * A configuration file (the Docker config or the registries file) cannot be used, for example
  * because it is not valid JSON. It is left untouched. Exit code 1.
  *
@@ -286,4 +328,20 @@ const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 export function printable(text: string, max = 80): string {
   const clean = text.replace(BIDI, "").replace(CONTROLS, " ").trim();
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}
+
+/**
+ * Quote a value for a POSIX shell: single quotes, with any single quote spelled `'\''`.
+ *
+ * @example
+ * ```ts
+ * import { shellQuote } from "./_errors.ts";
+ * shellQuote("it's"); // "'it'\\''s'"
+ * ```
+ *
+ * @param value The value.
+ * @returns The quoted value.
+ */
+export function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
 }

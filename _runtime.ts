@@ -942,3 +942,28 @@ export function homeDirectory(): string {
   if (!home) throw new UsageError("Cannot find the home folder: set HOME");
   return home;
 }
+
+/**
+ * Find a program on PATH, without running it.
+ *
+ * @example
+ * ```ts
+ * import { findOnPath } from "./_runtime.ts";
+ * console.log(await findOnPath("docker-credential-saucelabs"));
+ * ```
+ *
+ * @param program The program's name (on Windows also found with an extension from `PATHEXT`).
+ * @returns Its path, or undefined when it is not on PATH.
+ */
+export async function findOnPath(program: string): Promise<string | undefined> {
+  for (const dir of (env("PATH") ?? "").split(pathListSeparator())) {
+    if (!dir) continue;
+    // On Windows `docker-credential-saucelabs` is found as `docker-credential-saucelabs.exe`.
+    for (const name of executableNames(program)) {
+      const candidate = joinPath(dir, name);
+      const info = await fileInfo(candidate);
+      if (info?.isFile && (isWindows() || (info.mode & 0o111) !== 0)) return candidate;
+    }
+  }
+  return undefined;
+}

@@ -24,10 +24,12 @@ import {
   ApiError,
   AuthenticationError,
   ConfigError,
+  CredentialsNotFoundError,
   errorText,
   printable,
   redact,
   SauceRegistryError,
+  shellQuote,
   TimeoutError,
   ToolError,
   UsageError,
@@ -41,9 +43,9 @@ import {
   dirname,
   env,
   executableFileName,
-  executableNames,
   fetchAndRead,
   fileInfo,
+  findOnPath,
   homeDirectory,
   isLinux,
   isRootUser,
@@ -70,12 +72,14 @@ import {
   toolEnvironment,
   userId,
 } from "./_runtime.ts";
+import { timeLimit, timeoutMessage } from "./_limits.ts";
 
 export {
   ApiError,
   type ApiErrorOptions,
   AuthenticationError,
   ConfigError,
+  CredentialsNotFoundError,
   redact,
   SauceRegistryError,
   type SauceRegistryErrorOptions,
@@ -85,6 +89,7 @@ export {
   UsageError,
 } from "./_errors.ts";
 export { type Launcher, launcher } from "./_runtime.ts";
+export { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS } from "./_limits.ts";
 
 /** The version of this library and of the `sauce-registry` command (kept equal to deno.json's). */
 export const VERSION = "0.1.0";
@@ -159,7 +164,7 @@ function isLoopbackHost(hostname: string): boolean {
  * @param url The URL.
  * @returns False also for a URL that does not parse.
  */
-export function isSauceLabsUrl(url: string): boolean {
+function isSauceLabsUrl(url: string): boolean {
   try {
     const { protocol, hostname } = new URL(url);
     return protocol === "https:" && /(^|\.)saucelabs\.(com|net)$/i.test(hostname);
@@ -491,8 +496,8 @@ function checkUsername(username: string, from: string): void {
  * @param options Values from flags and which files to read.
  * @param settings The lookup to share with other settings; default one made from `options`.
  * @returns The credentials and their sources.
- * @throws {UsageError} When the username or the access key is found nowhere, or the username
- * holds a `:` (HTTP Basic authentication cannot carry it).
+ * @throws {CredentialsNotFoundError} When the username or the access key is found nowhere.
+ * @throws {UsageError} When the username holds a `:` (HTTP Basic authentication cannot carry it).
  * @throws {ConfigError} When saucectl's file holds YAML this reader does not take (it names the
  * line).
  */
@@ -507,6 +512,7 @@ export async function resolveCredentials(
     ? { value: options.accessKey, source: "stdin" }
     : await settings.get("SAUCE_ACCESS_KEY");
   let saucectl: Partial<SauceCredentials> = {};
+  const saucectlFile = options.saucectlFile ?? "~/.sauce/credentials.yml";
   if (!username || !accessKey) {
     saucectl = await readSaucectlCredentials(
       options.saucectlFile ?? joinPath(homeDirectory(), ".sauce", "credentials.yml"),
@@ -517,9 +523,19 @@ export async function resolveCredentials(
   const key = accessKey ??
     (saucectl.accessKey ? { value: saucectl.accessKey, source: "saucectl" as const } : undefined);
   if (!user || !key) {
-    const missing = !user && !key ? "username and access key" : !user ? "username" : "access key";
-    throw new UsageError(
-      `No Sauce Labs ${missing} found: set SAUCE_USERNAME and SAUCE_ACCESS_KEY (or use --username and --access-key-stdin, a .env file, or ~/.sauce/credentials.yml)`,
+    const missing = [
+      ...(user ? [] : ["username" as const]),
+      ...(key ? [] : ["access key" as const]),
+    ];
+    throw new CredentialsNotFoundError(
+      missing,
+      [
+        "the flags",
+        "SAUCE_USERNAME and SAUCE_ACCESS_KEY in the environment",
+        ...(options.envFile === false ? [] : [options.envFile ?? "./.env"]),
+        saucectlFile,
+      ],
+      "set SAUCE_USERNAME and SAUCE_ACCESS_KEY (in your shell, or your CI's secret variables), or write username: and accessKey: to ~/.sauce/credentials.yml (mode 0600)",
     );
   }
   checkUsername(user.value, sourceName(user.source, "SAUCE_USERNAME"));
@@ -594,77 +610,6 @@ export async function resolveApiSettings(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Time limits
-// ---------------------------------------------------------------------------------------------
-
-/** How long a token request (retries included) may take unless told otherwise, in seconds. */
-export const DEFAULT_TIMEOUT_SECONDS = 60;
-
-/**
- * The longest time limit, in seconds: about 24.8 days, the most a timer can hold (2^31 - 1 ms).
- * A longer one would fire at once.
- */
-export const MAX_TIMEOUT_SECONDS = 2_147_483;
-
-/**
- * Read a time limit in seconds (`--timeout`, `SAUCE_REGISTRY_TIMEOUT`): a number above 0 and at
- * most {@linkcode MAX_TIMEOUT_SECONDS}.
- *
- * @example
- * ```ts
- * import { parseTimeoutSeconds } from "./mod.ts";
- * parseTimeoutSeconds("1.5", "--timeout"); // 1.5
- * ```
- *
- * @param text The text given.
- * @param origin Where it was given, for the message.
- * @returns The seconds.
- * @throws {UsageError} For anything else.
- */
-export function parseTimeoutSeconds(text: string, origin: string): number {
-  const seconds = /^\s*(\d+\.?\d*|\.\d+)\s*$/.test(text) ? Number(text) : NaN;
-  checkTimeout(seconds, origin, `"${printable(text, 30)}"`);
-  return seconds;
-}
-
-function checkTimeout(seconds: number, origin: string, shown: string): void {
-  if (!(seconds > 0 && seconds <= MAX_TIMEOUT_SECONDS)) {
-    throw new UsageError(
-      `Invalid ${origin}: expected a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS} (24 days), got ${shown}`,
-    );
-  }
-}
-
-/** A time limit and where it came from (for the message when it runs out). */
-interface TimeLimit {
-  seconds: number;
-  origin?: string;
-}
-
-/** The limit when none is given: `SAUCE_REGISTRY_TIMEOUT`, else the default. */
-function timeLimit(seconds?: number): TimeLimit {
-  if (seconds !== undefined) {
-    checkTimeout(seconds, "timeoutSeconds", String(seconds));
-    return { seconds };
-  }
-  const text = env("SAUCE_REGISTRY_TIMEOUT");
-  if (text === undefined || text === "") {
-    return {
-      seconds: DEFAULT_TIMEOUT_SECONDS,
-      origin: "the default; SAUCE_REGISTRY_TIMEOUT or --timeout changes it",
-    };
-  }
-  return {
-    seconds: parseTimeoutSeconds(text, "SAUCE_REGISTRY_TIMEOUT"),
-    origin: "SAUCE_REGISTRY_TIMEOUT",
-  };
-}
-
-function timeoutMessage(limit: TimeLimit, what: string): string {
-  return `Timed out after ${limit.seconds} s${limit.origin ? ` (${limit.origin})` : ""} ${what}`;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Token API client
 // ---------------------------------------------------------------------------------------------
 
@@ -707,13 +652,46 @@ export interface FetchTokenOptions {
    * {@linkcode DEFAULT_TIMEOUT_SECONDS}. `signal` can end it sooner.
    */
   timeoutSeconds?: number;
-  /** Retries after the first attempt, for connection errors, 429 and 5xx but 501; default 3. */
+  /**
+   * Retries after the first attempt, for connection errors, 429 and 5xx but 501; default
+   * `SAUCE_REGISTRY_RETRIES`, else 3.
+   */
   retries?: number;
-  /** The first backoff delay in ms, doubled each retry and capped at 30 s; default 1000. */
+  /**
+   * The first backoff delay in ms, doubled each retry and capped at 30 s; default
+   * `SAUCE_REGISTRY_RETRY_DELAY_MS`, else 1000.
+   */
   retryDelayMs?: number;
   /** Called with one line per request and answer, credentials redacted (for `--verbose`). */
   log?: (line: string) => void;
+  /** Called when a request starts and when a retry waits: for a status line on a terminal. */
+  onProgress?: (progress: TokenProgress) => void;
 }
+
+/** What {@linkcode fetchToken} is waiting for, as `onProgress` reports it. */
+export type TokenProgress =
+  | {
+    /** A request is on its way to the API. */
+    phase: "request";
+    /** This attempt, from 1. */
+    attempt: number;
+    /** How many attempts there are at most. */
+    attempts: number;
+    /** The API's host. */
+    host: string;
+  }
+  | {
+    /** Waiting before the next attempt. */
+    phase: "retry";
+    /** The attempt that comes next, from 2. */
+    attempt: number;
+    /** How many attempts there are at most. */
+    attempts: number;
+    /** How long the wait is. */
+    delayMs: number;
+    /** Why the last attempt failed, in a few words. */
+    reason: string;
+  };
 
 const TOKEN_PATH = "/v1alpha1/hosted/container-registry/authorization-token";
 const MAX_BACKOFF_MS = 30_000;
@@ -1143,18 +1121,21 @@ async function requestToken(
   const url = new URL(`${base}${TOKEN_PATH}`);
   const { username, accessKey } = options.credentials;
   const secrets = credentialSecrets(options.credentials);
-  const retries = options.retries ?? 3;
-  const firstDelay = options.retryDelayMs ?? 1000;
+  const retries = options.retries ?? whole(env("SAUCE_REGISTRY_RETRIES")) ?? 3;
+  const firstDelay = options.retryDelayMs ?? whole(env("SAUCE_REGISTRY_RETRY_DELAY_MS")) ?? 1000;
   const log = options.log ?? (() => {});
   const body = options.registryUrl
     ? JSON.stringify({ registry_url: options.registryUrl })
     : undefined;
   const proxy = proxyFor(url);
   const target = apiTarget(base);
+  const progress = options.onProgress ?? (() => {});
   for (let attempt = 0;; attempt++) {
     let failure: ApiError;
+    let reason: string;
     let waitMs: number | undefined;
     const started = Date.now();
+    progress({ phase: "request", attempt: attempt + 1, attempts: retries + 1, host: url.host });
     try {
       log(
         `POST ${url} (Authorization: Basic [redacted]${body ? `, body ${body}` : ""})`,
@@ -1188,28 +1169,47 @@ async function requestToken(
         );
       }
       failure = statusError(answer.status, answerExcerpt(answer.body, secrets), target, proxy);
+      reason = `Sauce Labs answered ${answer.status}`;
       if (!isRetryableStatus(answer.status)) throw failure;
       waitMs = retryAfterMs(answer.retryAfter, Date.now());
     } catch (error) {
       if (signal.aborted) throw abortError(signal);
       if (error instanceof SauceRegistryError) throw error;
+      reason = redact(networkProblem(error), secrets);
       failure = new ApiError(
-        `Cannot reach Sauce Labs at ${base}${proxy ? ` through the proxy ${proxy}` : ""}: ${
-          redact(networkProblem(error), secrets)
-        }`,
+        `Cannot reach Sauce Labs at ${base}${
+          proxy ? ` through the proxy ${proxy}` : ""
+        }: ${reason}`,
         { cause: error },
       );
       log(`failed in ${Date.now() - started} ms: ${failure.message}`);
     }
-    if (attempt >= retries) throw failure;
+    if (attempt >= retries) {
+      throw attempt === 0 ? failure : new ApiError(`${failure.message} (${attempt + 1} attempts)`, {
+        status: failure.status,
+        cause: failure.cause,
+      });
+    }
     const delay = Math.min(waitMs ?? firstDelay * 2 ** attempt, MAX_BACKOFF_MS);
     log(`retrying in ${delay} ms (attempt ${attempt + 2} of ${retries + 1})`);
+    progress({
+      phase: "retry",
+      attempt: attempt + 2,
+      attempts: retries + 1,
+      delayMs: delay,
+      reason,
+    });
     try {
       await sleep(delay, signal);
     } catch {
       throw abortError(signal);
     }
   }
+}
+
+/** A whole number from an environment variable; undefined when unset or not one. */
+function whole(text: string | undefined): number | undefined {
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
 async function readAnswer(response: Response, base: string): Promise<Answer> {
@@ -2428,9 +2428,9 @@ export interface CredentialHelperOptions extends PathOptions, CredentialOptions 
    * with no limit of its own: a hung API must not hang a pull or push with it.
    */
   timeoutSeconds?: number;
-  /** Retries for the token request; default 3. */
+  /** Retries for the token request; default as {@linkcode fetchToken}. */
   retries?: number;
-  /** The first retry delay in ms; default 1000. */
+  /** The first retry delay in ms; default as {@linkcode fetchToken}. */
   retryDelayMs?: number;
   /** Verbose log lines, credentials redacted. */
   log?: (line: string) => void;
@@ -2585,22 +2585,6 @@ async function helperList(options: CredentialHelperOptions): Promise<CredentialH
   return ok(`${JSON.stringify(listing)}\n`, "");
 }
 
-/**
- * Quote a value for a POSIX shell: single quotes, with any single quote spelled `'\''`.
- *
- * @example
- * ```ts
- * import { shellQuote } from "./mod.ts";
- * shellQuote("it's"); // "'it'\\''s'"
- * ```
- *
- * @param value The value.
- * @returns The quoted value.
- */
-export function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
-
 /** What {@linkcode installHelper} wrote. */
 export interface InstallHelperResult {
   /** The `docker-credential-saucelabs` file or symlink. */
@@ -2716,9 +2700,9 @@ export interface KubeletProviderOptions extends PathOptions, CredentialOptions {
   noCache?: boolean;
   /** Aborting stops a token request. */
   signal?: AbortSignal;
-  /** Retries for the token request; default 3. */
+  /** Retries for the token request; default as {@linkcode fetchToken}. */
   retries?: number;
-  /** The first retry delay in ms; default 1000. */
+  /** The first retry delay in ms; default as {@linkcode fetchToken}. */
   retryDelayMs?: number;
 }
 
@@ -2885,13 +2869,11 @@ async function providerCredentials(options: KubeletProviderOptions): Promise<Sau
   try {
     return await resolveCredentials({ ...options, envFile: options.envFile ?? false });
   } catch (error) {
-    const missing = error instanceof UsageError && /^(No Sauce Labs [^:]*):/.exec(error.message);
-    if (!missing) throw error;
-    throw new UsageError(
-      `${
-        missing[1]
-      }: set SAUCE_USERNAME and SAUCE_ACCESS_KEY in the --env-file (mode 0600) or in the provider's env`,
-      { cause: error },
+    if (!(error instanceof CredentialsNotFoundError)) throw error;
+    throw new CredentialsNotFoundError(
+      error.missing,
+      error.lookedIn,
+      "set SAUCE_USERNAME and SAUCE_ACCESS_KEY in the --env-file (mode 0600) or in the provider's env",
     );
   }
 }
@@ -3315,29 +3297,4 @@ export async function status(
   const onPath = await findOnPath(HELPER_PROGRAM);
   if (onPath) report.helperOnPath = onPath;
   return report;
-}
-
-/**
- * Find a program on PATH, without running it.
- *
- * @example
- * ```ts
- * import { findOnPath } from "./mod.ts";
- * console.log(await findOnPath("docker-credential-saucelabs"));
- * ```
- *
- * @param program The program's name (on Windows also found with an extension from `PATHEXT`).
- * @returns Its path, or undefined when it is not on PATH.
- */
-export async function findOnPath(program: string): Promise<string | undefined> {
-  for (const dir of (env("PATH") ?? "").split(pathListSeparator())) {
-    if (!dir) continue;
-    // On Windows `docker-credential-saucelabs` is found as `docker-credential-saucelabs.exe`.
-    for (const name of executableNames(program)) {
-      const candidate = joinPath(dir, name);
-      const info = await fileInfo(candidate);
-      if (info?.isFile && (isWindows() || (info.mode & 0o111) !== 0)) return candidate;
-    }
-  }
-  return undefined;
 }

@@ -48,11 +48,10 @@ import {
   logout,
   parseRegistry,
   SauceRegistryError,
-  shellQuote,
   unconfigureDocker,
   UsageError,
 } from "../mod.ts";
-import { errorText } from "../_errors.ts";
+import { errorText, shellQuote } from "../_errors.ts";
 
 /** The helper's name in `credHelpers`. */
 const HELPER_NAME = "saucelabs";

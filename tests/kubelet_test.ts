@@ -684,7 +684,7 @@ describe("kubelet-credential-provider", () => {
           env: {},
           code: 2,
           says:
-            /No Sauce Labs username and access key found: set SAUCE_USERNAME and SAUCE_ACCESS_KEY in the --env-file/,
+            /No Sauce Labs username and access key found: looked in the flags, SAUCE_USERNAME and SAUCE_ACCESS_KEY in the environment, [^;]*credentials\.yml; set SAUCE_USERNAME and SAUCE_ACCESS_KEY in the --env-file/,
         },
         {
           what: "a wrong access key",
@@ -1071,7 +1071,7 @@ describe("token --format k8s-secret and the CronJob that refreshes it", () => {
       [[...base, "--namespace", "Not_A_Label"], /Invalid namespace "Not_A_Label"/],
       [[...base, "--secret-name=-bad"], /Invalid Secret name "-bad"/],
       [[...base, "--namespace", "x".repeat(64)], /Invalid namespace/],
-      [["token", "--format", "k8s-secret"], /--format k8s-secret needs --registry URL/],
+      [["token", "--format", "k8s-secret"], /--format k8s-secret needs a REGISTRY/],
       [
         ["token", "--registry", "registry.example.com/team", "--namespace", "ci"],
         /go with --format k8s-secret/,

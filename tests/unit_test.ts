@@ -13,6 +13,7 @@ import {
   ApiError,
   AuthenticationError,
   ConfigError,
+  CredentialsNotFoundError,
   DEFAULT_REGION,
   parseRegistry,
   redact,
@@ -444,16 +445,23 @@ describe("resolveCredentials from explicit files", () => {
   it("says what is missing, without any value it found, when a credential is found nowhere", async () => {
     const envFile = await file("key-only.env", "SAUCE_ACCESS_KEY=lonely-key-000\n");
     let error = await captureRejection(resolveCredentials({ envFile, saucectlFile: noSaucectl }));
-    assert.ok(error instanceof UsageError, String(error));
+    assert.ok(error instanceof CredentialsNotFoundError, String(error));
+    assert.ok(!(error instanceof UsageError), "not a usage error");
     assert.equal(error.exitCode, 2);
+    assert.deepEqual(error.missing, ["username"]);
+    assert.deepEqual(error.lookedIn, [
+      "the flags",
+      "SAUCE_USERNAME and SAUCE_ACCESS_KEY in the environment",
+      envFile,
+      noSaucectl,
+    ]);
     assert.match(error.message, /No Sauce Labs username found/);
-    assert.match(error.message, /SAUCE_USERNAME/);
     assert.ok(!error.message.includes("lonely-key-000"), error.message);
 
     error = await captureRejection(
       resolveCredentials({ envFile: emptyEnv, saucectlFile: noSaucectl }),
     );
-    assert.ok(error instanceof UsageError, String(error));
+    assert.ok(error instanceof CredentialsNotFoundError, String(error));
     assert.match(error.message, /username and access key/);
   });
 
