@@ -126,16 +126,29 @@ ${fn}() {
     case \${COMP_WORDS[i]} in
       --) return 0 ;;
       --*=*) ;;
-      -*) [[ $value_options == *" \${COMP_WORDS[i]} "* ]] && ((i++)) ;;
+      -*)
+        if [[ $value_options == *" \${COMP_WORDS[i]} "* ]]; then
+          ((i++))
+          # bash splits "--option=value" into three words.
+          [[ \${COMP_WORDS[i]} == "=" ]] && ((i++))
+        fi
+        ;;
       *) command=\${COMP_WORDS[i]}; break ;;
     esac
   done
-  # The value of an option: after "--option " or in "--option=".
+  # The value of an option: after "--option ", "--option=" or (as bash splits it) "--option = ".
+  local previous=""
+  ((COMP_CWORD > 1)) && previous=\${COMP_WORDS[COMP_CWORD - 1]}
+  if [[ $current == "=" ]]; then
+    current=""
+  elif [[ $previous == "=" ]] && ((COMP_CWORD > 2)); then
+    previous=\${COMP_WORDS[COMP_CWORD - 2]}
+  fi
   if [[ $current == --*=* ]]; then
     option=\${current%%=*}
     value=\${current#*=}
-  elif ((COMP_CWORD > 1)) && [[ $value_options == *" \${COMP_WORDS[COMP_CWORD - 1]} "* ]]; then
-    option=\${COMP_WORDS[COMP_CWORD - 1]}
+  elif [[ -n $previous && $value_options == *" $previous "* ]]; then
+    option=$previous
     value=$current
   fi
   local options positional

@@ -775,9 +775,7 @@ async function sizeFigures(bench: Bench): Promise<void> {
   };
   const cliDir = bench.cli.replace(/\/[^/]*$/, "");
   const sources = (await Promise.all(
-    ["mod.ts", "_errors.ts", "_runtime.ts", "cli.ts", "deps.ts"].map((file) =>
-      size(`${cliDir}/${file}`)
-    ),
+    (await programSources(cliDir)).map((file) => size(`${cliDir}/${file}`)),
   )).reduce((sum, bytes) => sum + bytes, 0);
   const binary = await size(bench.bunBinary);
   const empty = await size(bench.bunEmpty);
@@ -827,7 +825,7 @@ async function sizeFigures(bench: Bench): Promise<void> {
     },
     {
       id: "sources",
-      figure: "sources: mod.ts + _errors.ts + _runtime.ts + cli.ts + deps.ts",
+      figure: "sources: cli.ts, mod.ts, deps.ts and the internal _*.ts",
       unit: "bytes",
       samples: [sources],
     },
@@ -964,7 +962,16 @@ interface Machine {
   goHelper: string;
 }
 
-/** The measured code's commit, "+changes" when mod.ts, cli.ts or deps.ts differ from it. */
+/** The program's own source files in a folder: cli.ts, mod.ts, deps.ts and the internal `_*.ts`. */
+async function programSources(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && /^(_[a-z_]+|cli|mod|deps)\.ts$/.test(entry.name)) names.push(entry.name);
+  }
+  return names.sort();
+}
+
+/** The measured code's commit, "+changes" when one of its source files differs from it. */
 async function codeVersion(cli: string): Promise<string> {
   const dir = cli.replace(/\/[^/]*$/, "");
   const git = async (args: string[]) => {
@@ -978,16 +985,7 @@ async function codeVersion(cli: string): Promise<string> {
   };
   const commit = await git(["rev-parse", "--short", "HEAD"]);
   if (!commit) return "not in a git repository";
-  const changed = await git([
-    "status",
-    "--porcelain",
-    "--",
-    "mod.ts",
-    "_errors.ts",
-    "_runtime.ts",
-    "cli.ts",
-    "deps.ts",
-  ]);
+  const changed = await git(["status", "--porcelain", "--", ...await programSources(dir)]);
   return changed ? `${commit}+changes` : commit;
 }
 

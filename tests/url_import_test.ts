@@ -87,6 +87,7 @@ describe("importing mod.ts by URL", () => {
     // Only the library's own files were fetched: mod.ts and what it imports, nothing else.
     assert.deepEqual([...new Set(served)].sort(), [
       "/_errors.ts",
+      "/_limits.ts",
       "/_runtime.ts",
       "/deps.ts",
       "/mod.ts",

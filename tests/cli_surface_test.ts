@@ -1,0 +1,437 @@
+// What users touch on the command line (issue 12): one way to give a registry, --json for output
+// and for errors, help and version commands, suggestions for typos, per-command help, the
+// missing-credentials message, a status line on a terminal only, shell completions that real
+// bash, zsh and fish load and answer, and a library that exports no runtime plumbing.
+//
+// Runs unchanged under `deno test -A` and `bun test`.
+
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, assert, before, describe, it } from "./deps.ts";
+import { cliCommand, type CliResult, makeSandbox, runCli, type Sandbox } from "./harness.ts";
+import { requireTool, run } from "./fixtures/services.ts";
+import { type StandIn, startStandIn } from "./fixtures/stand_in.ts";
+import * as library from "../mod.ts";
+
+const ALICE_KEY = "alice-access-key-0123456789";
+const REGISTRY = "registry.example.com/your-private-registry";
+const SLOW = { timeout: 60_000 };
+
+let standIn: StandIn;
+const sandboxes: Sandbox[] = [];
+
+async function sandbox(extra: Record<string, string> = {}): Promise<Sandbox> {
+  const made = await makeSandbox({
+    SAUCE_API_URL: standIn.url,
+    SAUCE_USERNAME: "alice",
+    SAUCE_ACCESS_KEY: ALICE_KEY,
+    ...extra,
+  });
+  sandboxes.push(made);
+  await mkdir(made.env.HOME, { recursive: true });
+  return made;
+}
+
+function cli(box: Sandbox, args: string[], stdin?: string): Promise<CliResult> {
+  return runCli(args, { env: box.env, cwd: box.dir, stdin });
+}
+
+function describeResult(result: CliResult): string {
+  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
+}
+
+/** The one JSON object a `--json` failure writes on stderr. */
+function jsonError(result: CliResult): { message: string; exit_code: number; kind: string } {
+  const lines = result.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `one line on stderr:\n${result.stderr}`);
+  const parsed = JSON.parse(lines[0]) as {
+    error: { message: string; exit_code: number; kind: string };
+  };
+  assert.equal(parsed.error.exit_code, result.code, "the JSON carries the exit code");
+  return parsed.error;
+}
+
+before(async () => {
+  standIn = await startStandIn();
+});
+
+after(async () => {
+  await standIn.close();
+  await Promise.all(sandboxes.map((box) => box.cleanup()));
+});
+
+describe("giving a registry", () => {
+  it("takes it as an argument or with --registry, the same token either way", SLOW, async () => {
+    const box = await sandbox();
+    const bodies: string[] = [];
+    for (const args of [[REGISTRY], ["--registry", REGISTRY]]) {
+      const result = await cli(box, ["token", ...args, "--format", "username"]);
+      assert.equal(result.code, 0, describeResult(result));
+      assert.equal(result.stdout, "oauth2accesstoken\n");
+      bodies.push(standIn.requests.at(-1)!.body);
+    }
+    assert.deepEqual(bodies, [JSON.stringify({ registry_url: REGISTRY })].concat(bodies[0]));
+    const [positional, flagged] = await Promise.all(
+      [[REGISTRY], ["--registry", REGISTRY]].map((args) =>
+        cli(box, ["status", ...args, "--offline", "--json"])
+      ),
+    );
+    assert.equal(JSON.parse(positional.stdout).host, "registry.example.com");
+    assert.deepEqual(JSON.parse(positional.stdout), JSON.parse(flagged.stdout));
+  });
+
+  it("refuses both ways at once, and more registries than the command takes", SLOW, async () => {
+    const box = await sandbox();
+    const before = standIn.requests.length;
+    const both = await cli(box, ["token", REGISTRY, "--registry", REGISTRY]);
+    assert.equal(both.code, 2, describeResult(both));
+    assert.match(
+      both.stderr,
+      /token takes one REGISTRY: give it as an argument or with --registry, not both/,
+    );
+    const two = await cli(box, [
+      "login",
+      "--registry",
+      "a.example.com",
+      "--registry",
+      "b.example.com",
+    ]);
+    assert.equal(two.code, 2, describeResult(two));
+    assert.match(two.stderr, /login takes one REGISTRY, got 2/);
+    assert.equal(standIn.requests.length, before, "no token was requested");
+  });
+});
+
+describe("--json", () => {
+  it("turns every failure into one JSON object on stderr, exit code unchanged", SLOW, async () => {
+    const box = await sandbox();
+    const wrongKey = await cli({ ...box, env: { ...box.env, SAUCE_ACCESS_KEY: "wrong-key-123" } }, [
+      "token",
+      REGISTRY,
+      "--json",
+    ]);
+    assert.equal(wrongKey.code, 3, describeResult(wrongKey));
+    assert.equal(wrongKey.stdout, "");
+    const auth = jsonError(wrongKey);
+    assert.equal(auth.kind, "auth");
+    assert.match(auth.message, /refused the username or access key \(401\)/);
+    assert.ok(!wrongKey.stderr.includes("wrong-key-123"));
+
+    const typo = await cli(box, ["--json", "tokn"]);
+    assert.equal(typo.code, 2);
+    assert.deepEqual(jsonError(typo), {
+      message: 'Unknown command "tokn": did you mean token?',
+      exit_code: 2,
+      kind: "usage",
+    });
+
+    const unparsable = await cli(box, ["token", "--json", "--bogus"]);
+    assert.equal(unparsable.code, 2);
+    assert.equal(jsonError(unparsable).kind, "usage");
+
+    const noCredentials = await cli(
+      { ...box, env: { ...box.env, SAUCE_USERNAME: "", SAUCE_ACCESS_KEY: "" } },
+      ["token", "--json"],
+    );
+    assert.equal(noCredentials.code, 2, describeResult(noCredentials));
+    assert.equal(jsonError(noCredentials).kind, "credentials");
+
+    standIn.fault({ delayMs: 8000 });
+    const slow = await cli(box, ["token", "--json", "--timeout", "1"]);
+    standIn.clearFaults();
+    assert.equal(slow.code, 124, describeResult(slow));
+    assert.equal(jsonError(slow).kind, "timeout");
+  });
+
+  it(
+    "is a usage error with a --format other than json, and prints JSON elsewhere",
+    SLOW,
+    async () => {
+      const box = await sandbox();
+      const clash = await cli(box, ["token", "--json", "--format", "env"]);
+      assert.equal(clash.code, 2, describeResult(clash));
+      assert.match(
+        jsonError(clash).message,
+        /--json prints JSON: it does not go with --format env/,
+      );
+      const token = await cli(box, ["token", "--json"]);
+      assert.equal(token.code, 0, describeResult(token));
+      assert.deepEqual(Object.keys(JSON.parse(token.stdout)), [
+        "username",
+        "password",
+        "expires_at",
+      ]);
+      const version = await cli(box, ["version", "--json"]);
+      assert.equal(JSON.parse(version.stdout).version, library.VERSION);
+      const installed = await cli(box, ["install-helper", "--dir", join(box.dir, "bin"), "--json"]);
+      assert.equal(installed.code, 0, describeResult(installed));
+      assert.equal(JSON.parse(installed.stdout).path, join(box.dir, "bin", library.HELPER_PROGRAM));
+    },
+  );
+});
+
+describe("help, version and typos", () => {
+  it("prints exactly COMMAND --help for help COMMAND, for every command", SLOW, async () => {
+    const box = await sandbox();
+    const overview = await cli(box, ["help"]);
+    assert.equal(overview.code, 0);
+    const commands = [...overview.stdout.matchAll(/^ {2}([a-z-]+) {2,}/gm)].map((match) =>
+      match[1]
+    );
+    assert.ok(commands.includes("token") && commands.includes("completions"), overview.stdout);
+    for (const command of commands) {
+      const [viaHelp, viaFlag] = await Promise.all([
+        cli(box, ["help", command]),
+        cli(box, [command, "--help"]),
+      ]);
+      assert.equal(viaHelp.code, 0, describeResult(viaHelp));
+      assert.equal(viaHelp.stdout, viaFlag.stdout, command);
+      assert.match(viaHelp.stdout, new RegExp(`^Usage: sauce-registry ${command}\\b`));
+    }
+    const [version, flag] = await Promise.all([cli(box, ["version"]), cli(box, ["--version"])]);
+    assert.equal(version.stdout, `sauce-registry ${library.VERSION}\n`);
+    assert.equal(flag.stdout, version.stdout);
+  });
+
+  it("suggests the nearest command or option for a typo, exit 2", SLOW, async () => {
+    const box = await sandbox();
+    const cases: [string[], RegExp][] = [
+      [["tokn"], /Unknown command "tokn": did you mean token\?/],
+      [["stauts"], /did you mean status\?/],
+      [["help", "lgoin"], /did you mean login\?/],
+      [["token", "--formt", "env"], /Unknown option '--formt': did you mean --format\?/],
+      [["completions", "bsh"], /did you mean bash\?/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await cli(box, args);
+      assert.equal(result.code, 2, describeResult(result));
+      assert.match(result.stderr.split("\n")[0], message);
+    }
+  });
+
+  it("lists a command's own options first and only the options it takes", SLOW, async () => {
+    const box = await sandbox();
+    const logout = (await cli(box, ["logout", "--help"])).stdout;
+    const options = [...logout.matchAll(/^ {2}(?:-\w, )?--([a-z-]+)/gm)].map((match) => match[1]);
+    assert.deepEqual(options.slice(0, 3), ["registry", "tool", "tool-arg"]);
+    for (const absent of ["access-key-stdin", "username", "region", "api-url", "env-file"]) {
+      assert.ok(!options.includes(absent), `logout --help lists --${absent}`);
+    }
+    const token = (await cli(box, ["token", "--help"])).stdout;
+    assert.match(token, /^ {2}--format FORMAT +json \(default\), env/m);
+    assert.match(token, /^ {2}--access-key-stdin/m);
+    const refused = await cli(box, ["logout", REGISTRY, "--access-key-stdin"]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--access-key-stdin does not apply to logout/);
+  });
+});
+
+describe("the status line", () => {
+  it(
+    "shows on a terminal while a request and a retry take over a second, never on a pipe",
+    SLOW,
+    async () => {
+      requireTool("script");
+      const box = await sandbox({ SAUCE_REGISTRY_RETRY_DELAY_MS: "1500" });
+      const command = [...cliCommand(), "token", REGISTRY, "--format", "username"]
+        .map((word) => `'${word.replaceAll("'", `'\\''`)}'`).join(" ");
+      const host = new URL(standIn.url).host;
+
+      standIn.fault({ delayMs: 2500, status: 503 });
+      const terminal = await run("script", ["-q", "-e", "-c", command, "/dev/null"], {
+        env: box.env,
+        cwd: box.dir,
+        inheritEnv: false,
+        timeoutMs: 30_000,
+      });
+      assert.equal(terminal.code, 0, `${terminal.stdout}\n${terminal.stderr}`);
+      assert.match(
+        terminal.stdout,
+        new RegExp(`\r\x1b\\[2KWaiting for a registry token from ${host} \\(attempt 1 of 4\\)…`),
+      );
+      assert.match(
+        terminal.stdout,
+        /\r\x1b\[2KSauce Labs answered 503; retrying in 2 s \(attempt 2 of 4\)…/,
+      );
+      // Erased before the answer: the last thing on the line is the answer itself.
+      assert.match(terminal.stdout, /\r\x1b\[2Koauth2accesstoken\r?\n$/);
+
+      standIn.fault({ delayMs: 2500, status: 503 });
+      const piped = await cli(box, ["token", REGISTRY, "--format", "username"]);
+      assert.equal(piped.code, 0, describeResult(piped));
+      assert.equal(piped.stdout, "oauth2accesstoken\n");
+      assert.equal(piped.stderr, "");
+
+      standIn.fault({ delayMs: 2500 });
+      const quiet = await run("script", ["-q", "-e", "-c", `${command} --quiet`, "/dev/null"], {
+        env: box.env,
+        cwd: box.dir,
+        inheritEnv: false,
+        timeoutMs: 30_000,
+      });
+      assert.equal(quiet.code, 0);
+      assert.doesNotMatch(quiet.stdout, /Waiting/);
+    },
+  );
+
+  it("says how many attempts a retried failure made", SLOW, async () => {
+    const box = await sandbox({ SAUCE_REGISTRY_RETRIES: "2" });
+    standIn.fault({ status: 503, times: 3 });
+    const result = await cli(box, ["token", REGISTRY]);
+    assert.equal(result.code, 1, describeResult(result));
+    assert.match(result.stderr, /answered 503: Service Unavailable \(3 attempts\)$/m);
+  });
+});
+
+describe("shell completions", () => {
+  async function script(box: Sandbox, shell: string): Promise<string> {
+    const result = await cli(box, ["completions", shell]);
+    assert.equal(result.code, 0, describeResult(result));
+    const path = join(box.dir, `completion.${shell}`);
+    await writeFile(path, result.stdout);
+    return path;
+  }
+
+  /** What the bash function answers for the words typed so far (the last one being completed). */
+  async function bashComplete(file: string, words: string[]): Promise<string[]> {
+    const quoted = words.map((word) => `'${word}'`).join(" ");
+    const result = await run("bash", [
+      "--norc",
+      "-c",
+      `source '${file}'; COMP_WORDS=(${quoted}); COMP_CWORD=${
+        words.length - 1
+      }; _sauce_registry; printf '%s\\n' "\${COMPREPLY[@]}"`,
+    ], { timeoutMs: 20_000 });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, "");
+    return result.stdout.split("\n").filter(Boolean);
+  }
+
+  it(
+    "bash: completes commands, options per command, and the values of --tool, --region, --format",
+    SLOW,
+    async () => {
+      const box = await sandbox();
+      const file = await script(box, "bash");
+      assert.deepEqual(await bashComplete(file, ["sauce-registry", "to"]), ["token"]);
+      assert.deepEqual(await bashComplete(file, ["sauce-registry", "login", "--tool", ""]), [
+        ...library.TOOLS,
+      ]);
+      assert.deepEqual(await bashComplete(file, ["sauce-registry", "push", "--tool", ""]), [
+        "docker",
+        "podman",
+      ]);
+      assert.deepEqual(await bashComplete(file, ["sauce-registry", "token", "--region", "eu"]), [
+        "eu-central-1",
+      ]);
+      assert.deepEqual(await bashComplete(file, ["sauce-registry", "token", "--format", "k"]), [
+        "k8s-secret",
+      ]);
+      // As bash splits it: `--tool=po` is three words.
+      assert.deepEqual(
+        await bashComplete(file, ["sauce-registry", "login", "--tool", "=", "po"]),
+        ["podman"],
+      );
+      const logout = await bashComplete(file, ["sauce-registry", "logout", "--"]);
+      assert.ok(
+        logout.includes("--tool-arg") && !logout.includes("--access-key-stdin"),
+        logout.join(),
+      );
+      // The value of an option is not taken for the command.
+      assert.deepEqual(
+        await bashComplete(file, ["sauce-registry", "token", "--format", "env", "--for"]),
+        ["--format"],
+      );
+      assert.deepEqual(await bashComplete(file, ["sauce-registry", "help", "confi"]), [
+        "configure-docker",
+      ]);
+    },
+  );
+
+  it("zsh: loads without error and defines its completion function", SLOW, async () => {
+    requireTool("zsh");
+    const box = await sandbox();
+    const file = await script(box, "zsh");
+    const result = await run("zsh", [
+      "-f",
+      "-c",
+      `autoload -Uz compinit && compinit -u -D && source '${file}' && (( $+functions[_sauce_registry] )) && print -r -- "\${_comps[sauce-registry]}"`,
+    ], { env: { HOME: box.env.HOME, PATH: box.env.PATH }, inheritEnv: false, timeoutMs: 20_000 });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, "");
+    assert.equal(result.stdout, "_sauce_registry\n");
+  });
+
+  it("fish: loads without error and completes commands and --tool values", SLOW, async () => {
+    requireTool("fish");
+    const box = await sandbox();
+    const file = await script(box, "fish");
+    const complete = async (line: string) => {
+      const result = await run("fish", [
+        "--no-config",
+        "-c",
+        `source '${file}'; complete -C '${line}'`,
+      ], {
+        env: { HOME: box.env.HOME, PATH: box.env.PATH },
+        inheritEnv: false,
+        timeoutMs: 20_000,
+      });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stderr, "");
+      return result.stdout.split("\n").filter(Boolean).map((row) => row.split("\t")[0]);
+    };
+    assert.deepEqual(await complete("sauce-registry to"), ["token"]);
+    assert.deepEqual(await complete("sauce-registry login --tool "), [...library.TOOLS].sort());
+    assert.ok((await complete("sauce-registry token --format ")).includes("k8s-secret"));
+    assert.ok(!(await complete("sauce-registry logout --")).includes("--access-key-stdin"));
+  });
+});
+
+describe("the library's surface", () => {
+  it("exports the API and none of the runtime plumbing the command line uses", () => {
+    const plumbing = [
+      "env",
+      "exit",
+      "writeStdout",
+      "writeStderr",
+      "readStdin",
+      "commandLineArgs",
+      "programName",
+      "stderrIsTerminal",
+      "stdinIsTerminal",
+      "onTerminationSignal",
+      "runtimeName",
+      "isRootUser",
+      "spawn",
+      "shellQuote",
+      "findOnPath",
+      "parseTimeoutSeconds",
+      "printable",
+      "errorText",
+      "isSauceLabsUrl",
+      "isSauceLabsOrLoopbackUrl",
+    ];
+    const exported = Object.keys(library);
+    const leaked = plumbing.filter((name) => exported.includes(name));
+    assert.deepEqual(leaked, [], `mod.ts exports plumbing: ${leaked.join(", ")}`);
+    for (
+      const api of [
+        "fetchToken",
+        "getToken",
+        "parseRegistry",
+        "login",
+        "logout",
+        "credentialHelper",
+        "configureDocker",
+        "withTemporaryAuth",
+        "pushImage",
+        "status",
+        "kubeletCredentialProvider",
+        "SauceRegistryError",
+        "CredentialsNotFoundError",
+      ]
+    ) {
+      assert.ok(exported.includes(api), `mod.ts does not export ${api}`);
+    }
+  });
+});
