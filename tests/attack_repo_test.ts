@@ -30,7 +30,11 @@ const USERS = {
 const HOST = "127.0.0.1:5999";
 
 /** The files of sauce-registry a checkout holds, copied into the hostile repository. */
-const TOOL_FILES = ["cli.ts", "mod.ts", "deps.ts", "_runtime.ts", "_errors.ts", "deno.json"];
+async function toolFiles(): Promise<string[]> {
+  return (await readdir(ROOT)).filter((name) =>
+    name === "deno.json" || /^(cli|mod|deps|_[a-z_]+)\.ts$/.test(name)
+  );
+}
 
 /** The kinds of repository code that must never run. */
 const PAYLOADS = ["bunfig-preload", "tsconfig-paths", "deno-import-map"] as const;
@@ -96,7 +100,7 @@ export const loadOs = () => import("node:os");
 async function buildHostileRepository(repo: string, recorderUrl: string): Promise<string> {
   const checkout = join(repo, ".sauce-registry");
   await mkdir(checkout, { recursive: true });
-  for (const file of TOOL_FILES) await copyFile(join(ROOT, file), join(checkout, file));
+  for (const file of await toolFiles()) await copyFile(join(ROOT, file), join(checkout, file));
   for (const kind of PAYLOADS) {
     await writeFile(join(repo, `${kind}.ts`), payload(kind, repo, recorderUrl));
   }
