@@ -11,9 +11,9 @@ DENO_VERSION=2.9.6
 BUN_VERSION=1.4.5
 TOOLS_DIR=${SAUCE_REGISTRY_TOOLS:-$PWD/.tools}
 # The real components the tests drive, and what the benchmarks compare against (curl and jq for
-# the seed's recipe, a Go credential helper, GNU time for peak memory).
+# the seed's recipe, a Go credential helper, GNU time for peak memory; strace shows the fsyncs).
 APT_PACKAGES=(docker.io docker-registry skopeo podman buildah openssl ca-certificates curl jq
-  amazon-ecr-credential-helper time)
+  amazon-ecr-credential-helper time strace)
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
