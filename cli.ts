@@ -161,7 +161,8 @@ Example:
     details:
       `Records each registry (with the region or --api-url) in $XDG_CONFIG_HOME/sauce-registry/registries.json
 and adds "credHelpers": {"<host>": "saucelabs"} to $DOCKER_CONFIG/config.json (else ~/.docker/config.json),
-keeping every other setting. Running it again changes nothing.
+keeping every other byte as written; the previous version goes to config.json.bak (mode 0600).
+Both files are checked before either is written. Running it again changes nothing.
 
 Example:
   sauce-registry configure-docker registry.example.com/your-private-registry
@@ -185,7 +186,9 @@ Example:
 to turn the token cache off, SAUCE_REGISTRY_TIMEOUT=SECONDS to change how long it waits for a
 token (default 60, at most 2147483), SAUCE_REGISTRY_CREDENTIALS_FILE=PATH to read the username and
 access key from that file (saucectl's "username:" and "accessKey:" lines) instead of
-~/.sauce/credentials.yml.
+~/.sauce/credentials.yml. The cache ($XDG_CACHE_HOME/sauce-registry) is used only while its folder
+and files are yours alone (not another user's, not a symlink, not writable by others), and a cached
+token for an hour at most.
 
 Example:
   printf registry.example.com | sauce-registry credential-helper get`,
@@ -686,7 +689,9 @@ async function runStatus(context: Context): Promise<number> {
             : " (not configured for the helper)"
         }`,
         `Cached token: ${
-          report.cachedTokenExpiresAt ? `expires ${report.cachedTokenExpiresAt}` : "none"
+          report.cachedTokenExpiresAt
+            ? `expires ${report.cachedTokenExpiresAt}`
+            : report.cacheProblem ?? "none"
         }`,
         `Docker config ${docker.path}: ${
           !docker.exists ? "does not exist" : [
@@ -838,6 +843,30 @@ async function providerMain(argv: string[]): Promise<number> {
   }
 }
 
+/** How long a step that cannot be cancelled may outlive an abort before main stops waiting. */
+const ABORT_GRACE_MS = 2000;
+
+/**
+ * The command's outcome; or, once the signal aborts while no child runs, the abort's reason a
+ * moment later: a step that cannot be cancelled (a read from a FIFO or a terminal) must not keep
+ * the command past --timeout. The moment lets steps that can be cancelled clean up first. A
+ * running child is not left behind: it gets the abort as SIGTERM, and its exit ends the work.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, childRuns: () => boolean) {
+  return new Promise<T>((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => {
+      if (!childRuns()) timer = setTimeout(() => reject(signal.reason), ABORT_GRACE_MS);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    });
+  });
+}
+
 function colour(text: string): string {
   return stderrIsTerminal() && !env("NO_COLOR") ? `\x1b[31m${text}\x1b[0m` : text;
 }
@@ -924,7 +953,11 @@ export async function main(args: string[]): Promise<number> {
         }
       },
     };
-    const code = await RUNNERS[command](context, rest);
+    const code = await untilAborted(
+      RUNNERS[command](context, rest),
+      controller.signal,
+      () => childRunning,
+    );
     if (controller.signal.aborted) throw controller.signal.reason;
     return code;
   } catch (error) {
