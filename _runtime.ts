@@ -837,6 +837,24 @@ export const BUN_RUN_FLAGS: readonly string[] = [
   "--tsconfig-override=/dev/null",
 ];
 
+/**
+ * How the credential helper's Deno wrapper runs sauce-registry's script: `--no-config`, so that no
+ * `deno.json` of the working folder (or above it) swaps modules in; no prompt (Docker's stdin is
+ * a pipe); and only the permissions the tool needs, `--allow-sys=uid` included so that the cache's
+ * owner can be checked without a probe file.
+ */
+export const DENO_HELPER_FLAGS: readonly string[] = [
+  "--quiet",
+  "--no-prompt",
+  "--no-config",
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+  "--allow-run",
+  "--allow-sys=uid",
+];
+
 /** How the running program was started. */
 export interface Launcher {
   /** A standalone binary, or a script run by Deno or Bun. */

@@ -39,6 +39,7 @@ import {
   copyFileTo,
   createSynced,
   currentUserId,
+  DENO_HELPER_FLAGS,
   describeFileKind,
   dirname,
   env,
@@ -2835,9 +2836,7 @@ export async function installHelper(how: Launcher, dir?: string): Promise<Instal
       ? `exec ${shellQuote(how.program)} ${BUN_RUN_FLAGS.join(" ")} ${
         shellQuote(how.script!)
       } credential-helper "$@"`
-      : `exec ${
-        shellQuote(how.program)
-      } run --quiet --no-prompt --no-config --allow-net --allow-env --allow-read --allow-write --allow-run ${
+      : `exec ${shellQuote(how.program)} run ${DENO_HELPER_FLAGS.join(" ")} ${
         shellQuote(how.script!)
       } credential-helper "$@"`;
     await writeFileAtomic(

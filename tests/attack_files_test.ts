@@ -40,7 +40,10 @@ const REGISTRY_URL = `${HOST}/your-private-registry`;
 const NOBODY = 65534;
 const PLANTED = "planted-password-from-another-user";
 
-/** The Deno wrapper install-helper writes: no --allow-all, no --allow-sys. */
+/**
+ * Deno with the least a user might grant: no --allow-all (no /proc) and no --allow-sys (no uid,
+ * which install-helper's wrapper does grant): the cache's owner is then told by a probe file.
+ */
 const DENO_WRAPPER = [
   "deno",
   "run",

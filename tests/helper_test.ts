@@ -33,6 +33,7 @@ import {
   type Sandbox,
   SecretScanner,
 } from "./harness.ts";
+import { DENO_HELPER_FLAGS } from "../_runtime.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
 const NOT_FOUND = "credentials not found in native keychain";
@@ -706,21 +707,7 @@ describe("token cache and lock", () => {
 
   /** `credential-helper get` with the permissions of install-helper's Deno wrapper (no /proc). */
   function denoWrapperCommand(): string[] {
-    return [
-      "deno",
-      "run",
-      "--quiet",
-      "--no-prompt",
-      "--no-config",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-run",
-      CLI,
-      "credential-helper",
-      "get",
-    ];
+    return ["deno", "run", ...DENO_HELPER_FLAGS, CLI, "credential-helper", "get"];
   }
 
   async function concurrentGets(count: number): Promise<void> {
