@@ -554,7 +554,9 @@ async function runStatus(context: Context): Promise<number> {
             : " (not configured for the helper)"
         }`,
         `Cached token: ${
-          report.cachedTokenExpiresAt ? `expires ${report.cachedTokenExpiresAt}` : "none"
+          report.cachedTokenExpiresAt
+            ? `expires ${report.cachedTokenExpiresAt}`
+            : report.cacheProblem ?? "none"
         }`,
         `Docker config ${docker.path}: ${
           !docker.exists ? "does not exist" : [
@@ -643,6 +645,30 @@ function known(name: string): CommandSpec {
   throw new UsageError(
     `Unknown command "${printable(name, 40)}"${guess ? `: did you mean ${guess}?` : ""}`,
   );
+}
+
+/** How long a step that cannot be cancelled may outlive an abort before main stops waiting. */
+const ABORT_GRACE_MS = 2000;
+
+/**
+ * The command's outcome; or, once the signal aborts while no child runs, the abort's reason a
+ * moment later: a step that cannot be cancelled (a read from a FIFO or a terminal) must not keep
+ * the command past --timeout. The moment lets steps that can be cancelled clean up first. A
+ * running child is not left behind: it gets the abort as SIGTERM, and its exit ends the work.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, childRuns: () => boolean) {
+  return new Promise<T>((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => {
+      if (!childRuns()) timer = setTimeout(() => reject(signal.reason), ABORT_GRACE_MS);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    });
+  });
 }
 
 /** The exit code of a process ended by a signal is 128 plus the signal's number. */
@@ -805,7 +831,11 @@ export async function cliMain(args: string[]): Promise<number> {
         }
       },
     };
-    const code = await RUNNERS[command.name](context, rest);
+    const code = await untilAborted(
+      RUNNERS[command.name](context, rest),
+      controller.signal,
+      () => childRunning,
+    );
     if (controller.signal.aborted) throw controller.signal.reason;
     return code;
   } catch (error) {

@@ -326,7 +326,8 @@ Example:
     details:
       `Records each registry (with the region or --api-url) in $XDG_CONFIG_HOME/sauce-registry/registries.json
 and adds "credHelpers": {"<host>": "saucelabs"} to $DOCKER_CONFIG/config.json (else ~/.docker/config.json),
-keeping every other setting. Running it again changes nothing.
+keeping every other byte as written; the previous version goes to config.json.bak (mode 0600).
+Both files are checked before either is written. Running it again changes nothing.
 
 Example:
   sauce-registry configure-docker registry.example.com/your-private-registry
@@ -362,7 +363,9 @@ Example:
 to turn the token cache off, SAUCE_REGISTRY_TIMEOUT=SECONDS to change how long it waits for a
 token (default 60, at most 2147483), SAUCE_REGISTRY_CREDENTIALS_FILE=PATH to read the username and
 access key from that file (saucectl's "username:" and "accessKey:" lines) instead of
-~/.sauce/credentials.yml. It never reads a .env file.
+~/.sauce/credentials.yml. It never reads a .env file. The cache ($XDG_CACHE_HOME/sauce-registry)
+is used only while its folder and files are yours alone (not another user's, not a symlink, not
+writable by others), and a cached token for an hour at most.
 
 Example:
   printf registry.example.com | sauce-registry credential-helper get`,

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { loadChildProcess, loadFs, loadOs } from "./deps.ts";
+import { loadChildProcess, loadFs, loadFsSync, loadOs, requireFsSyncOnBun } from "./deps.ts";
 import { errorText, SauceRegistryError, ToolError, UsageError } from "./_errors.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -369,10 +369,77 @@ export function onTerminationSignal(
   };
 }
 
+/** What the file system says of a path. */
 export interface FileInfo {
+  /** The permission bits (`0o7777`). */
   mode: number;
   mtimeMs: number;
+  /** What it is: a regular file, a folder, a symlink (only from {@linkcode linkInfo}), … */
+  kind: FileKind;
   isFile: boolean;
+  /** The owner's user id; undefined where the system has none (Windows). */
+  uid?: number;
+  /** The inode number; undefined where the system has none. */
+  ino?: number;
+}
+
+/** The kinds of file system entries, from the type bits of `st_mode`. */
+export type FileKind = "file" | "folder" | "symlink" | "FIFO" | "socket" | "device" | "unknown";
+
+function fileKind(fullMode: number | null | undefined, isFile: boolean, isDirectory: boolean) {
+  switch ((fullMode ?? 0) & 0o170000) {
+    case 0o100000:
+      return "file";
+    case 0o040000:
+      return "folder";
+    case 0o120000:
+      return "symlink";
+    case 0o010000:
+      return "FIFO";
+    case 0o140000:
+      return "socket";
+    case 0o020000:
+    case 0o060000:
+      return "device";
+  }
+  // Windows reports no type bits.
+  return isFile ? "file" : isDirectory ? "folder" : "unknown";
+}
+
+/**
+ * A file kind for messages about a file that is not what it should be.
+ *
+ * @param kind The kind.
+ * @returns "a FIFO", "a folder", "a symlink", …
+ */
+export function describeFileKind(kind: FileKind): string {
+  return kind === "unknown" ? "a special file" : `a ${kind}`;
+}
+
+interface StatLike {
+  mode: number | null;
+  mtimeMs?: number;
+  mtime?: Date | null;
+  uid: number | null;
+  ino: number | null;
+  isFile: boolean | (() => boolean);
+  isDirectory: boolean | (() => boolean);
+}
+
+function toFileInfo(stats: StatLike): FileInfo {
+  const isFile = typeof stats.isFile === "function" ? stats.isFile() : stats.isFile;
+  const isDirectory = typeof stats.isDirectory === "function"
+    ? stats.isDirectory()
+    : stats.isDirectory;
+  const kind = fileKind(stats.mode, isFile, isDirectory);
+  return {
+    mode: (stats.mode ?? 0o600) & 0o7777,
+    mtimeMs: stats.mtimeMs ?? stats.mtime?.getTime() ?? 0,
+    kind,
+    isFile: kind === "file",
+    ...(stats.uid !== null && !isWindows() ? { uid: stats.uid } : {}),
+    ...(stats.ino !== null && stats.ino !== 0 ? { ino: stats.ino } : {}),
+  };
 }
 
 function isNotFound(error: unknown): boolean {
@@ -388,6 +455,17 @@ function isPermissionDenied(error: unknown): boolean {
 function isAlreadyExists(error: unknown): boolean {
   return (isDeno() && error instanceof Deno.errors.AlreadyExists) ||
     (error as { code?: string })?.code === "EEXIST";
+}
+
+/** Deno refuses /proc and the sys calls without the permissions they need (NotCapable). */
+function isNotPermitted(error: unknown): boolean {
+  return isDeno() && (error instanceof Deno.errors.NotCapable ||
+    error instanceof Deno.errors.PermissionDenied);
+}
+
+/** `node:fs` for its synchronous calls (Bun, Node): Bun's own require is the cheaper way in. */
+async function fsSync(): Promise<typeof import("node:fs")> {
+  return isBun() ? requireFsSyncOnBun() : await loadFsSync();
 }
 
 /** Read a text file; undefined when it does not exist. */
@@ -406,20 +484,157 @@ export async function readTextFile(path: string): Promise<string | undefined> {
   }
 }
 
-export async function fileInfo(path: string): Promise<FileInfo | undefined> {
+/** A file read by {@linkcode readRegularFile}: its text (only for a regular file) and its info. */
+export interface RegularFile {
+  /** The text; undefined when the path is not a regular file, which is then not opened. */
+  text?: string;
+  /** What fstat (or lstat with `noFollow`) says of it. */
+  info: FileInfo;
+}
+
+/**
+ * Read a file only if it is a regular file. A FIFO, device, socket or folder in its place is not
+ * read (a FIFO would wait for a writer for ever): its info comes back without text. With
+ * `noFollow`, a symlink is not followed (and comes back as one). Deno checks before opening;
+ * elsewhere the file is opened non-blocking and checked with fstat.
+ *
+ * @example
+ * ```ts
+ * import { readRegularFile } from "./_runtime.ts";
+ * const file = await readRegularFile("/etc/hostname");
+ * if (file?.text !== undefined) console.log(file.text);
+ * ```
+ *
+ * @param path The file.
+ * @param options `noFollow`: do not follow a symlink.
+ * @returns The text and info; undefined when nothing exists at the path.
+ */
+export async function readRegularFile(
+  path: string,
+  options: { noFollow?: boolean } = {},
+): Promise<RegularFile | undefined> {
   try {
     if (isDeno()) {
-      const info = await Deno.stat(path);
-      return {
-        mode: (info.mode ?? 0o600) & 0o7777,
-        mtimeMs: info.mtime?.getTime() ?? 0,
-        isFile: info.isFile,
-      };
+      // Synchronous stat calls: on the helper's hot path an async call's trip through Deno's
+      // thread pool costs more than the call itself, and stat never waits on a FIFO.
+      const info = toFileInfo(options.noFollow ? Deno.lstatSync(path) : Deno.statSync(path));
+      if (!info.isFile) return { info };
+      return { info, text: await Deno.readTextFile(path) };
     }
-    const info = await (await loadFs()).stat(path);
-    return { mode: info.mode & 0o7777, mtimeMs: info.mtimeMs, isFile: info.isFile() };
+    const fs = await fsSync();
+    const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
+    let fd: number;
+    try {
+      fd = fs.openSync(path, O_RDONLY | O_NONBLOCK | (options.noFollow ? O_NOFOLLOW : 0));
+    } catch (error) {
+      // O_NOFOLLOW refuses a symlink with ELOOP: describe the link itself.
+      if ((error as { code?: string })?.code !== "ELOOP" || !options.noFollow) throw error;
+      return { info: toFileInfo(fs.lstatSync(path)) };
+    }
+    try {
+      const info = toFileInfo(fs.fstatSync(fd));
+      if (!info.isFile) return { info };
+      const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(fs.readFileSync(fd));
+      return { info, text };
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (error) {
     if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * What the file system says of a path, following symlinks.
+ *
+ * @param path The path.
+ * @returns Its info; undefined when it does not exist.
+ */
+export async function fileInfo(path: string): Promise<FileInfo | undefined> {
+  try {
+    if (isDeno()) return toFileInfo(await Deno.stat(path));
+    return toFileInfo(await (await loadFs()).stat(path));
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * What the file system says of a path itself, without following a symlink (lstat).
+ *
+ * @param path The path.
+ * @returns Its info; undefined when it does not exist.
+ */
+export async function linkInfo(path: string): Promise<FileInfo | undefined> {
+  try {
+    if (isDeno()) return toFileInfo(Deno.lstatSync(path));
+    return toFileInfo((await fsSync()).lstatSync(path));
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+let cachedUserId: Promise<number | undefined> | undefined;
+
+/**
+ * This process's (effective) user id, for checking who owns a folder before trusting it. Deno
+ * gives it only with `--allow-sys=uid` (asked without a prompt); without it, the owner of a file
+ * this process creates in `probeDir` (and removes at once) tells.
+ *
+ * @param probeDir A folder this process may write to, used only on Deno without the permission.
+ * @returns The user id; undefined on Windows, or when the probe cannot be written.
+ */
+export function currentUserId(probeDir: string): Promise<number | undefined> {
+  cachedUserId ??= (async () => {
+    if (isWindows()) return undefined;
+    if (!isDeno()) return nodeProcess().getuid?.();
+    // Deno may prompt for a permission only on a terminal; elsewhere (the credential helper's
+    // input is Docker's pipe) asking directly costs half what querying first does.
+    if (!Deno.stdin.isTerminal()) {
+      try {
+        return Deno.uid() ?? undefined;
+      } catch (error) {
+        if (!isNotPermitted(error)) throw error;
+      }
+    } else if (Deno.permissions.querySync({ name: "sys", kind: "uid" }).state === "granted") {
+      return Deno.uid() ?? undefined;
+    }
+    const probe = joinPath(probeDir, `.uid-probe-${Deno.pid}-${randomId()}`);
+    try {
+      const file = await Deno.open(probe, { write: true, createNew: true, mode: 0o600 });
+      try {
+        return (await file.stat()).uid ?? undefined;
+      } finally {
+        file.close();
+        await Deno.remove(probe);
+      }
+    } catch (error) {
+      if (isNotFound(error) || isPermissionDenied(error) || isNotPermitted(error)) {
+        return undefined;
+      }
+      throw error;
+    }
+  })();
+  return cachedUserId;
+}
+
+/** A random name part, for temporary files and lock stamps. */
+export function randomId(): string {
+  return crypto.getRandomValues(new Uint32Array(2)).join("-");
+}
+
+/** Set a file's modification time to now (a lock's heartbeat); false when it is gone. */
+export async function touchFile(path: string): Promise<boolean> {
+  const now = new Date();
+  try {
+    if (isDeno()) await Deno.utime(path, now, now);
+    else await (await loadFs()).utimes(path, now, now);
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
     throw error;
   }
 }
@@ -454,6 +669,67 @@ export async function createExclusive(path: string, data: string, mode: number):
 export async function copyFileTo(from: string, to: string): Promise<void> {
   if (isDeno()) await Deno.copyFile(from, to);
   else await (await loadFs()).copyFile(from, to);
+}
+
+/**
+ * Create a file only if it does not exist, write it and flush it to the disk (fsync) before
+ * returning, so that a rename over another file can never leave an empty one after a crash.
+ *
+ * @param path The new file.
+ * @param data Its content.
+ * @param mode Its permissions (the umask may narrow them).
+ * @returns False when the file already existed (nothing was written).
+ */
+export async function createSynced(path: string, data: string, mode: number): Promise<boolean> {
+  const bytes = new TextEncoder().encode(data);
+  try {
+    if (isDeno()) {
+      const file = await Deno.open(path, { write: true, createNew: true, mode });
+      try {
+        await writeAll(file, bytes);
+        await file.sync();
+      } finally {
+        file.close();
+      }
+    } else {
+      const handle = await (await loadFs()).open(path, "wx", mode);
+      try {
+        await handle.writeFile(bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+    return true;
+  } catch (error) {
+    if (isAlreadyExists(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Flush a folder's entries to the disk (fsync on the folder), so that a rename in it survives a
+ * crash. Windows cannot open a folder for this: there it does nothing.
+ *
+ * @param path The folder.
+ */
+export async function syncDirectory(path: string): Promise<void> {
+  if (isWindows()) return;
+  if (isDeno()) {
+    const dir = await Deno.open(path, { read: true });
+    try {
+      await dir.sync();
+    } finally {
+      dir.close();
+    }
+    return;
+  }
+  const handle = await (await loadFs()).open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 export async function makeSymlink(target: string, path: string): Promise<void> {
@@ -561,6 +837,24 @@ export const BUN_RUN_FLAGS: readonly string[] = [
   "--tsconfig-override=/dev/null",
 ];
 
+/**
+ * How the credential helper's Deno wrapper runs sauce-registry's script: `--no-config`, so that no
+ * `deno.json` of the working folder (or above it) swaps modules in; no prompt (Docker's stdin is
+ * a pipe); and only the permissions the tool needs, `--allow-sys=uid` included so that the cache's
+ * owner can be checked without a probe file.
+ */
+export const DENO_HELPER_FLAGS: readonly string[] = [
+  "--quiet",
+  "--no-prompt",
+  "--no-config",
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+  "--allow-run",
+  "--allow-sys=uid",
+];
+
 /** How the running program was started. */
 export interface Launcher {
   /** A standalone binary, or a script run by Deno or Bun. */
@@ -593,49 +887,125 @@ export function launcher(entry: string): Launcher {
   return { kind: isBun() ? "bun" : "deno", program, script };
 }
 
-/** Whether a process exists; undefined where that cannot be told cheaply (no /proc). */
-export async function processIsAlive(pid: number): Promise<boolean | undefined> {
-  if (!(await fileInfo("/proc/self/stat"))) return undefined;
-  try {
-    return (await fileInfo(`/proc/${pid}/stat`)) !== undefined;
-  } catch {
-    // A process that exits while its /proc entry is read fails the read with ESRCH, not ENOENT.
-    return false;
-  }
+/** What the kernel says of a running process, from `/proc/<pid>/stat`. */
+export interface ProcessStat {
+  /** The state letter: R, S, D, T, Z (zombie), X (dead), … */
+  state: string;
+  /** The start time, in clock ticks after boot (field 22): with the PID, it names one process. */
+  startTime: string;
+}
+
+async function readProcFile(path: string): Promise<string> {
+  return isDeno() ? await Deno.readTextFile(path) : await (await loadFs()).readFile(path, "utf8");
 }
 
 /**
- * What tells a process apart from a later one that the system gives the same PID: the boot it
- * runs in and when it started (clock ticks since boot), from /proc, as `BOOT.START`.
+ * Read `/proc/<pid>/stat`: whether the process exists, its state and its start time.
+ *
+ * @param pid The process id, as this process's PID namespace numbers it.
+ * @returns Its stat; "gone" when no such process exists; "unknown" where /proc cannot be read
+ * (not Linux, or Deno without `--allow-all`).
+ */
+export async function processStat(pid: number | "self"): Promise<ProcessStat | "gone" | "unknown"> {
+  let text: string;
+  try {
+    text = await readProcFile(`/proc/${pid}/stat`);
+  } catch (error) {
+    if (isNotPermitted(error)) return "unknown";
+    // A process that exits while its /proc entry is read fails the read with ESRCH, not ENOENT.
+    if (isNotFound(error) || (error as { code?: string })?.code === "ESRCH") {
+      return pid === "self" || !(await procIsMounted()) ? "unknown" : "gone";
+    }
+    throw error;
+  }
+  // The command name (field 2) may hold spaces and parentheses: count fields after the last ")".
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { state: fields[0], startTime: fields[19] };
+}
+
+async function procIsMounted(): Promise<boolean> {
+  try {
+    await readProcFile("/proc/self/stat");
+    return true;
+  } catch (error) {
+    if (isNotFound(error) || isNotPermitted(error)) return false;
+    throw error;
+  }
+}
+
+/** What tells this process apart from every other, where /proc can be read. */
+export interface ProcessIdentity {
+  /** The process id. */
+  pid: number;
+  /** Its start time (ticks after boot), when /proc shows this process under its own id. */
+  startTime?: string;
+  /** The kernel's boot id: start times count from that boot. */
+  bootId?: string;
+  /** The PID namespace (`pid:[4026531836]`): PIDs mean something only inside one. */
+  pidNamespace?: string;
+}
+
+let identity: Promise<ProcessIdentity> | undefined;
+
+/**
+ * This process's identity: its PID with its start time, the boot id and its PID namespace, each
+ * where /proc can be read. A PID alone is reused, and containers sharing a folder each have a 1.
+ *
+ * @returns The identity (computed once).
+ */
+export function processIdentity(): Promise<ProcessIdentity> {
+  identity ??= (async () => {
+    const pid = processId();
+    const [stat, pidNamespace, bootId] = await Promise.all([
+      readProcFile("/proc/self/stat").catch(unreadable),
+      readLinkText("/proc/self/ns/pid").catch(unreadable),
+      readProcFile("/proc/sys/kernel/random/boot_id").catch(unreadable),
+    ]);
+    // /proc mounted for another PID namespace shows this process under another number: then its
+    // entries say nothing a process of this namespace could check.
+    if (stat === undefined || Number(stat.slice(0, stat.indexOf(" "))) !== pid) return { pid };
+    const startTime = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return {
+      pid,
+      startTime,
+      ...(bootId ? { bootId: bootId.trim() } : {}),
+      ...(pidNamespace ? { pidNamespace } : {}),
+    };
+  })();
+  return identity;
+}
+
+/** Undefined for what /proc does not have or does not let this process read; else rethrow. */
+function unreadable(error: unknown): undefined {
+  if (isNotFound(error) || isNotPermitted(error) || isPermissionDenied(error)) return undefined;
+  throw error;
+}
+
+async function readLinkText(path: string): Promise<string> {
+  return isDeno() ? await Deno.readLink(path) : await (await loadFs()).readlink(path);
+}
+
+/**
+ * A short tag that tells a process apart from a later one the system gives the same PID: the boot
+ * it runs in and its start time, `BOOT.START` (from {@linkcode processStat} and
+ * {@linkcode processIdentity}), short enough for a file name.
  *
  * @example
  * ```ts
- * import { processIdentity } from "./_runtime.ts";
- * console.log(await processIdentity()); // e.g. "b06ba002.1234567"
+ * import { processTag } from "./_runtime.ts";
+ * console.log(await processTag()); // e.g. "b06ba002.1234567"
  * ```
  *
  * @param pid The process; default this one.
- * @returns Its identity; undefined when it is gone or has ended (a zombie), or where there is
- *   no /proc to tell (for this process: only then).
+ * @returns Its tag; undefined when it is gone or has ended (a zombie), or where /proc cannot
+ *   tell (for this process: only then).
  */
-export async function processIdentity(pid: number = processId()): Promise<string | undefined> {
-  let stat: string | undefined;
-  let bootId: string | undefined;
-  try {
-    [stat, bootId] = await Promise.all([
-      readTextFile(`/proc/${pid}/stat`),
-      readTextFile("/proc/sys/kernel/random/boot_id"),
-    ]);
-  } catch {
-    // A process that exits while its /proc entry is read fails the read with ESRCH, not ENOENT.
+export async function processTag(pid: number = processId()): Promise<string | undefined> {
+  const [stat, self] = await Promise.all([processStat(pid), processIdentity()]);
+  if (typeof stat === "string" || stat.state === "Z" || stat.state === "X" || !self.bootId) {
     return undefined;
   }
-  if (stat === undefined || bootId === undefined) return undefined;
-  // The command name, in parentheses, may hold spaces: count the fields after its last ")".
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const [state, startTime] = [fields[0], fields[19]];
-  if (state === "Z" || state === "X" || !/^\d+$/.test(startTime ?? "")) return undefined;
-  return `${bootId.trim().replaceAll("-", "").slice(0, 8)}.${startTime}`;
+  return `${self.bootId.replaceAll("-", "").slice(0, 8)}.${stat.startTime}`;
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -39,11 +39,15 @@ import {
   changeMode,
   concat,
   copyFileTo,
-  createExclusive,
+  createSynced,
+  currentUserId,
+  DENO_HELPER_FLAGS,
+  describeFileKind,
   dirname,
   env,
   executableFileName,
   fetchAndRead,
+  type FileInfo,
   fileInfo,
   findOnPath,
   homeDirectory,
@@ -52,14 +56,16 @@ import {
   isWindows,
   joinPath,
   type Launcher,
+  linkInfo,
   listDirectory,
   makeDirectory,
   makeSymlink,
   makeTempDirectory,
   pathListSeparator,
   processId,
-  processIdentity,
-  processIsAlive,
+  processTag,
+  randomId,
+  readRegularFile,
   readTextFile,
   removePath,
   renameFile,
@@ -69,6 +75,7 @@ import {
   sleep,
   spawn,
   type SpawnResult,
+  syncDirectory,
   toolEnvironment,
   userId,
 } from "./_runtime.ts";
@@ -1393,18 +1400,15 @@ function imageRegistryUrl(ref: RegistryReference): string {
 // Files: atomic writes and a cross-process lock
 // ---------------------------------------------------------------------------------------------
 
-function randomSuffix(): string {
-  return crypto.getRandomValues(new Uint32Array(2)).join("-");
-}
-
 /**
- * Write a file so that readers see the old or the new content, never half: a temporary file in
- * the same folder, then a rename over the target.
+ * Write a file so that readers see the old or the new content, never half, even after a power
+ * loss: a temporary file in the same folder, flushed to the disk, then renamed over the target,
+ * then the folder flushed so that the rename itself is on the disk.
  */
 async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
-  const temporary = `${path}.tmp-${processId()}-${randomSuffix()}`;
+  const temporary = `${path}.tmp-${processId()}-${randomId()}`;
   try {
-    if (!(await createExclusive(temporary, data, mode))) {
+    if (!(await createSynced(temporary, data, mode))) {
       throw new SauceRegistryError(`Cannot write ${path}: ${temporary} exists`);
     }
     await changeMode(temporary, mode); // the umask may have narrowed it
@@ -1413,71 +1417,21 @@ async function writeFileAtomic(path: string, data: string, mode: number): Promis
     await removePath(temporary);
     throw error;
   }
+  await syncDirectory(dirname(path));
 }
 
-/** How long a lock may sit before it is taken as abandoned, where its holder cannot be checked. */
-const LOCK_STALE_MS = 10_000;
-const LOCK_POLL_MS = 15;
-
 /**
- * Run `work` while holding a lock file (created exclusively), so that processes take turns. A
- * lock whose holder has died (checked through /proc), or that is older than 10 s, is broken.
+ * Run `work` while holding a lock file, so that processes take turns (see `_lock.ts`: who holds
+ * a lock, and when a waiter breaks it). Loaded only when a lock is needed: not on the credential
+ * helper's hot path.
  */
 async function withFileLock<T>(
   lockPath: string,
   work: () => Promise<T>,
   signal?: AbortSignal,
 ): Promise<T> {
-  const stamp = `${processId()} ${Date.now()} ${randomSuffix()}`;
-  while (!(await createExclusive(lockPath, stamp, 0o600))) {
-    if (signal?.aborted) throw abortError(signal);
-    const abandoned = await abandonedLock(lockPath);
-    if (abandoned !== undefined && (await breakLock(lockPath, abandoned))) continue;
-    await sleep(LOCK_POLL_MS + Math.random() * LOCK_POLL_MS, signal).catch(() => {});
-  }
-  try {
-    return await work();
-  } finally {
-    if ((await readTextFile(lockPath)) === stamp) await removePath(lockPath);
-  }
-}
-
-/** The content of the lock when it is abandoned; undefined while it is held or gone. */
-async function abandonedLock(lockPath: string): Promise<string | undefined> {
-  const [text, info] = await Promise.all([readTextFile(lockPath), fileInfo(lockPath)]);
-  if (text === undefined || info === undefined) return undefined; // released meanwhile
-  const pid = Number(text.split(" ")[0]);
-  if (Number.isInteger(pid) && pid > 0 && pid !== processId()) {
-    const alive = await processIsAlive(pid);
-    // A live holder keeps its lock however long it takes (a slow API, retries): breaking it
-    // would send every waiter to the API at once. Age decides only where liveness is unknown.
-    if (alive !== undefined) return alive ? undefined : text;
-  }
-  return Date.now() - info.mtimeMs > LOCK_STALE_MS ? text : undefined;
-}
-
-/** A breaker is held for a moment only; one this old was left by a killed process. */
-const LOCK_BREAKER_STALE_MS = 2_000;
-
-/**
- * Remove an abandoned lock, but only the one judged abandoned, and one breaker at a time:
- * otherwise two waiters that judged the same dead lock could each remove it, the second one
- * removing the lock the first had just taken, and both would work at once.
- */
-async function breakLock(lockPath: string, abandoned: string): Promise<boolean> {
-  const breaker = `${lockPath}.break`;
-  if (!(await createExclusive(breaker, `${processId()}`, 0o600))) {
-    const info = await fileInfo(breaker);
-    if (info && Date.now() - info.mtimeMs > LOCK_BREAKER_STALE_MS) await removePath(breaker);
-    return false;
-  }
-  try {
-    if ((await readTextFile(lockPath)) !== abandoned) return false;
-    await removePath(lockPath);
-    return true;
-  } finally {
-    await removePath(breaker);
-  }
+  const { holdLock } = await import("./_lock.ts");
+  return await holdLock(lockPath, work, { signal, abortError });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1488,6 +1442,11 @@ async function breakLock(lockPath: string, abandoned: string): Promise<boolean> 
 export interface GetTokenOptions extends FetchTokenOptions, PathOptions {
   /** Skip the cache: always ask the API, store nothing. */
   noCache?: boolean;
+  /**
+   * Called with a one-line message when the cache is not safe to use (a folder of another user,
+   * a symlink, one others can write to): the token is then fetched without it.
+   */
+  warn?: (message: string) => void;
 }
 
 interface CachedToken {
@@ -1499,22 +1458,30 @@ interface CachedToken {
 }
 
 /**
+ * No cached token is trusted longer than this after it was fetched, whatever its `expires_at`
+ * says (Sauce Labs' tokens live 5 to 30 minutes): a far-future expiry is not kept for ever.
+ */
+const MAX_CACHED_TOKEN_MS = 60 * 60 * 1000;
+
+/**
  * Whether a cached token can still be handed out: not within its refresh margin of expiry. The
  * margin is 60 s or a fifth of the lifetime, whichever is longer, but never more than half the
- * lifetime, so that very short tokens can still be shared by processes that start together.
+ * lifetime, so that very short tokens can still be shared by processes that start together. The
+ * lifetime counts at most an hour, and an entry fetched "in the future" is not trusted.
  */
 function isFresh(token: CachedToken, now: number): boolean {
-  const expires = Date.parse(token.expires_at);
   const issued = Date.parse(token.issued_at);
-  if (Number.isNaN(expires) || Number.isNaN(issued)) return false;
+  const expires = Date.parse(token.expires_at);
+  if (Number.isNaN(expires) || Number.isNaN(issued) || issued > now) return false;
   return now < renewalTime(expires, issued);
 }
 
 /** When the cache stops handing out a token issued at `issued` (ms) that expires at `expires`. */
 function renewalTime(expires: number, issued: number): number {
-  const lifetime = Math.max(0, expires - issued);
+  const trusted = Math.min(expires, issued + MAX_CACHED_TOKEN_MS);
+  const lifetime = Math.max(0, trusted - issued);
   const margin = Math.min(Math.max(60_000, lifetime / 5), lifetime / 2);
-  return expires - margin;
+  return trusted - margin;
 }
 
 /**
@@ -1526,25 +1493,87 @@ function cacheKeyApiUrl(options: GetTokenOptions): string {
   return options.apiUrl ? options.apiUrl.replace(/\/+$/, "") : apiBaseUrl(options.region);
 }
 
-async function cacheFile(options: GetTokenOptions): Promise<string> {
-  const key = [
-    cacheKeyApiUrl(options),
-    options.credentials.username,
-    options.registryUrl ?? "",
-  ].join("\n");
-  return joinPath(cacheDirectory(options), `${await sha256Hex(key)}.json`);
+/**
+ * What identifies a cached token: the API, the username, the access key and the registry. The
+ * access key is part of it, so that a rotated or wrong key never gets a token another key
+ * fetched; only a hash of it is ever written (as the cache file's name).
+ */
+function cacheKey(options: GetTokenOptions): string {
+  const { username, accessKey } = options.credentials;
+  return JSON.stringify([cacheKeyApiUrl(options), username, accessKey, options.registryUrl ?? ""]);
 }
 
-async function readCachedToken(path: string): Promise<CachedToken | undefined> {
-  const text = await readTextFile(path);
-  if (text === undefined) return undefined;
+async function cacheFile(options: GetTokenOptions): Promise<string> {
+  return joinPath(cacheDirectory(options), `${await sha256Hex(cacheKey(options))}.json`);
+}
+
+/** Whether the cache folder can be trusted, and this process's user id for its entries. */
+interface CacheFolder {
+  /** Whether the folder exists. */
+  exists: boolean;
+  /** Why it must not be used, if it must not. */
+  problem?: string;
+  /** This process's user id (undefined where the system has none). */
+  uid?: number;
+}
+
+/**
+ * Check the cache folder with lstat: a folder (not a symlink) of this user's that no one else can
+ * write to. Anything else could hold a token another user planted there.
+ */
+async function checkCacheFolder(dir: string): Promise<CacheFolder> {
+  const info = await linkInfo(dir);
+  if (info === undefined) return { exists: false };
+  const uid = await currentUserId(dir);
+  const problem = ownershipProblem(info, uid, "folder");
+  return {
+    exists: true,
+    ...(problem ? { problem: `Not using the token cache ${dir}: ${problem}` } : {}),
+    ...(uid !== undefined ? { uid } : {}),
+  };
+}
+
+/** Why a cache folder or file is not this user's alone; undefined when it is. */
+function ownershipProblem(
+  info: FileInfo,
+  uid: number | undefined,
+  expected: "folder" | "file",
+): string | undefined {
+  if (info.kind !== expected) {
+    return `it is ${describeFileKind(info.kind)}, not a ${
+      expected === "file" ? "regular file" : expected
+    }`;
+  }
+  if (info.uid !== undefined) {
+    if (uid === undefined) {
+      return "this process cannot tell its own user id to check the owner (run Deno with --allow-sys=uid)";
+    }
+    if (info.uid !== uid) return `it belongs to user ${info.uid}, not to this user (${uid})`;
+  }
+  if ((info.mode & 0o022) !== 0) {
+    return `others can write to it (mode 0${(info.mode & 0o777).toString(8)})`;
+  }
+  return undefined;
+}
+
+/** What a cache file holds: a token, nothing usable (damaged, absent), or a reason to distrust it. */
+interface CacheEntry {
+  token?: CachedToken;
+  problem?: string;
+}
+
+async function readCacheEntry(path: string, folder: CacheFolder): Promise<CacheEntry> {
+  const file = await readRegularFile(path, { noFollow: true });
+  if (file === undefined) return {};
+  const problem = ownershipProblem(file.info, folder.uid, "file");
+  if (problem) return { problem: `Not using the cached token ${path}: ${problem}` };
   try {
-    const token = JSON.parse(text) as CachedToken;
+    const token = JSON.parse(file.text!) as CachedToken;
     return typeof token?.password === "string" && typeof token.username === "string"
-      ? token
-      : undefined;
+      ? { token }
+      : {};
   } catch {
-    return undefined; // a damaged cache entry is simply refetched
+    return {}; // a damaged cache entry is simply refetched
   }
 }
 
@@ -1558,10 +1587,16 @@ function fromCache(token: CachedToken): RegistryToken {
   };
 }
 
+/** Token requests under way in this process, by cache folder and key: callers share them. */
+const requestsInFlight = new Map<string, { token: Promise<RegistryToken>; signal?: AbortSignal }>();
+
 /**
  * Get a token through the cache: reuse one until it nears expiry, else fetch one. Across
- * processes only one asks the API at a time; the others wait and reuse its token. The cache
- * lives in a 0700 folder, one 0600 file per (API URL, username, registry), named by a hash.
+ * processes only one asks the API at a time; the others wait and reuse its token; within one
+ * process, concurrent calls share one request. The cache lives in a 0700 folder, one 0600 file
+ * per (API URL, username, access key, registry), named by a hash. A folder or file that is not
+ * this user's alone (another owner, a symlink, writable by others) is not used: `warn` says so
+ * and the token is fetched without the cache.
  *
  * @example
  * ```ts
@@ -1572,20 +1607,63 @@ function fromCache(token: CachedToken): RegistryToken {
  * });
  * ```
  *
- * @param options Those of {@linkcode fetchToken}, the cache folder and `noCache`.
+ * @param options Those of {@linkcode fetchToken}, the cache folder, `noCache` and `warn`.
  * @returns A token that is not about to expire.
  * @throws {AuthenticationError | ApiError | TimeoutError} As {@linkcode fetchToken}.
  */
 export async function getToken(options: GetTokenOptions): Promise<RegistryToken> {
   if (options.noCache) return await fetchToken(options);
+  // Looked up and registered with no await in between, so that concurrent calls cannot both lead.
+  const key = `${cacheDirectory(options)}\n${cacheKey(options)}`;
+  for (;;) {
+    const flight = requestsInFlight.get(key);
+    if (flight === undefined) break;
+    try {
+      return await settledOrAborted(flight.token, options.signal);
+    } catch (error) {
+      // The request this call joined was cancelled by its own caller's signal: ask anew.
+      if (flight.signal?.aborted && !options.signal?.aborted) continue;
+      throw error;
+    }
+  }
+  const flight = { token: cachedOrFetched(options), signal: options.signal };
+  requestsInFlight.set(key, flight);
+  try {
+    return await flight.token;
+  } finally {
+    if (requestsInFlight.get(key) === flight) requestsInFlight.delete(key);
+  }
+}
+
+/** The promise's outcome, or the signal's abort error as soon as it aborts. */
+function settledOrAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+async function cachedOrFetched(options: GetTokenOptions): Promise<RegistryToken> {
   const path = await cacheFile(options);
-  const cached = await readCachedToken(path);
-  if (cached && isFresh(cached, Date.now())) return fromCache(cached);
-  await makeDirectory(dirname(path), 0o700);
-  await changeMode(dirname(path), 0o700);
+  const dir = dirname(path);
+  let folder = await checkCacheFolder(dir);
+  if (folder.exists && !folder.problem) {
+    const entry = await readCacheEntry(path, folder);
+    if (entry.problem) return await fetchUncached(entry.problem, options);
+    if (entry.token && isFresh(entry.token, Date.now())) return fromCache(entry.token);
+  }
+  if (!folder.exists) {
+    await makeDirectory(dir, 0o700);
+    folder = await checkCacheFolder(dir);
+  }
+  if (folder.problem) return await fetchUncached(folder.problem, options);
+  await changeMode(dir, 0o700);
   return await withFileLock(`${path}.lock`, async () => {
-    const again = await readCachedToken(path);
-    if (again && isFresh(again, Date.now())) return fromCache(again);
+    const again = await readCacheEntry(path, folder);
+    if (again.token && isFresh(again.token, Date.now())) return fromCache(again.token);
     const issuedAt = new Date();
     const token = await fetchToken(options);
     const entry: CachedToken = {
@@ -1600,6 +1678,13 @@ export async function getToken(options: GetTokenOptions): Promise<RegistryToken>
   }, options.signal);
 }
 
+async function fetchUncached(problem: string, options: GetTokenOptions): Promise<RegistryToken> {
+  options.warn?.(
+    `${problem}; fetching the token without the cache (remove it, and sauce-registry makes a new one)`,
+  );
+  return await fetchToken(options);
+}
+
 /**
  * Remove cached tokens: those for one registry host, or all of them.
  *
@@ -1612,14 +1697,17 @@ export async function getToken(options: GetTokenOptions): Promise<RegistryToken>
  * @param host Only tokens for this registry host; all when undefined.
  * @param options The cache folder.
  * @returns How many were removed.
+ * @throws {SauceRegistryError} When the cache folder is not this user's alone (it is left alone).
  */
 export async function clearCachedTokens(host?: string, options: PathOptions = {}): Promise<number> {
   const dir = cacheDirectory(options);
+  const folder = await checkCacheFolder(dir);
+  if (folder.problem) throw new SauceRegistryError(folder.problem);
   let removed = 0;
   for (const name of await listDirectory(dir)) {
     if (!/^[0-9a-f]{64}\.json$/.test(name)) continue;
     const path = joinPath(dir, name);
-    const token = await readCachedToken(path);
+    const { token } = await readCacheEntry(path, folder);
     const tokenHost = token?.registry_url ? safeHost(token.registry_url) : undefined;
     if (host === undefined || tokenHost === host) {
       await removePath(path);
@@ -1629,10 +1717,16 @@ export async function clearCachedTokens(host?: string, options: PathOptions = {}
   return removed;
 }
 
-/** When the cached token for a registry expires, if one is cached. */
-async function cachedTokenExpiry(options: GetTokenOptions): Promise<Date | undefined> {
-  const token = await readCachedToken(await cacheFile(options));
-  return token ? new Date(token.expires_at) : undefined;
+/** When the cached token for a registry expires, if one is cached, or why the cache is not used. */
+async function cachedTokenState(
+  options: GetTokenOptions,
+): Promise<{ expiresAt?: Date; problem?: string }> {
+  const path = await cacheFile(options);
+  const folder = await checkCacheFolder(dirname(path));
+  if (!folder.exists || folder.problem) return folder.problem ? { problem: folder.problem } : {};
+  const { token, problem } = await readCacheEntry(path, folder);
+  if (problem) return { problem };
+  return token ? { expiresAt: new Date(token.expires_at) } : {};
 }
 
 function safeHost(ref: string): string | undefined {
@@ -2114,10 +2208,32 @@ function jsonErrorPosition(text: string): string {
   return `line ${before.length}, column ${before[before.length - 1].length + 1}`;
 }
 
+/** A settings file's text; undefined when it does not exist. */
+async function readSettingsText(path: string): Promise<string | undefined> {
+  const file = await readRegularFile(path);
+  if (file === undefined) return undefined;
+  if (file.text === undefined) {
+    // Reading a FIFO would wait for a writer for ever; a device or a folder is no settings file.
+    throw new ConfigError(
+      path,
+      `it is ${describeFileKind(file.info.kind)}, not a regular file; it was left unchanged`,
+    );
+  }
+  return file.text;
+}
+
 /** Parse a JSON settings file that must hold an object; undefined when it does not exist. */
 async function readJsonObject(path: string): Promise<Record<string, unknown> | undefined> {
-  const raw = await readTextFile(path);
+  const raw = await readSettingsText(path);
   return raw === undefined ? undefined : parseJsonObject(path, raw);
+}
+
+/** "an array", "a string", "null", … for messages about a value of the wrong type. */
+function jsonType(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
 /** Parse a settings file's text, which must hold an object (or nothing, or `null`). */
@@ -2147,25 +2263,40 @@ function parseJsonObject(path: string, raw: string): Record<string, unknown> {
   return json as Record<string, unknown>;
 }
 
+/** Check what configure-docker edits in a parsed Docker config: `credHelpers` is an object. */
+function checkCredHelpers(path: string, json: Record<string, unknown>): void {
+  const helpers = json.credHelpers;
+  if (
+    helpers !== undefined && helpers !== null &&
+    (typeof helpers !== "object" || Array.isArray(helpers))
+  ) {
+    throw new ConfigError(
+      path,
+      `"credHelpers" must be an object, found ${jsonType(helpers)}; it was left unchanged`,
+    );
+  }
+}
+
 /**
  * Change a JSON settings file safely: under a lock (concurrent writers lose nothing), following
- * a symlink to its target, keeping its mode (0600 for a new file) and one backup (`.bak`),
- * written atomically, and only when the content changes.
+ * a symlink to its target, keeping its mode (0600 for a new file) and one backup (`.bak`, 0600:
+ * it can hold credentials that a later `docker logout` removed from the file), written
+ * atomically, and only when `edit` returns new text (undefined: no change).
  */
 async function updateJsonFile(
   path: string,
-  change: (json: Record<string, unknown>) => boolean,
+  edit: (existing: string | undefined) => string | undefined,
   signal?: AbortSignal,
 ): Promise<boolean> {
   const target = await resolveSymlinks(path);
   await makeDirectory(dirname(target), 0o700);
   return await withFileLock(`${target}.lock`, async () => {
-    const existing = await readTextFile(target);
-    const json = existing === undefined ? {} : parseJsonObject(target, existing);
-    if (!change(json)) return false;
+    const existing = await readSettingsText(target);
+    const updated = edit(existing);
+    if (updated === undefined) return false;
     const mode = (await fileInfo(target))?.mode ?? 0o600;
-    if (existing !== undefined) await writeFileAtomic(`${target}.bak`, existing, mode);
-    await writeFileAtomic(target, `${JSON.stringify(json, null, "\t")}\n`, mode);
+    if (existing !== undefined) await writeFileAtomic(`${target}.bak`, existing, 0o600);
+    await writeFileAtomic(target, updated, mode);
     return true;
   }, signal);
 }
@@ -2196,16 +2327,60 @@ export interface RegistrySettings {
  *
  * @param options Where the file is.
  * @returns The registries, empty when the file does not exist.
- * @throws {ConfigError} When the file is not valid JSON.
+ * @throws {ConfigError} When the file is not valid JSON or not of the registries file's shape.
  */
 export async function readRegistrySettings(
   options: PathOptions = {},
 ): Promise<Record<string, RegistrySettings>> {
-  const json = await readJsonObject(settingsFile(options));
-  const registries = json?.registries;
-  return registries && typeof registries === "object" && !Array.isArray(registries)
-    ? registries as Record<string, RegistrySettings>
-    : {};
+  const path = settingsFile(options);
+  const json = await readJsonObject(path);
+  return json === undefined ? {} : registriesIn(path, json);
+}
+
+/**
+ * The registries a parsed registries file holds, checked: the one place that says what the file
+ * must look like. `registries` maps hosts to objects with a non-empty `registryUrl` and a
+ * `region` (strings), and an `apiUrl` string when there is one.
+ */
+function registriesIn(
+  path: string,
+  json: Record<string, unknown>,
+): Record<string, RegistrySettings> {
+  const registries = json.registries;
+  if (registries === undefined) return {};
+  const fix = "fix or remove it";
+  if (registries === null || typeof registries !== "object" || Array.isArray(registries)) {
+    throw new ConfigError(
+      path,
+      `"registries" must be an object of host → settings, found ${jsonType(registries)}; ${fix}`,
+    );
+  }
+  for (const [host, entry] of Object.entries(registries)) {
+    const where = `registry "${printable(host, 60)}"`;
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+      throw new ConfigError(path, `${where} must be an object, found ${jsonType(entry)}; ${fix}`);
+    }
+    const { registryUrl, region, apiUrl } = entry as Record<string, unknown>;
+    if (typeof registryUrl !== "string" || registryUrl === "") {
+      throw new ConfigError(
+        path,
+        `${where}: "registryUrl" must be a registry URL, found ${jsonType(registryUrl)}; ${fix}`,
+      );
+    }
+    if (typeof region !== "string") {
+      throw new ConfigError(
+        path,
+        `${where}: "region" must be a region name, found ${jsonType(region)}; ${fix}`,
+      );
+    }
+    if (apiUrl !== undefined && typeof apiUrl !== "string") {
+      throw new ConfigError(
+        path,
+        `${where}: "apiUrl" must be a URL, found ${jsonType(apiUrl)}; ${fix}`,
+      );
+    }
+  }
+  return registries as Record<string, RegistrySettings>;
 }
 
 /** Options of {@linkcode configureDocker}. */
@@ -2249,7 +2424,8 @@ export interface ConfigureDockerResult {
  * @param options Region or API URL, and where the files are.
  * @returns The hosts and files, and whether each file changed.
  * @throws {UsageError} For a malformed registry.
- * @throws {ConfigError} When the Docker config is not valid JSON (it is left untouched).
+ * @throws {ConfigError} When the Docker config or the registries file cannot be used (not valid
+ * JSON, not a regular file, the wrong shape): both are then left untouched.
  */
 export async function configureDocker(
   registries: readonly string[],
@@ -2262,26 +2438,11 @@ export async function configureDocker(
   const helper = options.helperName ?? "saucelabs";
   const dockerConfig = await resolveSymlinks(dockerConfigFile(options));
   const settingsPath = settingsFile(options);
-  // The Docker config first: when it is broken, nothing is recorded anywhere.
-  const dockerConfigChanged = await updateJsonFile(dockerConfig, (json) => {
-    const helpers = (json.credHelpers ?? {}) as Record<string, unknown>;
-    if (typeof helpers !== "object" || Array.isArray(helpers)) {
-      throw new ConfigError(dockerConfig, `"credHelpers" is not an object; it was left unchanged`);
-    }
-    let changed = false;
-    for (const { host } of references) {
-      if (helpers[host] !== helper) {
-        helpers[host] = helper;
-        changed = true;
-      }
-    }
-    json.credHelpers = helpers;
-    return changed;
-  }, options.signal);
-  const settingsChanged = await updateJsonFile(settingsPath, (json) => {
-    const known = (json.registries ?? {}) as Record<string, RegistrySettings>;
+  const hosts = references.map((reference) => reference.host);
+  const editSettings = (raw: string | undefined): string | undefined => {
+    const json = raw === undefined ? {} : parseJsonObject(settingsPath, raw);
+    const known = { ...registriesIn(settingsPath, json) };
     let changed = json.version !== 1;
-    json.version = 1;
     for (const { host, registryUrl } of references) {
       const entry: RegistrySettings = {
         registryUrl,
@@ -2293,11 +2454,25 @@ export async function configureDocker(
         changed = true;
       }
     }
-    json.registries = known;
-    return changed;
-  }, options.signal);
+    return changed
+      ? `${JSON.stringify({ ...json, version: 1, registries: known }, null, "\t")}\n`
+      : undefined;
+  };
+  const { withCredHelpers } = await import("./_json_edit.ts");
+  const editDockerConfig = (raw: string | undefined): string | undefined => {
+    checkCredHelpers(dockerConfig, raw === undefined ? {} : parseJsonObject(dockerConfig, raw));
+    return withCredHelpers(raw ?? "", hosts, helper);
+  };
+  // Every input is checked before anything is written: a broken file found half-way would
+  // leave the other one changed. (Each edit checks again under its file's lock.)
+  editDockerConfig(await readSettingsText(dockerConfig));
+  editSettings(await readSettingsText(await resolveSymlinks(settingsPath)));
+  // The registries file first: a host it knows but Docker does not ask about is harmless; the
+  // other way round, the helper would answer "not found" for a host Docker sends to it.
+  const settingsChanged = await updateJsonFile(settingsPath, editSettings, options.signal);
+  const dockerConfigChanged = await updateJsonFile(dockerConfig, editDockerConfig, options.signal);
   return {
-    hosts: references.map((reference) => reference.host),
+    hosts,
     dockerConfig,
     settingsFile: settingsPath,
     dockerConfigChanged,
@@ -2338,25 +2513,33 @@ export async function unconfigureDocker(
   const helper = options.helperName ?? "saucelabs";
   const dockerConfig = await resolveSymlinks(dockerConfigFile(options));
   const settingsPath = settingsFile(options);
-  const dropHosts = (object: unknown, keep: (value: unknown) => boolean): boolean => {
-    if (!object || typeof object !== "object" || Array.isArray(object)) return false;
-    const entries = object as Record<string, unknown>;
-    const drop = hosts.filter((host) => Object.hasOwn(entries, host) && !keep(entries[host]));
-    for (const host of drop) delete entries[host];
-    return drop.length > 0;
+  const { withoutCredHelpers } = await import("./_json_edit.ts");
+  const editDockerConfig = (raw: string | undefined): string | undefined => {
+    if (raw === undefined) return undefined;
+    checkCredHelpers(dockerConfig, parseJsonObject(dockerConfig, raw));
+    return withoutCredHelpers(raw, hosts, helper);
   };
-  const dockerConfigChanged = (await fileInfo(dockerConfig)) !== undefined &&
-    await updateJsonFile(dockerConfig, (json) => {
-      if (!dropHosts(json.credHelpers, (value) => value !== helper)) return false;
-      if (Object.keys(json.credHelpers as object).length === 0) delete json.credHelpers;
-      return true;
-    }, options.signal);
-  const settingsChanged = (await fileInfo(settingsPath)) !== undefined &&
-    await updateJsonFile(
-      settingsPath,
-      (json) => dropHosts(json.registries, () => false),
-      options.signal,
-    );
+  const editSettings = (raw: string | undefined): string | undefined => {
+    if (raw === undefined) return undefined;
+    const json = parseJsonObject(settingsPath, raw);
+    const known = { ...registriesIn(settingsPath, json) };
+    const dropped = hosts.filter((host) => Object.hasOwn(known, host));
+    for (const host of dropped) delete known[host];
+    return dropped.length > 0
+      ? `${JSON.stringify({ ...json, registries: known }, null, "\t")}\n`
+      : undefined;
+  };
+  // Files that do not exist stay so; every input is checked before anything is written.
+  const [dockerText, settingsText] = await Promise.all([
+    readSettingsText(dockerConfig),
+    readSettingsText(await resolveSymlinks(settingsPath)),
+  ]);
+  editDockerConfig(dockerText);
+  editSettings(settingsText);
+  const dockerConfigChanged = dockerText !== undefined &&
+    await updateJsonFile(dockerConfig, editDockerConfig, options.signal);
+  const settingsChanged = settingsText !== undefined &&
+    await updateJsonFile(settingsPath, editSettings, options.signal);
   return { hosts, dockerConfig, settingsFile: settingsPath, dockerConfigChanged, settingsChanged };
 }
 
@@ -2394,13 +2577,16 @@ export async function dockerConfigStatus(
 ): Promise<DockerConfigStatus> {
   const path = await resolveSymlinks(dockerConfigFile(options));
   const json = await readJsonObject(path);
-  const helpers = (json?.credHelpers ?? {}) as Record<string, string>;
-  const auths = (json?.auths ?? {}) as Record<string, unknown>;
+  const helpers = json?.credHelpers;
+  const credHelper = helpers && typeof helpers === "object" && Object.hasOwn(helpers, host)
+    ? (helpers as Record<string, unknown>)[host]
+    : undefined;
+  const auths = json?.auths && typeof json.auths === "object" ? json.auths : {};
   const hasAuth = Object.keys(auths).some((key) => safeHost(key) === host);
   return {
     path,
     exists: json !== undefined,
-    ...(helpers[host] ? { credHelper: helpers[host] } : {}),
+    ...(typeof credHelper === "string" && credHelper ? { credHelper } : {}),
     ...(typeof json?.credsStore === "string" ? { credsStore: json.credsStore } : {}),
     hasAuth,
   };
@@ -2543,6 +2729,7 @@ async function helperGet(
   const limitSignal = AbortSignal.timeout(limit.seconds * 1000);
   const signal = options.signal ? AbortSignal.any([options.signal, limitSignal]) : limitSignal;
   const credentials = await resolveCredentials({ ...options, envFile: options.envFile ?? false });
+  const warnings: string[] = [];
   let token: RegistryToken;
   try {
     token = await getToken({
@@ -2553,6 +2740,7 @@ async function helperGet(
       registryUrl: entry.registryUrl,
       region: entry.region,
       apiUrl: entry.apiUrl,
+      warn: (message) => warnings.push(`${HELPER_PROGRAM}: ${message}\n`),
     });
   } catch (error) {
     const ranOut = limitSignal.aborted ||
@@ -2566,7 +2754,7 @@ async function helperGet(
     `${
       JSON.stringify({ ServerURL: serverUrl, Username: token.username, Secret: token.password })
     }\n`,
-    "",
+    warnings.join(""),
   );
 }
 
@@ -2632,9 +2820,7 @@ export async function installHelper(how: Launcher, dir?: string): Promise<Instal
       ? `exec ${shellQuote(how.program)} ${BUN_RUN_FLAGS.join(" ")} ${
         shellQuote(how.script!)
       } credential-helper "$@"`
-      : `exec ${
-        shellQuote(how.program)
-      } run --quiet --no-prompt --no-config --allow-net --allow-env --allow-read --allow-write --allow-run ${
+      : `exec ${shellQuote(how.program)} run ${DENO_HELPER_FLAGS.join(" ")} ${
         shellQuote(how.script!)
       } credential-helper "$@"`;
     await writeFileAtomic(
@@ -2977,11 +3163,11 @@ async function privateFoldersParent(): Promise<string | undefined> {
 
 /**
  * Make a private folder (0700) for exec, push and tool logins, named after this process (its PID
- * and {@linkcode processIdentity}), and remove the folders of processes that are gone: one killed
+ * and {@linkcode processTag}), and remove the folders of processes that are gone: one killed
  * with SIGKILL cannot clean up, and its folder may hold a token.
  */
 async function makePrivateFolder(log?: (line: string) => void): Promise<string> {
-  const identity = await processIdentity();
+  const identity = await processTag();
   const dir = await makeTempDirectory(
     `${PRIVATE_FOLDER_PREFIX}${processId()}-${identity ?? "unknown"}-`,
     await privateFoldersParent(),
@@ -2997,7 +3183,7 @@ async function removeAbandonedFolders(
 ): Promise<void> {
   for (const name of await listDirectory(parent)) {
     const owner = PRIVATE_FOLDER.exec(name);
-    if (!owner || (await processIdentity(Number(owner[1]))) === owner[2]) continue;
+    if (!owner || (await processTag(Number(owner[1]))) === owner[2]) continue;
     try {
       await removePath(joinPath(parent, name), true);
     } catch (error) {
@@ -3204,6 +3390,8 @@ export interface StatusReport {
   registry?: RegistrySettings;
   /** When its cached token expires. */
   cachedTokenExpiresAt?: string;
+  /** Why the token cache is not used (another user's folder, a symlink, …), if it is not. */
+  cacheProblem?: string;
   /** What the Docker config says of it. */
   dockerConfig?: DockerConfigStatus;
   /** Where the credential helper's program is on PATH, if it is. */
@@ -3289,8 +3477,9 @@ export async function status(
     report.host = reference.host;
     if (recorded) report.registry = recorded;
     if (credentials) {
-      const expiry = await cachedTokenExpiry({ ...options, credentials, apiUrl, registryUrl });
-      if (expiry) report.cachedTokenExpiresAt = expiry.toISOString();
+      const cached = await cachedTokenState({ ...options, credentials, apiUrl, registryUrl });
+      if (cached.expiresAt) report.cachedTokenExpiresAt = cached.expiresAt.toISOString();
+      if (cached.problem) report.cacheProblem = cached.problem;
     }
     report.dockerConfig = await dockerConfigStatus(reference.host, options);
   }

@@ -14,10 +14,10 @@ NODE_MAJOR=24
 TOOLS_DIR=${SAUCE_REGISTRY_TOOLS:-$PWD/.tools}
 # The real components the tests drive, and what the benchmarks compare against (curl and jq for
 # the seed's recipe, a Go credential helper, GNU time for peak memory); python3-yaml parses the
-# Kubernetes YAML the tests check.
+# Kubernetes YAML the tests check; strace shows the fsyncs.
 APT_PACKAGES=(docker.io docker-registry skopeo podman buildah openssl ca-certificates curl jq
   amazon-ecr-credential-helper time
-  file python3-yaml) # release formats (file), the Action's and GitLab component's YAML (PyYAML)
+  file python3-yaml strace) # release formats (file), the Action's and GitLab component's YAML (PyYAML)
 
 say() { printf '\n== %s\n' "$*" >&2; }
 

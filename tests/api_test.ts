@@ -5,7 +5,7 @@
 // Runs unchanged under `deno test -A` and `bun test`.
 
 import { Buffer } from "node:buffer";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -508,22 +508,123 @@ describe("getToken and its cache", () => {
     assert.deepEqual(await cacheFiles(), []);
   });
 
-  it("refetches a token once it is within its refresh margin, before it expires", {
-    timeout: 10_000,
-  }, async () => {
+  /**
+   * Move the one cache entry in time: fetched `ageSeconds` ago, expiring in `leftSeconds`. The
+   * password stays the one Sauce issued; only what the cache knows of its lifetime changes, so
+   * refresh rules are checked at any point of a token's life without sleeping through it.
+   */
+  async function ageCachedToken(ageSeconds: number, leftSeconds: number): Promise<void> {
+    const [file] = (await cacheFiles()).filter((name) => name.endsWith(".json"));
+    const path = join(cacheDir, file);
+    const entry = JSON.parse(await readFile(path, "utf8")) as Record<string, string>;
+    entry.issued_at = new Date(Date.now() - ageSeconds * 1000).toISOString();
+    entry.expires_at = new Date(Date.now() + leftSeconds * 1000).toISOString();
+    await writeFile(path, JSON.stringify(entry), { mode: 0o600 });
+  }
+
+  it("refetches a token once it is within its refresh margin (a fifth of a 20 s token's life, but at most half)", async () => {
     freshCacheDir();
-    standIn.tokenLifetimeSeconds = 2;
+    standIn.tokenLifetimeSeconds = 20;
     const first = await getToken(options());
-    const reused = await getToken(options());
-    assert.equal(reused.password, first.password, "fresh at first");
+    // 20 s: the margin is min(max(60 s, 4 s), 10 s) = 10 s. 15 s left: fresh.
+    await ageCachedToken(5, 15);
+    assert.equal((await getToken(options())).password, first.password, "fresh with 15 s left");
     assert.equal(standIn.requests.length, 1);
-    // A 2 s token's margin is at least 1 s: 0.9 s before expiry it is due for renewal.
-    await sleep(Math.max(0, first.expiresAt.getTime() - 900 - Date.now()));
-    assert.ok(Date.now() < first.expiresAt.getTime(), "the first token has not expired yet");
+    // 5 s left, well inside the margin, and not expired: due for renewal.
+    await ageCachedToken(15, 5);
     const renewed = await getToken(options());
     assert.equal(standIn.requests.length, 2);
     assert.notEqual(renewed.password, first.password);
-    assert.ok(renewed.expiresAt.getTime() > first.expiresAt.getTime());
+  });
+
+  it("keeps a 60 s refresh margin for a 200 s token, longer than a fifth of its life", async () => {
+    freshCacheDir();
+    standIn.tokenLifetimeSeconds = 200;
+    const first = await getToken(options());
+    // 200 s: a fifth is 40 s, the floor 60 s. 75 s left: fresh.
+    await ageCachedToken(125, 75);
+    assert.equal((await getToken(options())).password, first.password, "fresh with 75 s left");
+    assert.equal(standIn.requests.length, 1);
+    // 50 s left: past the 60 s floor, though not past a fifth (40 s): renewed.
+    await ageCachedToken(150, 50);
+    const renewed = await getToken(options());
+    assert.equal(standIn.requests.length, 2, "50 s before expiry a 200 s token is renewed");
+    assert.notEqual(renewed.password, first.password);
+  });
+
+  it("gives a rotated key no token cached for the old one, and a wrong key none at all", async () => {
+    freshCacheDir();
+    const ROTATED_KEY = "alice-rotated-key-1111111111";
+    scanner.add(ROTATED_KEY);
+    const first = await getToken(options());
+    assert.equal((await getToken(options())).password, first.password, "cached");
+    standIn.setAccessKey("alice", ROTATED_KEY);
+    try {
+      // A wrong (or revoked) key is Sauce's to judge: the cache must not answer for it.
+      const wrong = await rejection(
+        getToken(options({ credentials: { username: "alice", accessKey: WRONG_KEY } })),
+      );
+      assert.ok(wrong instanceof AuthenticationError, String(wrong));
+      assert.equal(standIn.requests.length, 2, "the wrong key went to Sauce");
+      // The new key gets a token of its own, fetched with it.
+      const rotated = await getToken(
+        options({ credentials: { username: "alice", accessKey: ROTATED_KEY } }),
+      );
+      assert.notEqual(rotated.password, first.password);
+      assert.equal(standIn.requests.length, 3, "the rotated key went to Sauce");
+      assert.equal(
+        standIn.requests.at(-1)!.headers.authorization,
+        `Basic ${btoa(`alice:${ROTATED_KEY}`)}`,
+      );
+      for (const name of await cacheFiles()) {
+        assert.ok(!name.includes(ROTATED_KEY) && !name.includes(ALICE_KEY), name);
+      }
+    } finally {
+      standIn.setAccessKey("alice", ALICE_KEY);
+    }
+  });
+
+  it("makes one request for two concurrent calls in one process, past the lock's age limit", {
+    timeout: 60_000,
+  }, async () => {
+    freshCacheDir();
+    // Longer than the 10 s after which a lock of this process used to be judged abandoned.
+    standIn.fault({ delayMs: 11_000 });
+    const [first, second] = await Promise.all([getToken(options()), getToken(options())]);
+    assert.equal(standIn.requests.length, 1, "one request");
+    assert.equal(first.password, second.password, "one token for both");
+  });
+
+  it("shares one request between concurrent calls when the cache folder cannot be used", async () => {
+    freshCacheDir();
+    await mkdir(join(cacheDir, ".."), { recursive: true });
+    await symlink(join(dir), cacheDir); // a symlinked cache folder is not used
+    const warnings: string[] = [];
+    standIn.fault({ delayMs: 300 });
+    const tokens = await Promise.all(
+      Array.from({ length: 4 }, () => getToken(options({ warn: (line) => warnings.push(line) }))),
+    );
+    assert.equal(standIn.requests.length, 1, "one request for the four calls");
+    assert.equal(new Set(tokens.map((token) => token.password)).size, 1);
+    assert.match(warnings[0], /Not using the token cache .*: it is a symlink/);
+    assert.deepEqual(
+      (await readdir(dir)).filter((name) => /^[0-9a-f]{64}\.json/.test(name)),
+      [],
+      "nothing was written through the symlink",
+    );
+  });
+
+  it("lets a caller whose signal aborts leave, while the request it joined goes on", async () => {
+    freshCacheDir();
+    standIn.fault({ delayMs: 1_500 });
+    const leader = getToken(options());
+    const controller = new AbortController();
+    const follower = getToken(options({ signal: controller.signal }));
+    setTimeout(() => controller.abort(new TimeoutError("Timed out")), 200);
+    const error = await rejection(follower);
+    assert.ok(error instanceof TimeoutError, String(error));
+    assert.equal((await leader).password, standIn.issued.at(-1)!.password);
+    assert.equal(standIn.requests.length, 1);
   });
 
   it("never hands out a cached token that has expired", async () => {

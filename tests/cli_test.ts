@@ -768,6 +768,79 @@ describe("sauce-registry status", () => {
     },
   );
 
+  it("reports the cached token's expiry, the Docker config's entries and the helper on PATH", {
+    timeout: 60_000,
+  }, async () => {
+    const box = await sandbox();
+    await mkdir(box.env.DOCKER_CONFIG, { recursive: true });
+    const config = join(box.env.DOCKER_CONFIG, "config.json");
+    await writeFile(
+      config,
+      JSON.stringify({ auths: { "https://registry.example.com/v1/": {} }, credsStore: "pass" }),
+    );
+    assert.equal((await cli(box, ["configure-docker", REGISTRY])).code, 0);
+    const bin = join(box.dir, "bin");
+    const installed = await cli(box, ["install-helper", "--dir", bin]);
+    assert.equal(installed.code, 0, describeResult(installed));
+    const helper = join(bin, "docker-credential-saucelabs");
+    const onPath = { ...box, env: { ...box.env, PATH: `${bin}:${box.env.PATH}` } };
+
+    const empty = await cli(onPath, ["status", "--offline", REGISTRY]);
+    assert.match(empty.stdout, /^Cached token: none$/m);
+    const get = await cli(onPath, ["credential-helper", "get"], {
+      stdin: "registry.example.com",
+      printsPassword: true,
+    });
+    assert.equal(get.code, 0, describeResult(get));
+    const issued = standIn.issued.at(-1)!;
+
+    const result = await cli(onPath, ["status", "--json", "--offline", REGISTRY]);
+    assert.equal(result.code, 0, describeResult(result));
+    const report = JSON.parse(result.stdout);
+    assert.equal(report.cachedTokenExpiresAt, issued.expiresAt.toISOString());
+    assert.deepEqual(report.registry, {
+      registryUrl: REGISTRY,
+      region: "us-west-1",
+      apiUrl: standIn.url,
+    });
+    assert.deepEqual(report.dockerConfig, {
+      path: config,
+      exists: true,
+      credHelper: "saucelabs",
+      credsStore: "pass",
+      hasAuth: true,
+    });
+    assert.equal(report.helperOnPath, helper);
+
+    const text = await cli(onPath, ["status", "--offline", REGISTRY]);
+    assert.equal(text.code, 0, describeResult(text));
+    const lines = text.stdout.split("\n");
+    assert.ok(
+      lines.includes(`Cached token: expires ${issued.expiresAt.toISOString()}`),
+      text.stdout,
+    );
+    assert.ok(
+      lines.includes(
+        `Docker config ${config}: credHelpers → docker-credential-saucelabs, an auths entry, credsStore pass`,
+      ),
+      text.stdout,
+    );
+    assert.ok(lines.includes(`Credential helper on PATH: ${helper}`), text.stdout);
+    assert.ok(lines.includes(`Registry host: registry.example.com (configured: ${REGISTRY})`));
+
+    const elsewhere = await cli(box, ["status", "--json", "--offline", "other.example.com/x"]);
+    const other = JSON.parse(elsewhere.stdout);
+    assert.equal(other.cachedTokenExpiresAt, undefined);
+    assert.equal(other.registry, undefined);
+    assert.deepEqual(other.dockerConfig, {
+      path: config,
+      exists: true,
+      credsStore: "pass",
+      hasAuth: false,
+    });
+    assert.equal(other.helperOnPath, undefined, "the helper is not on this PATH");
+  });
+
   it("reports the same as JSON with --json", SLOW, async () => {
     const box = await sandbox();
     await writeFile(join(box.dir, ".env"), "SAUCE_REGION=eu-central-1\n");

@@ -4,7 +4,7 @@
 // old config or the new one, never anything else.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
@@ -203,5 +203,121 @@ describe("configure-docker interrupted at random moments", () => {
     assert.equal(Object.keys(final.auths).length, 30_000);
     // Both outcomes happened, so kills landed before and after the rename.
     assert.ok(seen.old > 0, `old kept ${seen.old} times, new ${seen.new}`);
+  });
+});
+
+describe("configure-docker's atomic replacement", () => {
+  let sandbox: Sandbox;
+
+  before(async () => {
+    sandbox = await makeSandbox();
+  });
+
+  after(async () => {
+    await sandbox?.cleanup();
+  });
+
+  function run(args: string[], wrap: string[] = []): ChildProcess {
+    const [program, ...first] = cliCommand();
+    const command = [...wrap, program, ...first, ...args];
+    return spawn(command[0], command.slice(1), { env: sandbox.env, stdio: "ignore" });
+  }
+
+  async function finish(child: ChildProcess): Promise<number | null> {
+    return await new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+  }
+
+  it("leaves the old config or a new file renamed over it, SIGKILLed at any moment, both seen", {
+    timeout: 300_000,
+  }, async () => {
+    const configDir = sandbox.env.DOCKER_CONFIG;
+    await mkdir(configDir, { recursive: true });
+    const path = join(configDir, "config.json");
+    const auths: Record<string, unknown> = {};
+    for (let i = 0; i < 30_000; i++) auths[`r${i}.example.com`] = { auth: `a${i}` };
+    await writeFile(path, JSON.stringify({ auths }));
+    // How long a whole run takes here, so that the kills spread over it, start-up included.
+    const started = Date.now();
+    assert.equal(await finish(run(["configure-docker", "first.example.com/team"])), 0);
+    let low = 0;
+    let high = (Date.now() - started) * 1.2;
+    const next = random(7);
+    const seen = { old: 0, new: 0 };
+    for (let round = 0; round < 60 && (round < 16 || seen.old < 3 || seen.new < 3); round++) {
+      const before = await readFile(path, "utf8");
+      const inode = (await stat(path)).ino;
+      const host = `kill${round}.example.com`;
+      const delay = low + (high - low) * next();
+      const child = run(["configure-docker", `${host}/team`]);
+      const exited = finish(child);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      child.kill("SIGKILL");
+      await exited;
+      const after = await readFile(path, "utf8");
+      const parsed = JSON.parse(after); // never half-written
+      assert.equal(Object.keys(parsed.auths).length, 30_000, "no auth entry lost");
+      if (after === before) {
+        seen.old++;
+        low = delay;
+      } else {
+        seen.new++;
+        high = delay;
+        assert.equal(parsed.credHelpers[host], "saucelabs");
+        // Replaced, not rewritten in place: a rewrite can be seen half-done, a rename cannot.
+        assert.notEqual((await stat(path)).ino, inode, "the new config is a new file");
+      }
+      // Keep the window around the moment the config changes: the kills that matter land there.
+      if (high - low < 40) [low, high] = [Math.max(0, low - 100), high + 100];
+    }
+    console.log(`SIGKILL rounds: the old config kept ${seen.old} times, the new one ${seen.new}`);
+    assert.ok(seen.old > 0 && seen.new > 0, `old kept ${seen.old} times, new ${seen.new}`);
+  });
+
+  it("flushes the new file to the disk before the rename, and the folder after it", {
+    timeout: 120_000,
+  }, async () => {
+    const configDir = sandbox.env.DOCKER_CONFIG;
+    await mkdir(configDir, { recursive: true });
+    const log = join(sandbox.dir, "strace.log");
+    const child = run(["configure-docker", "synced.example.com/team"], [
+      "strace",
+      "-f",
+      "-qq",
+      "-s",
+      "4096",
+      "-e",
+      "trace=open,openat,fsync,fdatasync,rename,renameat,renameat2,dup,dup2,dup3,fcntl",
+      "-o",
+      log,
+    ]);
+    assert.equal(await finish(child), 0);
+    const calls = (await readFile(log, "utf8")).split("\n");
+    const config = join(configDir, "config.json");
+    /** Whether, after line `from`, a descriptor opened there (or a copy of it) is fsynced. */
+    const syncedAfter = (from: number, until = calls.length): boolean => {
+      // Deno keeps a copy of each descriptor (fcntl F_DUPFD_CLOEXEC): follow the copies.
+      const fds = new Set([/ = (\d+)$/.exec(calls[from])?.[1]]);
+      return calls.slice(from + 1, until).some((line) => {
+        const copy = /(?:fcntl|dup[23]?)\((\d+)[^)]*\)\s+= (\d+)$/.exec(line);
+        if (copy && fds.has(copy[1])) fds.add(copy[2]);
+        const sync = /f(?:data)?sync\((\d+)\)\s+= 0$/.exec(line);
+        return sync !== null && fds.has(sync[1]);
+      });
+    };
+    // The write of config.json: open the temporary file, fsync it, rename it over the config,
+    // then open the folder and fsync it.
+    const renames = calls.flatMap((line, index) =>
+      /rename/.test(line) && line.includes(`"${config}"`) && line.includes(".tmp-") ? [index] : []
+    );
+    assert.equal(renames.length, 1, "one rename over config.json");
+    const temporary = /"([^"]*config\.json\.tmp-[^"]*)"/.exec(calls[renames[0]])![1];
+    const opened = calls.findIndex((line) => /open/.test(line) && line.includes(`"${temporary}"`));
+    assert.ok(opened >= 0, "the temporary file is opened");
+    assert.ok(syncedAfter(opened, renames[0]), "the temporary file is fsynced before the rename");
+    const folderOpened = calls.findIndex((line, index) =>
+      index > renames[0] && /open/.test(line) && line.includes(`"${configDir}"`)
+    );
+    assert.ok(folderOpened > 0, "the folder is opened after the rename");
+    assert.ok(syncedAfter(folderOpened), "the folder is fsynced after the rename");
   });
 });

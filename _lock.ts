@@ -1,0 +1,175 @@
+/**
+ * Internal: the cross-process lock of sauce-registry's files (the token cache, the Docker config,
+ * the registries file). The lock file records who holds it, so that waiters can tell a live holder
+ * from a dead one: its PID with the process's start time, the boot id and the PID namespace, where
+ * /proc can be read. Loaded only when a lock is needed, not on the credential helper's hot path.
+ *
+ * @example
+ * ```ts
+ * import { holdLock } from "./_lock.ts";
+ * await holdLock("/tmp/example.lock", async () => {}, { abortError: (signal) => signal.reason });
+ * ```
+ *
+ * @module
+ */
+
+import { ConfigError } from "./_errors.ts";
+import {
+  createExclusive,
+  describeFileKind,
+  linkInfo,
+  processId,
+  processIdentity,
+  processStat,
+  randomId,
+  readRegularFile,
+  removePath,
+  sleep,
+  touchFile,
+} from "./_runtime.ts";
+
+/** Options of {@linkcode holdLock}. */
+export interface LockOptions {
+  /** Aborting stops the wait for the lock. */
+  signal?: AbortSignal;
+  /** The error to throw when the signal aborts the wait. */
+  abortError: (signal: AbortSignal) => Error;
+}
+
+/**
+ * A holder that does not renew its lock's time stamp for this long is taken as gone, where its
+ * process cannot be checked (another PID namespace or machine, no /proc, Deno without
+ * `--allow-all`).
+ */
+const LOCK_STALE_MS = 5_000;
+/** How often a holder renews its lock's time stamp. */
+const LOCK_HEARTBEAT_MS = 1_000;
+/** No lock is kept longer than this, whoever holds it: a hung holder must not block for ever. */
+const LOCK_MAX_AGE_MS = 120_000;
+const LOCK_POLL_MS = 15;
+
+/** What a lock file records of its holder, so that waiters can tell whether it still runs. */
+interface LockHolder {
+  pid: number;
+  startTime?: string;
+  bootId?: string;
+  pidNamespace?: string;
+  /** When the lock was taken (ms since the epoch), for the age ceiling. */
+  created: number;
+  nonce: string;
+}
+
+/**
+ * Run `work` while holding a lock file (created exclusively), so that processes take turns. The
+ * holder renews the file's time stamp every second. A lock is broken when its holder is gone:
+ * no such process, a zombie, or another process under the same PID (a different start time),
+ * where /proc can tell (same boot, same PID namespace); else when its time stamp is older than
+ * 5 s; and always after 2 minutes.
+ */
+export async function holdLock<T>(
+  lockPath: string,
+  work: () => Promise<T>,
+  options: LockOptions,
+): Promise<T> {
+  const { signal, abortError } = options;
+  const holder: LockHolder = {
+    ...(await processIdentity()),
+    created: Date.now(),
+    nonce: randomId(),
+  };
+  const stamp = JSON.stringify(holder);
+  while (!(await createExclusive(lockPath, stamp, 0o600))) {
+    if (signal?.aborted) throw abortError(signal);
+    const abandoned = await abandonedLock(lockPath);
+    if (abandoned !== undefined && (await breakLock(lockPath, abandoned))) continue;
+    await sleep(LOCK_POLL_MS + Math.random() * LOCK_POLL_MS, signal).catch(() => {});
+  }
+  const heartbeat = setInterval(() => {
+    // A beat that cannot be written only lets the lock age, so that a waiter may break it: that
+    // costs one more token request at worst, and the holder finishes all the same.
+    touchFile(lockPath).catch(() => undefined);
+  }, LOCK_HEARTBEAT_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(heartbeat);
+    if ((await readLockText(lockPath)) === stamp) await removePath(lockPath);
+  }
+}
+
+/** A lock file's content; undefined when it is gone. */
+async function readLockText(path: string): Promise<string | undefined> {
+  const file = await readRegularFile(path, { noFollow: true });
+  if (file === undefined) return undefined;
+  if (file.text === undefined) {
+    throw new ConfigError(path, `it is ${describeFileKind(file.info.kind)}, not a lock file`);
+  }
+  return file.text;
+}
+
+function parseLockHolder(text: string): LockHolder | undefined {
+  try {
+    const holder = JSON.parse(text) as LockHolder;
+    return Number.isInteger(holder?.pid) && typeof holder.created === "number" ? holder : undefined;
+  } catch {
+    return undefined; // not a lock of this version: judged by its age alone
+  }
+}
+
+/** The content of the lock when it is abandoned; undefined while it is held or gone. */
+async function abandonedLock(lockPath: string): Promise<string | undefined> {
+  const [text, info] = await Promise.all([readLockText(lockPath), linkInfo(lockPath)]);
+  if (text === undefined || info === undefined) return undefined; // released meanwhile
+  const now = Date.now();
+  const holder = parseLockHolder(text);
+  if (holder && now - holder.created > LOCK_MAX_AGE_MS) return text;
+  // A live holder keeps its lock however long it takes (a slow API, retries): breaking it would
+  // send every waiter to the API at once. The time stamp decides only where /proc cannot.
+  const alive = holder ? await holderIsAlive(holder) : undefined;
+  if (alive !== undefined) return alive ? undefined : text;
+  return now - info.mtimeMs > LOCK_STALE_MS ? text : undefined;
+}
+
+/**
+ * Whether a lock's holder still runs, where /proc can tell: the same boot and PID namespace as
+ * this process, and the PID names a process that is not a zombie and started when the holder
+ * did. Undefined where that cannot be told.
+ */
+async function holderIsAlive(holder: LockHolder): Promise<boolean | undefined> {
+  const me = await processIdentity();
+  if (
+    holder.startTime === undefined || me.startTime === undefined ||
+    holder.bootId === undefined || holder.bootId !== me.bootId ||
+    holder.pidNamespace === undefined || holder.pidNamespace !== me.pidNamespace
+  ) {
+    return undefined;
+  }
+  const stat = await processStat(holder.pid);
+  if (stat === "unknown") return undefined;
+  if (stat === "gone") return false;
+  return stat.startTime === holder.startTime && stat.state !== "Z" && stat.state !== "X";
+}
+
+/** A breaker is held for a moment only; one this old was left by a killed process. */
+const LOCK_BREAKER_STALE_MS = 2_000;
+
+/**
+ * Remove an abandoned lock, but only the one judged abandoned, and one breaker at a time:
+ * otherwise two waiters that judged the same dead lock could each remove it, the second one
+ * removing the lock the first had just taken, and both would work at once.
+ */
+async function breakLock(lockPath: string, abandoned: string): Promise<boolean> {
+  const breaker = `${lockPath}.break`;
+  if (!(await createExclusive(breaker, `${processId()}`, 0o600))) {
+    const info = await linkInfo(breaker);
+    if (info && Date.now() - info.mtimeMs > LOCK_BREAKER_STALE_MS) await removePath(breaker);
+    return false;
+  }
+  try {
+    if ((await readLockText(lockPath)) !== abandoned) return false;
+    await removePath(lockPath);
+    return true;
+  } finally {
+    await removePath(breaker);
+  }
+}

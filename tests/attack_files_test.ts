@@ -1,0 +1,421 @@
+// Attacks through the files sauce-registry reads and writes (issue 14): a token cache another
+// user controls (their folder, a symlink, a folder anyone can write to, their file in ours), a
+// cached token that claims to live for years, a FIFO where a config file should be, a read that
+// never ends under --timeout, a backup that outlives a logout, and a Docker config whose values
+// configure-docker must not respell.
+//
+// The tests run as root, as the suite does: root can hand folders to `nobody` (65534) and run the
+// real CLI against them. Runs unchanged under `deno test -A` and `bun test`.
+
+import { spawn } from "node:child_process";
+import {
+  chmod,
+  chown,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
+import { join } from "node:path";
+import { after, assert, before, describe, it } from "./deps.ts";
+import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
+import { run } from "./fixtures/services.ts";
+import {
+  CLI,
+  cliCommand,
+  type CliResult,
+  makeSandbox,
+  runCli,
+  type Sandbox,
+  SecretScanner,
+} from "./harness.ts";
+import { configureDocker } from "../mod.ts";
+
+const ALICE_KEY = DEFAULT_USERS.alice;
+const HOST = "registry.example.com";
+const REGISTRY_URL = `${HOST}/your-private-registry`;
+const NOBODY = 65534;
+const PLANTED = "planted-password-from-another-user";
+
+/**
+ * Deno with the least a user might grant: no --allow-all (no /proc) and no --allow-sys (no uid,
+ * which install-helper's wrapper does grant): the cache's owner is then told by a probe file.
+ */
+const DENO_WRAPPER = [
+  "deno",
+  "run",
+  "--quiet",
+  "--no-prompt",
+  "--no-config",
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+  "--allow-run",
+  CLI,
+];
+
+let standIn: StandIn;
+const sandboxes: Sandbox[] = [];
+const scanner = new SecretScanner();
+scanner.add(ALICE_KEY);
+
+before(async () => {
+  standIn = await startStandIn();
+});
+
+after(async () => {
+  await standIn.close();
+  await Promise.all(sandboxes.map((sandbox) => sandbox.cleanup()));
+});
+
+async function sandbox(): Promise<Sandbox> {
+  const made = await makeSandbox({
+    SAUCE_USERNAME: "alice",
+    SAUCE_ACCESS_KEY: ALICE_KEY,
+    SAUCE_API_URL: standIn.url,
+  });
+  sandboxes.push(made);
+  return made;
+}
+
+async function cli(box: Sandbox, args: string[], stdin = ""): Promise<CliResult> {
+  const result = await runCli(args, { env: box.env, stdin, cwd: box.dir, timeoutMs: 30_000 });
+  scanner.add(...standIn.issued.map((token) => token.password));
+  scanner.check(`${args.join(" ")} stderr`, result.stderr);
+  return result;
+}
+
+function cacheDir(box: Sandbox): string {
+  return join(box.env.XDG_CACHE_HOME, "sauce-registry");
+}
+
+/** A sandbox configured for the registry, whose cache holds one token, and that file's path. */
+async function withCachedToken(): Promise<{ box: Sandbox; file: string }> {
+  const box = await sandbox();
+  assert.equal((await cli(box, ["configure-docker", REGISTRY_URL])).code, 0);
+  const first = await cli(box, ["credential-helper", "get"], HOST);
+  assert.equal(first.code, 0, first.stderr);
+  const [name] = (await readdir(cacheDir(box))).filter((entry) => entry.endsWith(".json"));
+  return { box, file: join(cacheDir(box), name) };
+}
+
+/** What another user would plant: a token of theirs that looks valid for a year. */
+async function plant(file: string): Promise<void> {
+  const entry = JSON.parse(await readFile(file, "utf8"));
+  entry.password = PLANTED;
+  entry.issued_at = new Date().toISOString();
+  entry.expires_at = new Date(Date.now() + 365 * 86_400_000).toISOString();
+  await writeFile(file, JSON.stringify(entry));
+}
+
+/** The helper's answer: never the planted token, always one Sauce issued; and what it said. */
+async function getRefusingTheCache(box: Sandbox, problem: RegExp, wrapper?: string[]) {
+  const before = standIn.tokenRequestCount();
+  const result = wrapper
+    ? await run(wrapper[0], [...wrapper.slice(1), "credential-helper", "get"], {
+      env: box.env,
+      inheritEnv: false,
+      stdin: HOST,
+      cwd: box.dir,
+    })
+    : await cli(box, ["credential-helper", "get"], HOST);
+  assert.equal(result.code, 0, result.stderr);
+  const secret = JSON.parse(result.stdout).Secret;
+  assert.notEqual(secret, PLANTED, "the planted token was handed out");
+  assert.equal(secret, standIn.issued.at(-1)!.password, "a token Sauce issued");
+  assert.equal(standIn.tokenRequestCount(), before + 1, "fetched, not taken from the cache");
+  assert.match(result.stderr, /Not using the (token cache|cached token) /);
+  assert.match(result.stderr, problem);
+  assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+}
+
+describe("a token cache that is not this user's alone", () => {
+  it("refuses a cache folder owned by another user, and writes nothing into it", async () => {
+    const { box, file } = await withCachedToken();
+    await plant(file);
+    await chown(cacheDir(box), NOBODY, NOBODY);
+    await chown(file, NOBODY, NOBODY);
+    const before = await readdir(cacheDir(box));
+    await getRefusingTheCache(box, /it belongs to user 65534, not to this user \(0\)/);
+    assert.deepEqual(await readdir(cacheDir(box)), before, "nothing written into their folder");
+    assert.equal(
+      JSON.parse(await readFile(file, "utf8")).password,
+      PLANTED,
+      "their file untouched",
+    );
+    assert.equal((await stat(cacheDir(box))).mode & 0o777, 0o700, "their folder not chmodded");
+  });
+
+  it("refuses another user's folder under the Deno wrapper's permissions too (no --allow-sys)", async () => {
+    const { box, file } = await withCachedToken();
+    // First: with the user's own folder, the wrapper uses the cache (it can tell its user id).
+    const before = standIn.tokenRequestCount();
+    const cached = await run(DENO_WRAPPER[0], [
+      ...DENO_WRAPPER.slice(1),
+      "credential-helper",
+      "get",
+    ], {
+      env: box.env,
+      inheritEnv: false,
+      stdin: HOST,
+      cwd: box.dir,
+    });
+    assert.equal(cached.code, 0, cached.stderr);
+    assert.equal(cached.stderr, "");
+    assert.equal(standIn.tokenRequestCount(), before, "answered from the cache");
+    await plant(file);
+    await chown(cacheDir(box), NOBODY, NOBODY);
+    await chmod(cacheDir(box), 0o755);
+    await chown(file, NOBODY, NOBODY);
+    await getRefusingTheCache(box, /belongs to user 65534/, DENO_WRAPPER);
+  });
+
+  it("refuses a symlinked cache folder", async () => {
+    const { box, file } = await withCachedToken();
+    await plant(file);
+    const elsewhere = join(box.dir, "elsewhere");
+    await rename(cacheDir(box), elsewhere);
+    await symlink(elsewhere, cacheDir(box));
+    await getRefusingTheCache(box, /it is a symlink, not a folder/);
+  });
+
+  it("refuses a cache folder anyone can write to (0777)", async () => {
+    const { box, file } = await withCachedToken();
+    await plant(file);
+    await chmod(cacheDir(box), 0o777);
+    await getRefusingTheCache(box, /others can write to it \(mode 0777\)/);
+    assert.equal((await stat(cacheDir(box))).mode & 0o777, 0o777, "left as it was");
+  });
+
+  it("refuses another user's file, a writable file, a symlink and a FIFO in its own folder", async () => {
+    const cases: [string, (file: string) => Promise<void>, RegExp][] = [
+      ["another user's file", (file) => chown(file, NOBODY, NOBODY), /belongs to user 65534/],
+      ["a file others can write", (file) => chmod(file, 0o666), /others can write to it/],
+      ["a symlink", async (file) => {
+        const target = `${file}.target`;
+        await rename(file, target);
+        await symlink(target, file);
+      }, /it is a symlink, not a regular file/],
+      ["a FIFO", async (file) => {
+        await rename(file, `${file}.old`);
+        assert.equal((await run("mkfifo", [file])).code, 0);
+      }, /it is a FIFO, not a regular file/],
+    ];
+    for (const [what, change, problem] of cases) {
+      const { box, file } = await withCachedToken();
+      await plant(file);
+      await change(file);
+      try {
+        await getRefusingTheCache(box, problem);
+      } catch (error) {
+        throw new Error(`${what}: ${(error as Error).message}`);
+      }
+    }
+  });
+
+  it("trusts a cached token for an hour at most, whatever expiry it claims", async () => {
+    const { box, file } = await withCachedToken();
+    standIn.tokenLifetimeSeconds = 10 * 365 * 86_400;
+    try {
+      await writeFile(file, "{}"); // refetch a token that claims to live ten years
+      assert.equal((await cli(box, ["credential-helper", "get"], HOST)).code, 0);
+      const before = standIn.tokenRequestCount();
+      assert.equal((await cli(box, ["credential-helper", "get"], HOST)).code, 0);
+      assert.equal(standIn.tokenRequestCount(), before, "fresh at first");
+      const entry = JSON.parse(await readFile(file, "utf8"));
+      entry.issued_at = new Date(Date.now() - 61 * 60_000).toISOString();
+      await writeFile(file, JSON.stringify(entry), { mode: 0o600 });
+      const later = await cli(box, ["credential-helper", "get"], HOST);
+      assert.equal(later.code, 0, later.stderr);
+      assert.equal(standIn.tokenRequestCount(), before + 1, "renewed after an hour");
+      assert.equal(JSON.parse(later.stdout).Secret, standIn.issued.at(-1)!.password);
+      // Nor is an entry that claims to have been fetched in the future.
+      const renewed = JSON.parse(await readFile(file, "utf8"));
+      renewed.issued_at = new Date(Date.now() + 10 * 60_000).toISOString();
+      await writeFile(file, JSON.stringify(renewed), { mode: 0o600 });
+      assert.equal((await cli(box, ["credential-helper", "get"], HOST)).code, 0);
+      assert.equal(standIn.tokenRequestCount(), before + 2, "an entry from the future is renewed");
+    } finally {
+      standIn.tokenLifetimeSeconds = 300;
+    }
+  });
+});
+
+describe("a FIFO where a file should be, and --timeout", () => {
+  /** A sandbox whose file at `path` (relative to its home) is a FIFO nobody writes to. */
+  async function withFifo(relative: string): Promise<Sandbox> {
+    const box = await sandbox();
+    const path = join(box.env.HOME, relative);
+    await mkdir(join(path, ".."), { recursive: true });
+    assert.equal((await run("mkfifo", [path])).code, 0);
+    return box;
+  }
+
+  it("refuses a FIFO as config.json in configure-docker and status, and exec goes on without it", {
+    timeout: 120_000,
+  }, async () => {
+    for (const args of [["configure-docker", REGISTRY_URL], ["status", REGISTRY_URL]]) {
+      for (const timeout of [[], ["--timeout", "20"]]) {
+        const box = await withFifo(".docker/config.json");
+        const result = await cli(box, [...args, ...timeout]);
+        const where = `${args[0]} ${timeout.join(" ")}`;
+        assert.equal(result.code, 1, `${where}: ${result.stdout}${result.stderr}`);
+        assert.match(
+          result.stderr,
+          /Cannot use .*\/\.docker\/config\.json: it is a FIFO, not a regular file/,
+          where,
+        );
+        await assert.rejects(stat(join(box.env.XDG_CONFIG_HOME, "sauce-registry")), where);
+      }
+    }
+    const box = await withFifo(".docker/config.json");
+    const exec = await cli(box, ["exec", REGISTRY_URL, "--", "sh", "-c", "echo ran"]);
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.equal(exec.stdout, "ran\n");
+  });
+
+  it("refuses a FIFO as the registries file, in configure-docker and the helper", {
+    timeout: 60_000,
+  }, async () => {
+    const box = await withFifo(".config/sauce-registry/registries.json");
+    for (
+      const [args, stdin] of [[["configure-docker", REGISTRY_URL], ""], [[
+        "credential-helper",
+        "get",
+      ], HOST]] as const
+    ) {
+      const result = await cli(box, [...args], stdin);
+      assert.equal(result.code, 1, `${args[0]}: ${result.stdout}${result.stderr}`);
+      assert.match(result.stderr, /registries\.json: it is a FIFO, not a regular file/);
+    }
+    await assert.rejects(stat(join(box.env.DOCKER_CONFIG, "config.json")), "nothing written");
+  });
+
+  it(
+    "ends a read that never finishes at --timeout, with exit 124",
+    { timeout: 60_000 },
+    async () => {
+      const box = await sandbox();
+      const [program, ...first] = cliCommand();
+      // Standard input stays open and empty: reading the key from it never ends by itself.
+      const child = spawn(program, [...first, "token", "--access-key-stdin", "--timeout", "2"], {
+        env: box.env,
+        cwd: box.dir,
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+      const started = Date.now();
+      const code = await new Promise<number | null>((resolve) => {
+        const guard = setTimeout(() => child.kill("SIGKILL"), 30_000);
+        child.once("exit", (exitCode) => {
+          clearTimeout(guard);
+          resolve(exitCode);
+        });
+      });
+      child.stdin!.destroy();
+      assert.equal(code, 124, `exit ${code} after ${Date.now() - started} ms: ${stderr}`);
+      assert.match(stderr, /Timed out after 2 s \(--timeout\)/);
+    },
+  );
+});
+
+describe("configure-docker's Docker config: backup and untouched values", () => {
+  it("writes config.json.bak readable by this user alone, whatever the config's mode", async () => {
+    const box = await sandbox();
+    await mkdir(box.env.DOCKER_CONFIG, { recursive: true });
+    const config = join(box.env.DOCKER_CONFIG, "config.json");
+    const credentials = JSON.stringify({ auths: { "ghcr.io": { auth: btoa("bob:hunter2") } } });
+    await writeFile(config, credentials);
+    await chmod(config, 0o644);
+    assert.equal((await cli(box, ["configure-docker", REGISTRY_URL])).code, 0);
+    assert.equal(await readFile(`${config}.bak`, "utf8"), credentials);
+    assert.equal((await stat(`${config}.bak`)).mode & 0o777, 0o600);
+    assert.equal((await stat(config)).mode & 0o777, 0o644, "the config keeps its own mode");
+  });
+
+  it("checks the registries file before it changes the Docker config", async () => {
+    for (const registries of ['{"registries": {', '{"registries": []}']) {
+      const box = await sandbox();
+      await mkdir(box.env.DOCKER_CONFIG, { recursive: true });
+      const config = join(box.env.DOCKER_CONFIG, "config.json");
+      await writeFile(config, '{"auths": {}}');
+      const settings = join(box.env.XDG_CONFIG_HOME, "sauce-registry", "registries.json");
+      await mkdir(join(settings, ".."), { recursive: true });
+      await writeFile(settings, registries);
+      const result = await cli(box, ["configure-docker", REGISTRY_URL]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.ok(result.stderr.includes(settings), result.stderr);
+      assert.equal(await readFile(config, "utf8"), '{"auths": {}}', "the Docker config unchanged");
+      assert.deepEqual(await readdir(box.env.DOCKER_CONFIG), ["config.json"], "no backup either");
+      assert.equal(await readFile(settings, "utf8"), registries);
+    }
+  });
+
+  const H = `"${HOST}"`;
+  const layouts: [string, string, string][] = [
+    [
+      "tabs, with numbers JSON.parse would respell",
+      '{\n\t"auths": {},\n\t"x-big": 12345678901234567890123,\n\t"x-float": 1.0,\n\t"x-exp": 1e3,\n\t"x-esc": "\\u00e9\\/"\n}\n',
+      `{\n\t"auths": {},\n\t"x-big": 12345678901234567890123,\n\t"x-float": 1.0,\n\t"x-exp": 1e3,\n\t"x-esc": "\\u00e9\\/",\n\t"credHelpers": {\n\t\t${H}: "saucelabs"\n\t}\n}\n`,
+    ],
+    [
+      "two spaces, credHelpers with another entry",
+      '{\n  "credHelpers": {\n    "gcr.io": "gcloud"\n  },\n  "n": 1.50\n}',
+      `{\n  "credHelpers": {\n    "gcr.io": "gcloud",\n    ${H}: "saucelabs"\n  },\n  "n": 1.50\n}`,
+    ],
+    [
+      "one line",
+      '{"auths":{},"n":1E+3,"m":-0.0}',
+      `{"auths":{},"n":1E+3,"m":-0.0,"credHelpers":{${H}:"saucelabs"}}`,
+    ],
+    [
+      "the host served by another helper",
+      `{"credHelpers": {${H}: "other", "x.io": "y"}, "n": 10000000000000000001}`,
+      `{"credHelpers": {${H}: "saucelabs", "x.io": "y"}, "n": 10000000000000000001}`,
+    ],
+    [
+      "an empty credHelpers",
+      '{\n\t"credHelpers": {},\n\t"n": 2.50e-3\n}\n',
+      `{\n\t"credHelpers": {\n\t\t${H}: "saucelabs"\n\t},\n\t"n": 2.50e-3\n}\n`,
+    ],
+    [
+      "credHelpers null",
+      '{\n    "credHelpers": null,\n    "n": 0.10\n}',
+      `{\n    "credHelpers": {\n        ${H}: "saucelabs"\n    },\n    "n": 0.10\n}`,
+    ],
+    ["an empty object", "{}\n", `{\n\t"credHelpers": {\n\t\t${H}: "saucelabs"\n\t}\n}\n`],
+  ];
+
+  it("changes only credHelpers, keeping every other byte (7 layouts), and a second run nothing", async () => {
+    const box = await sandbox();
+    for (const [index, [what, before, expected]] of layouts.entries()) {
+      const dir = join(box.dir, `layout-${index}`);
+      await mkdir(dir, { recursive: true });
+      const config = join(dir, "config.json");
+      await writeFile(config, before);
+      const options = { dockerConfigDir: dir, settingsFile: join(dir, "registries.json") };
+      await configureDocker([REGISTRY_URL], options);
+      assert.equal(await readFile(config, "utf8"), expected, what);
+      assert.equal(await readFile(`${config}.bak`, "utf8"), before, what);
+      assert.deepEqual(JSON.parse(expected).credHelpers[HOST], "saucelabs");
+      const again = await configureDocker([REGISTRY_URL], options);
+      assert.equal(again.dockerConfigChanged, false, `${what}: a second run changes nothing`);
+      assert.equal(await readFile(config, "utf8"), expected, what);
+    }
+  });
+
+  it("keeps a big integer as written through the command line, on this runtime", async () => {
+    const box = await sandbox();
+    await mkdir(box.env.DOCKER_CONFIG, { recursive: true });
+    const config = join(box.env.DOCKER_CONFIG, "config.json");
+    await writeFile(config, '{"auths": {}, "build-id": 9007199254740993}\n');
+    assert.equal((await cli(box, ["configure-docker", REGISTRY_URL])).code, 0);
+    const written = await readFile(config, "utf8");
+    assert.ok(written.includes('"build-id": 9007199254740993'), written);
+  });
+});
