@@ -47,20 +47,22 @@ import {
   withTemporaryAuth,
 } from "./mod.ts";
 import {
-  BUN_RUN_FLAGS,
   env,
   exit,
-  findOnPath,
-  onTerminationSignal,
   readStdin,
-  runtimeName,
-  spawn,
   stderrIsTerminal,
   stdinIsTerminal,
-  type TerminationSignal,
   writeStderr,
   writeStdout,
 } from "./_runtime.ts";
+import {
+  BUN_RUN_FLAGS,
+  findOnPath,
+  onTerminationSignal,
+  runtimeName,
+  spawn,
+  type TerminationSignal,
+} from "./_system.ts";
 import { errorText, printable, shellQuote } from "./_errors.ts";
 import { parseTimeoutSeconds } from "./_limits.ts";
 import {

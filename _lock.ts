@@ -14,19 +14,15 @@
  */
 
 import { ConfigError } from "./_errors.ts";
+import { describeFileKind, linkInfo, processId, randomId, readRegularFile } from "./_runtime.ts";
 import {
   createExclusive,
-  describeFileKind,
-  linkInfo,
-  processId,
   processIdentity,
   processStat,
-  randomId,
-  readRegularFile,
   removePath,
   sleep,
   touchFile,
-} from "./_runtime.ts";
+} from "./_system.ts";
 
 /** Options of {@linkcode holdLock}. */
 export interface LockOptions {

@@ -35,50 +35,52 @@ import {
   UsageError,
 } from "./_errors.ts";
 import {
-  BUN_RUN_FLAGS,
-  changeMode,
   concat,
-  copyFileTo,
-  createSynced,
   currentUserId,
-  DENO_HELPER_FLAGS,
   describeFileKind,
   dirname,
   env,
-  executableFileName,
-  fetchAndRead,
   type FileInfo,
   fileInfo,
-  findOnPath,
   homeDirectory,
   isLinux,
-  isRootUser,
   isWindows,
   joinPath,
-  type Launcher,
   linkInfo,
+  processId,
+  randomId,
+  readRegularFile,
+  readTextFile,
+  sha256Hex,
+} from "./_runtime.ts";
+import {
+  BUN_RUN_FLAGS,
+  changeMode,
+  copyFileTo,
+  createSynced,
+  DENO_HELPER_FLAGS,
+  executableFileName,
+  fetchAndRead,
+  findOnPath,
+  isRootUser,
+  type Launcher,
   listDirectory,
   makeDirectory,
   makeSymlink,
   makeTempDirectory,
   pathListSeparator,
-  processId,
   processTag,
-  randomId,
-  readRegularFile,
-  readTextFile,
   removePath,
   renameFile,
   resolveSymlinks,
   runtimeName,
-  sha256Hex,
   sleep,
   spawn,
   type SpawnResult,
   syncDirectory,
   toolEnvironment,
   userId,
-} from "./_runtime.ts";
+} from "./_system.ts";
 import { timeLimit, timeoutMessage } from "./_limits.ts";
 
 export {
@@ -95,7 +97,7 @@ export {
   type ToolErrorOptions,
   UsageError,
 } from "./_errors.ts";
-export { type Launcher, launcher } from "./_runtime.ts";
+export { type Launcher, launcher } from "./_system.ts";
 export { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS } from "./_limits.ts";
 
 /** The version of this library and of the `sauce-registry` command (kept equal to deno.json's). */

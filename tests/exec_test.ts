@@ -24,7 +24,7 @@ import {
   requireTool,
   run,
 } from "./fixtures/services.ts";
-import { spawn as spawnTool } from "../_runtime.ts";
+import { spawn as spawnTool } from "../_system.ts";
 import { TimeoutError } from "../_errors.ts";
 import {
   cliCommand,

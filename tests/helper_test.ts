@@ -33,7 +33,7 @@ import {
   type Sandbox,
   SecretScanner,
 } from "./harness.ts";
-import { DENO_HELPER_FLAGS } from "../_runtime.ts";
+import { DENO_HELPER_FLAGS } from "../_system.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
 const NOT_FOUND = "credentials not found in native keychain";

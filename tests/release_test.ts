@@ -10,7 +10,7 @@ import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { requireTool, run, type RunResult } from "./fixtures/services.ts";
 import { ROOT, SecretScanner } from "./harness.ts";
-import { executableFileName, executableNames } from "../_runtime.ts";
+import { executableFileName, executableNames } from "../_system.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 
