@@ -1506,7 +1506,7 @@ function cacheKey(options: GetTokenOptions): string {
 }
 
 async function cacheFile(options: GetTokenOptions): Promise<string> {
-  return joinPath(cacheDirectory(options), `${await sha256Hex(cacheKey(options))}.json`);
+  return joinPath(cacheDirectory(options), `${sha256Hex(cacheKey(options))}.json`);
 }
 
 /** Whether the cache folder can be trusted, and this process's user id for its entries. */

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { sha256Hex } from "../_runtime.ts";
 import {
   apiBaseUrl,
   ApiError,
@@ -637,5 +638,37 @@ describe("error classes", () => {
     assert.equal(config.path, "/home/u/.docker/config.json");
     assert.match(config.message, /^Cannot use \/home\/u\/\.docker\/config\.json: not valid JSON/);
     assert.equal(new UsageError("u").cause, undefined);
+  });
+});
+
+describe("sha256Hex, which names the token cache's files", () => {
+  it("gives NIST's answers for the FIPS 180-4 examples", () => {
+    const vectors: [string, string][] = [
+      ["", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"],
+      ["abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"],
+      [
+        "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+      ],
+      ["a".repeat(1_000_000), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"],
+    ];
+    for (const [text, digest] of vectors) assert.equal(sha256Hex(text), digest, text.slice(0, 10));
+  });
+
+  it("agrees with WebCrypto on every length around the block edges and on any UTF-8", async () => {
+    const texts = Array.from({ length: 140 }, (_, length) => "é€x".repeat(length).slice(0, length));
+    texts.push(
+      "🔑".repeat(33),
+      JSON.stringify(["https://api", "alice", "key:with\nodd", "r.io/x"]),
+    );
+    for (const text of texts) {
+      const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+      const expected = Array.from(
+        new Uint8Array(digest),
+        (byte) => byte.toString(16).padStart(2, "0"),
+      )
+        .join("");
+      assert.equal(sha256Hex(text), expected, JSON.stringify(text));
+    }
   });
 });
