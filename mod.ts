@@ -19,7 +19,6 @@
  * @module
  */
 
-import { loadUtil } from "./deps.ts";
 import {
   ApiError,
   AuthenticationError,
@@ -36,22 +35,15 @@ import {
 } from "./_errors.ts";
 import {
   concat,
-  currentUserId,
-  describeFileKind,
   dirname,
   env,
-  type FileInfo,
   fileInfo,
   homeDirectory,
   isLinux,
   isWindows,
   joinPath,
-  linkInfo,
   processId,
   randomId,
-  readRegularFile,
-  readTextFile,
-  sha256Hex,
 } from "./_runtime.ts";
 import {
   BUN_RUN_FLAGS,
@@ -82,6 +74,40 @@ import {
   userId,
 } from "./_system.ts";
 import { timeLimit, timeoutMessage } from "./_limits.ts";
+import {
+  apiBaseUrl,
+  cacheDirectory,
+  type CachedToken,
+  cacheFilePath,
+  checkCacheFolder,
+  checkUsername,
+  type CredentialOptions,
+  CREDENTIALS_NOT_FOUND,
+  DEFAULT_REGION,
+  dockerConfigFile,
+  fromCache,
+  HELPER_PROGRAM,
+  isFresh,
+  isLoopbackHost,
+  jsonType,
+  parseJsonObject,
+  type PathOptions,
+  readCacheEntry,
+  readJsonObject,
+  readRegistrySettings,
+  readSettingsText,
+  REGIONS,
+  registriesIn,
+  type RegistrySettings,
+  type RegistryToken,
+  renewalTime,
+  resolveCredentials,
+  type ResolvedCredentials,
+  type SauceCredentials,
+  settingsFile,
+  tokenCacheKey,
+} from "./_store.ts";
+import { imageRegistryUrl, parseRegistry, registryHost, safeHost } from "./_registry.ts";
 
 export {
   ApiError,
@@ -99,6 +125,31 @@ export {
 } from "./_errors.ts";
 export { type Launcher, launcher } from "./_system.ts";
 export { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS } from "./_limits.ts";
+export { parseRegistry, registryHost, type RegistryReference } from "./_registry.ts";
+export {
+  CREDENTIALS_NOT_FOUND,
+  DEFAULT_REGION,
+  HELPER_PROGRAM,
+  type PathOptions,
+  readRegistrySettings,
+  REGIONS,
+  type RegistrySettings,
+  type RegistryToken,
+  type SauceCredentials,
+} from "./_store.ts";
+export {
+  apiBaseUrl,
+  type ApiSettings,
+  type ApiSettingsOptions,
+  type CredentialOptions,
+  type CredentialSource,
+  type Found,
+  resolveApiSettings,
+  resolveCredentials,
+  type ResolvedCredentials,
+  type SettingLookup,
+  settingLookup,
+} from "./_store.ts";
 
 /** The version of this library and of the `sauce-registry` command (kept equal to deno.json's). */
 export const VERSION = "0.1.0";
@@ -107,541 +158,9 @@ export const VERSION = "0.1.0";
 // Paths
 // ---------------------------------------------------------------------------------------------
 
-/** Paths sauce-registry reads and writes; every one can be moved by an option or variable. */
-export interface PathOptions {
-  /** The Docker config folder; default `$DOCKER_CONFIG`, else `~/.docker`. */
-  dockerConfigDir?: string;
-  /** The registries file; default `$XDG_CONFIG_HOME/sauce-registry/registries.json`. */
-  settingsFile?: string;
-  /** The token cache folder; default `$XDG_CACHE_HOME/sauce-registry`, else `~/.cache/…`. */
-  cacheDir?: string;
-}
-
-function dockerConfigFile(options: PathOptions = {}): string {
-  const dir = options.dockerConfigDir ?? env("DOCKER_CONFIG") ??
-    joinPath(homeDirectory(), ".docker");
-  return joinPath(dir, "config.json");
-}
-
-function settingsFile(options: PathOptions = {}): string {
-  if (options.settingsFile) return options.settingsFile;
-  const base = env("XDG_CONFIG_HOME") || joinPath(homeDirectory(), ".config");
-  return joinPath(base, "sauce-registry", "registries.json");
-}
-
-function cacheDirectory(options: PathOptions = {}): string {
-  if (options.cacheDir) return options.cacheDir;
-  const base = env("XDG_CACHE_HOME") || joinPath(homeDirectory(), ".cache");
-  return joinPath(base, "sauce-registry");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Regions and credentials
-// ---------------------------------------------------------------------------------------------
-
-/** The Sauce Labs regions and their API base URLs (saucectl's table). */
-export const REGIONS: Readonly<Record<string, string>> = Object.freeze({
-  "us-west-1": "https://api.us-west-1.saucelabs.com",
-  "us-east-4": "https://api.us-east-4.saucelabs.com",
-  "eu-central-1": "https://api.eu-central-1.saucelabs.com",
-  "staging": "https://api.staging.saucelabs.net",
-});
-
-/** The region used when none is given. */
-export const DEFAULT_REGION = "us-west-1";
-
-/**
- * Whether a URL's host is this machine, for the http:// allowance and for going around proxies:
- * only `localhost`, 127.0.0.0/8 and ::1. A name under `.localhost` is not taken on trust: it is
- * resolved like any other name, and may resolve elsewhere.
- */
-function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
-/**
- * Whether a URL is an https:// address of Sauce Labs (`*.saucelabs.com`, `*.saucelabs.net`).
- *
- * @example
- * ```ts
- * import { isSauceLabsUrl } from "./mod.ts";
- * isSauceLabsUrl("https://api.eu-central-1.saucelabs.com"); // true
- * isSauceLabsUrl("http://127.0.0.1:8080"); // false
- * ```
- *
- * @param url The URL.
- * @returns False also for a URL that does not parse.
- */
-function isSauceLabsUrl(url: string): boolean {
-  try {
-    const { protocol, hostname } = new URL(url);
-    return protocol === "https:" && /(^|\.)saucelabs\.(com|net)$/i.test(hostname);
-  } catch {
-    return false;
-  }
-}
-
-/**
- * A URL or registry reference as it may be shown: everything before the last `@` of what could
- * be its authority (`user:password@`, where a password may hold `/` and `@`) becomes `***`. An
- * `@` that starts a digest (`…/app@sha256:…`) is not userinfo.
- */
-function maskUserinfo(input: string): string {
-  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(input)?.[0] ?? "";
-  const rest = input.slice(scheme.length);
-  let at = rest.lastIndexOf("@");
-  while (at !== -1 && DIGEST.test(rest.slice(at + 1)) && rest.slice(0, at).includes("/")) {
-    at = rest.lastIndexOf("@", at - 1);
-  }
-  return at === -1 ? input : `${scheme}***${rest.slice(at)}`;
-}
-
-/**
- * The Sauce Labs API base URL for a region, or a checked explicit URL. Plain `http://` is
- * accepted only for loopback hosts (tests, the demo).
- *
- * @example
- * ```ts
- * import { apiBaseUrl } from "./mod.ts";
- * apiBaseUrl("eu-central-1"); // "https://api.eu-central-1.saucelabs.com"
- * apiBaseUrl(undefined, "http://127.0.0.1:8080/"); // "http://127.0.0.1:8080"
- * ```
- *
- * @param region A region name; default `us-west-1`.
- * @param apiUrl An explicit API URL, which wins over the region.
- * @returns The base URL, without a trailing slash.
- * @throws {UsageError} For an unknown region or an unusable URL.
- */
-export function apiBaseUrl(region?: string, apiUrl?: string): string {
-  const name = region || DEFAULT_REGION;
-  const base = Object.hasOwn(REGIONS, name) ? REGIONS[name] : undefined;
-  if (!base) {
-    throw new UsageError(
-      `Unknown region "${printable(name)}": expected one of ${Object.keys(REGIONS).join(", ")}`,
-    );
-  }
-  if (apiUrl !== undefined && apiUrl !== "") {
-    let url: URL;
-    try {
-      url = new URL(apiUrl);
-    } catch {
-      throw new UsageError(
-        `Invalid API URL "${printable(maskUserinfo(apiUrl))}": expected https://host[:port][/path]`,
-      );
-    }
-    if (url.username || url.password) {
-      throw new UsageError("Invalid API URL: credentials do not belong in the URL");
-    }
-    if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
-      throw new UsageError(
-        `Invalid API URL "${url.origin}": plain http:// is only accepted for loopback hosts (localhost, 127.0.0.0/8, ::1); use https://`,
-      );
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new UsageError(
-        `Invalid API URL "${printable(maskUserinfo(apiUrl))}": expected an https:// URL`,
-      );
-    }
-    return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
-  }
-  return base;
-}
-
-/** A Sauce Labs username and access key. */
-export interface SauceCredentials {
-  /** The Sauce Labs username. */
-  username: string;
-  /** The Sauce Labs access key: a secret. */
-  accessKey: string;
-}
-
-/** Where each credential came from, for `status` (never the values). */
-export type CredentialSource = "flag" | "stdin" | "environment" | ".env file" | "saucectl";
-
-/** Credentials with where they came from. */
-export interface ResolvedCredentials extends SauceCredentials {
-  /** Where the username came from. */
-  usernameSource: CredentialSource;
-  /** Where the access key came from. */
-  accessKeySource: CredentialSource;
-}
-
-/** Options of {@linkcode resolveCredentials} and {@linkcode settingLookup}. */
-export interface CredentialOptions {
-  /** From `--username`. */
-  username?: string;
-  /** From `--access-key-stdin` (never a flag value). */
-  accessKey?: string;
-  /**
-   * A `.env` file; default `./.env` when it exists. An explicit file must exist. `false` reads
-   * none: the credential helper runs in whatever folder Docker was started in, often a cloned
-   * repository, whose `.env` must not choose the identity or the API.
-   */
-  envFile?: string | false;
-  /** saucectl's credentials file; default `~/.sauce/credentials.yml`. */
-  saucectlFile?: string;
-}
-
-/** A setting's value and where it was found. */
-export interface Found {
-  /** The value. */
-  value: string;
-  /** Where it was found. */
-  source: CredentialSource;
-}
-
-/**
- * Reads settings the way every command does: the process environment first, then the `.env`
- * file (which never overrides a variable already set). The `.env` file is read at most once.
- */
-export interface SettingLookup {
-  /** The value of a variable from the environment or the `.env` file. */
-  get(name: string): Promise<Found | undefined>;
-}
-
-/**
- * Make a {@linkcode SettingLookup}: environment first, then the `.env` file.
- *
- * @example
- * ```ts
- * import { settingLookup } from "./mod.ts";
- * const settings = settingLookup({ envFile: ".env" });
- * console.log((await settings.get("SAUCE_REGION"))?.value);
- * ```
- *
- * @param options Which `.env` file to read.
- * @returns The lookup.
- */
-export function settingLookup(options: CredentialOptions = {}): SettingLookup {
-  let dotenv: Promise<Record<string, string>> | undefined;
-  return {
-    async get(name: string): Promise<Found | undefined> {
-      const value = env(name);
-      if (value) return { value, source: "environment" };
-      dotenv ??= readDotenv(options.envFile);
-      const fromFile = (await dotenv)[name];
-      return fromFile ? { value: fromFile, source: ".env file" } : undefined;
-    },
-  };
-}
-
-async function readDotenv(path: string | false | undefined): Promise<Record<string, string>> {
-  if (path === false) return {};
-  const file = path ?? ".env";
-  const text = await readTextFile(file);
-  if (text === undefined) {
-    if (path !== undefined) throw new UsageError(`Cannot read the env file ${path}: no such file`);
-    return {};
-  }
-  const { parseEnv } = await loadUtil();
-  return parseEnv(text) as Record<string, string>;
-}
-
-/** Read saucectl's `credentials.yml` (see {@linkcode parseSaucectlCredentials}). */
-async function readSaucectlCredentials(path: string): Promise<Partial<SauceCredentials>> {
-  const text = await readTextFile(path);
-  if (text === undefined) return {};
-  const values = parseSaucectlCredentials(path, text);
-  return { username: values.username || undefined, accessKey: values.accessKey || undefined };
-}
-
-/**
- * The top-level `key: value` pairs of saucectl's `credentials.yml`, which is what saucectl writes:
- * plain, 'single-quoted' or "double-quoted" (with escapes) scalars, and comments. The rest of
- * YAML (nesting, block scalars, anchors and aliases, tags, flow collections) is refused, naming
- * the line, rather than misread: a key read wrong would be sent to Sauce Labs.
- */
-function parseSaucectlCredentials(path: string, text: string): Record<string, string> {
-  const values: Record<string, string> = {};
-  text.replace(/^\uFEFF/, "").split(/\r?\n/).forEach((line, index) => {
-    const fail = (problem: string): never => {
-      throw new ConfigError(
-        path,
-        `line ${
-          index + 1
-        }: ${problem}; expected lines such as "username: NAME" and "accessKey: KEY", as saucectl writes them`,
-      );
-    };
-    if (/^\s*(#.*)?$/.test(line) || /^(---|\.\.\.)\s*(#.*)?$/.test(line)) return;
-    if (/^\s/.test(line)) fail("an indented line (a nested or multi-line value) is not supported");
-    const match = /^([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:(?:[ \t]+(.*))?$/.exec(line);
-    if (!match) fail("this is not a key: value line");
-    const [, key, rest = ""] = match!;
-    if (Object.hasOwn(values, key)) fail(`"${key}" appears twice`);
-    values[key] = yamlScalar(rest.trim(), fail);
-  });
-  return values;
-}
-
-/** One YAML scalar on one line, as the value of a key; `fail` says what is not supported. */
-function yamlScalar(text: string, fail: (problem: string) => never): string {
-  if (text === "" || text.startsWith("#")) return "";
-  const first = text[0];
-  const refused: Record<string, string> = {
-    "|": "block scalars (| and >) are not supported: write the value on one line",
-    ">": "block scalars (| and >) are not supported: write the value on one line",
-    "&": "anchors (&) are not supported",
-    "*": "aliases (*) are not supported",
-    "!": "tags (!) are not supported",
-    "[": "flow collections ([ and {) are not supported",
-    "{": "flow collections ([ and {) are not supported",
-    "@": "a plain value cannot start with @: quote it",
-    "`": "a plain value cannot start with `: quote it",
-    "%": "a plain value cannot start with %: quote it",
-  };
-  if (Object.hasOwn(refused, first)) fail(refused[first]);
-  if (/^[-?:](\s|$)/.test(text)) fail("sequences and complex keys are not supported");
-  if (first === '"' || first === "'") {
-    const { value, end } = first === '"' ? doubleQuoted(text, fail) : singleQuoted(text, fail);
-    if (!/^(\s+#.*|\s*)$/.test(text.slice(end))) fail("unexpected text after the quoted value");
-    return value;
-  }
-  const value = text.replace(/\s+#.*$/, "");
-  if (/:\s/.test(value) || value.endsWith(":")) fail('a plain value cannot hold ": ": quote it');
-  return value === "~" || value === "null" ? "" : value;
-}
-
-function singleQuoted(text: string, fail: (problem: string) => never): QuotedScalar {
-  let value = "";
-  for (let index = 1; index < text.length; index++) {
-    if (text[index] !== "'") {
-      value += text[index];
-    } else if (text[index + 1] === "'") {
-      value += "'";
-      index++;
-    } else {
-      return { value, end: index + 1 };
-    }
-  }
-  return fail("the quoted value is not closed on this line");
-}
-
-const YAML_ESCAPES: Record<string, string> = {
-  "0": "\0",
-  "a": "\x07",
-  "b": "\b",
-  "t": "\t",
-  "\t": "\t",
-  "n": "\n",
-  "v": "\v",
-  "f": "\f",
-  "r": "\r",
-  "e": "\x1b",
-  " ": " ",
-  '"': '"',
-  "/": "/",
-  "\\": "\\",
-  "N": "\x85",
-  "_": "\xa0",
-  "L": "\u2028",
-  "P": "\u2029",
-};
-
-function doubleQuoted(text: string, fail: (problem: string) => never): QuotedScalar {
-  let value = "";
-  for (let index = 1; index < text.length; index++) {
-    const char = text[index];
-    if (char === '"') return { value, end: index + 1 };
-    if (char !== "\\") {
-      value += char;
-      continue;
-    }
-    const escape = text[++index] ?? "";
-    const digits = { x: 2, u: 4, U: 8 }[escape as "x" | "u" | "U"];
-    if (digits !== undefined) {
-      const hex = text.slice(index + 1, index + 1 + digits);
-      const code = /^[0-9a-fA-F]+$/.test(hex) && hex.length === digits ? parseInt(hex, 16) : NaN;
-      if (!(code <= 0x10ffff)) fail(`the escape \\${escape} needs ${digits} hex digits`);
-      value += String.fromCodePoint(code);
-      index += digits;
-    } else if (Object.hasOwn(YAML_ESCAPES, escape)) {
-      value += YAML_ESCAPES[escape];
-    } else {
-      fail(`unknown escape \\${printable(escape, 4)} in the quoted value`);
-    }
-  }
-  return fail("the quoted value is not closed on this line");
-}
-
-interface QuotedScalar {
-  /** The value without quotes, escapes resolved. */
-  value: string;
-  /** The index just past the closing quote. */
-  end: number;
-}
-
-/** Where a credential came from, in the words a user would look for. */
-function sourceName(source: CredentialSource, variable: string): string {
-  return {
-    flag: "--username",
-    stdin: "standard input",
-    environment: variable,
-    ".env file": `${variable} in the .env file`,
-    saucectl: "~/.sauce/credentials.yml",
-  }[source];
-}
-
-/** HTTP Basic authentication splits `user:key` at the first `:`: such a username cannot work. */
-function checkUsername(username: string, from: string): void {
-  if (username.includes(":")) {
-    throw new UsageError(
-      `The Sauce Labs username from ${from} contains ":", which HTTP Basic authentication cannot carry: check the username`,
-    );
-  }
-}
-
-/**
- * Find the Sauce Labs username and access key: flags (the key only from stdin), then the
- * environment (`SAUCE_USERNAME`, `SAUCE_ACCESS_KEY`), then the `.env` file, then saucectl's
- * `~/.sauce/credentials.yml`. Each value is taken from the first place that has it.
- *
- * @example
- * ```ts
- * import { resolveCredentials } from "./mod.ts";
- * const { username, usernameSource } = await resolveCredentials();
- * ```
- *
- * @param options Values from flags and which files to read.
- * @param settings The lookup to share with other settings; default one made from `options`.
- * @returns The credentials and their sources.
- * @throws {CredentialsNotFoundError} When the username or the access key is found nowhere.
- * @throws {UsageError} When the username holds a `:` (HTTP Basic authentication cannot carry it).
- * @throws {ConfigError} When saucectl's file holds YAML this reader does not take (it names the
- * line).
- */
-export async function resolveCredentials(
-  options: CredentialOptions = {},
-  settings: SettingLookup = settingLookup(options),
-): Promise<ResolvedCredentials> {
-  const username: Found | undefined = options.username
-    ? { value: options.username, source: "flag" }
-    : await settings.get("SAUCE_USERNAME");
-  const accessKey: Found | undefined = options.accessKey
-    ? { value: options.accessKey, source: "stdin" }
-    : await settings.get("SAUCE_ACCESS_KEY");
-  let saucectl: Partial<SauceCredentials> = {};
-  const saucectlFile = options.saucectlFile ?? "~/.sauce/credentials.yml";
-  if (!username || !accessKey) {
-    saucectl = await readSaucectlCredentials(
-      options.saucectlFile ?? joinPath(homeDirectory(), ".sauce", "credentials.yml"),
-    );
-  }
-  const user = username ??
-    (saucectl.username ? { value: saucectl.username, source: "saucectl" as const } : undefined);
-  const key = accessKey ??
-    (saucectl.accessKey ? { value: saucectl.accessKey, source: "saucectl" as const } : undefined);
-  if (!user || !key) {
-    const missing = [
-      ...(user ? [] : ["username" as const]),
-      ...(key ? [] : ["access key" as const]),
-    ];
-    throw new CredentialsNotFoundError(
-      missing,
-      [
-        "the flags",
-        "SAUCE_USERNAME and SAUCE_ACCESS_KEY in the environment",
-        ...(options.envFile === false ? [] : [options.envFile ?? "./.env"]),
-        saucectlFile,
-      ],
-      "set SAUCE_USERNAME and SAUCE_ACCESS_KEY (in your shell, or your CI's secret variables), or write username: and accessKey: to ~/.sauce/credentials.yml (mode 0600)",
-    );
-  }
-  checkUsername(user.value, sourceName(user.source, "SAUCE_USERNAME"));
-  return {
-    username: user.value,
-    accessKey: key.value,
-    usernameSource: user.source,
-    accessKeySource: key.source,
-  };
-}
-
-/** Options of {@linkcode resolveApiSettings}. */
-export interface ApiSettingsOptions {
-  /** From `--region`; else `SAUCE_REGION`. */
-  region?: string;
-  /** From `--api-url`; else `SAUCE_API_URL`. */
-  apiUrl?: string;
-  /** The `.env` file, as in {@linkcode CredentialOptions}: undefined means `./.env` if present. */
-  envFile?: string | false;
-}
-
-/** The region and API URL a command uses (undefined: the default). */
-export interface ApiSettings {
-  /** The region name. */
-  region?: string;
-  /** An explicit API URL, which wins over the region. */
-  apiUrl?: string;
-}
-
-/**
- * The region and API URL: options, then the environment (`SAUCE_REGION`, `SAUCE_API_URL`), then
- * the `.env` file. An API URL that only the implicit `./.env` names must be an https:// address
- * of Sauce Labs, loopback included: a `.env` that came with a cloned repository must not send
- * the access key to a server of its choosing. Name the file (`envFile`) or pass `apiUrl` to use
- * another API, such as a local one.
- *
- * @example
- * ```ts
- * import { fetchToken, resolveApiSettings, resolveCredentials } from "./mod.ts";
- * const token = await fetchToken({
- *   credentials: await resolveCredentials(),
- *   ...(await resolveApiSettings()),
- * });
- * ```
- *
- * @param options Values from flags and which `.env` file to read.
- * @param settings The lookup to share with {@linkcode resolveCredentials}; default one made from
- * `options`.
- * @returns The region and API URL.
- * @throws {UsageError} For an unknown region, an unusable URL, or an implicit `./.env` that
- * names an API elsewhere than Sauce Labs.
- */
-export async function resolveApiSettings(
-  options: ApiSettingsOptions = {},
-  settings: SettingLookup = settingLookup(options),
-): Promise<ApiSettings> {
-  const region = options.region ?? (await settings.get("SAUCE_REGION"))?.value;
-  let apiUrl = options.apiUrl;
-  if (apiUrl === undefined) {
-    const found = await settings.get("SAUCE_API_URL");
-    if (
-      found?.source === ".env file" && options.envFile === undefined && !isSauceLabsUrl(found.value)
-    ) {
-      throw new UsageError(
-        `SAUCE_API_URL in ./.env is not an https:// address of Sauce Labs, so the access key is not sent there; for another API (a local one too), pass --api-url or --env-file .env`,
-      );
-    }
-    apiUrl = found?.value;
-  }
-  apiBaseUrl(region, apiUrl);
-  return { region, apiUrl };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Token API client
 // ---------------------------------------------------------------------------------------------
-
-/** A short-lived registry login from Sauce Labs. */
-export interface RegistryToken {
-  /** The registry username (Sauce answers `oauth2accesstoken`). */
-  username: string;
-  /** The registry password: a secret. */
-  password: string;
-  /**
-   * When the token stops working, in this machine's clock: when Sauce Labs' answer carries a
-   * `Date` header, the lifetime it gave (`expires_at` minus `Date`) counted from when the answer
-   * came, so that a clock that is off does not shorten or stretch it.
-   */
-  expiresAt: Date;
-  /** The registry URL the token was asked for, when one was given. */
-  registryUrl?: string;
-  /**
-   * When the token was asked for, as {@linkcode getToken} recorded it (also for a cached token);
-   * with `expiresAt` it gives the lifetime, and so when the cache renews the token.
-   */
-  issuedAt?: Date;
-}
 
 /** Options of {@linkcode fetchToken}. */
 export interface FetchTokenOptions {
@@ -1239,166 +758,6 @@ async function readAnswer(response: Response, base: string): Promise<Answer> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Registry references
-// ---------------------------------------------------------------------------------------------
-
-/** A registry URL or image reference, taken apart. */
-export interface RegistryReference {
-  /** The host and optional port, lower-cased: what `docker login` takes. */
-  host: string;
-  /** Host and path without scheme, tag, digest or trailing slash: what the Sauce API takes. */
-  registryUrl: string;
-  /** The repository path after the host, if any (`team/app`). */
-  path: string;
-  /** The tag, for an image reference. */
-  tag?: string;
-  /** The digest, for an image reference. */
-  digest?: string;
-}
-
-const HOST_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
-const PATH_COMPONENT = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
-
-function registryUsage(input: string, problem: string): UsageError {
-  // A password in user:password@host must not be echoed back, whatever it holds.
-  const shown = maskUserinfo(input);
-  return new UsageError(
-    `Invalid registry "${
-      printable(shown, 60)
-    }": ${problem}; expected a registry URL like registry.example.com/your-private-registry or an image like registry.example.com/team/app:1.0`,
-  );
-}
-
-/** Whether `[…]` holds a valid IPv6 address (the URL parser knows the grammar). */
-function isIpv6Literal(bracketed: string): boolean {
-  if (!/^\[[0-9a-f:.]+\]$/.test(bracketed)) return false;
-  try {
-    return new URL(`http://${bracketed}/`).hostname.startsWith("[");
-  } catch {
-    return false;
-  }
-}
-
-function checkHost(input: string, host: string): string {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(host);
-  if (!match) throw registryUsage(input, "the host is malformed");
-  const [, name, port] = match;
-  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
-    throw registryUsage(input, `port ${port} is out of range`);
-  }
-  const lower = name.toLowerCase();
-  if (name.startsWith("[")) {
-    if (!isIpv6Literal(lower)) throw registryUsage(input, "the host is not a valid IPv6 address");
-  } else {
-    const labels = lower.split(".");
-    if (lower.length > 253 || labels.some((label) => !HOST_LABEL.test(label))) {
-      throw registryUsage(input, "the host is not a valid host name");
-    }
-    if (labels.length === 1 && lower !== "localhost" && port === undefined) {
-      throw registryUsage(input, `"${lower}" is not a registry host (no dot or port)`);
-    }
-  }
-  // "host:08080" and "host:8080" are one registry: Docker's config must see one spelling.
-  return port === undefined ? lower : `${lower}:${Number(port)}`;
-}
-
-/**
- * Take apart a registry URL as Sauce Labs gives it (`registry.example.com/your-private-registry`,
- * with or without `https://`, a trailing slash or a port) or an image reference
- * (`registry.example.com/team/app:1.2@sha256:…`).
- *
- * @example
- * ```ts
- * import { parseRegistry } from "./mod.ts";
- * parseRegistry("https://registry.example.com/team/app:1.2/".replace(/\/$/, ""));
- * // { host: "registry.example.com", registryUrl: "registry.example.com/team/app", path: "team/app", tag: "1.2" }
- * ```
- *
- * @param input The registry URL or image reference.
- * @returns Its parts.
- * @throws {UsageError} When it is not a registry URL or image reference.
- */
-export function parseRegistry(input: string): RegistryReference {
-  let rest = input.trim();
-  if (rest === "") throw registryUsage(input, "it is empty");
-  // deno-lint-ignore no-control-regex
-  if (/[\s\x00-\x1f\x7f]/.test(rest)) throw registryUsage(input, "it contains white space");
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(rest);
-  if (scheme) {
-    if (!/^https?$/i.test(scheme[1])) {
-      throw registryUsage(input, `the scheme ${scheme[1]}:// is not supported`);
-    }
-    rest = rest.slice(scheme[0].length);
-  }
-  if (maskUserinfo(rest) !== rest) {
-    throw registryUsage(input, "credentials (user:password@) do not belong in it");
-  }
-  if (/[?#]/.test(rest)) throw registryUsage(input, "it has a query or fragment");
-  rest = rest.replace(/\/+$/, "");
-  const slash = rest.indexOf("/");
-  const hostPart = slash === -1 ? rest : rest.slice(0, slash);
-  let path = slash === -1 ? "" : rest.slice(slash + 1);
-  if (hostPart === "") throw registryUsage(input, "the host is missing");
-  const host = checkHost(input, hostPart);
-  let digest: string | undefined;
-  let tag: string | undefined;
-  const at = path.indexOf("@");
-  if (at !== -1) {
-    digest = path.slice(at + 1);
-    path = path.slice(0, at);
-    if (!DIGEST.test(digest)) throw registryUsage(input, "the digest is malformed");
-  }
-  const lastColon = path.lastIndexOf(":");
-  if (lastColon !== -1 && lastColon > path.lastIndexOf("/")) {
-    tag = path.slice(lastColon + 1);
-    path = path.slice(0, lastColon);
-    if (!TAG.test(tag)) throw registryUsage(input, "the tag is malformed");
-  }
-  if (path !== "" && path.split("/").some((part) => !PATH_COMPONENT.test(part))) {
-    throw registryUsage(
-      input,
-      "the repository path is malformed (lower-case letters, digits, . _ -)",
-    );
-  }
-  if ((tag !== undefined || digest !== undefined) && path === "") {
-    throw registryUsage(input, "a tag or digest needs a repository");
-  }
-  return {
-    host,
-    registryUrl: path ? `${host}/${path}` : host,
-    path,
-    ...(tag !== undefined ? { tag } : {}),
-    ...(digest !== undefined ? { digest } : {}),
-  };
-}
-
-/**
- * The host (and port) that `docker login` takes for a registry URL or image reference: the
- * part before the first `/`.
- *
- * @example
- * ```ts
- * import { registryHost } from "./mod.ts";
- * registryHost("https://registry.example.com/your-private-registry/"); // "registry.example.com"
- * ```
- *
- * @param ref A registry URL or image reference.
- * @returns The host, lower-cased, with its port if one was given.
- * @throws {UsageError} When `ref` is malformed.
- */
-export function registryHost(ref: string): string {
-  return parseRegistry(ref).host;
-}
-
-/** The registry URL an image lives in: the image reference without its last path component. */
-function imageRegistryUrl(ref: RegistryReference): string {
-  const parts = ref.path.split("/");
-  return parts.length > 1 ? `${ref.host}/${parts.slice(0, -1).join("/")}` : ref.host;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Files: atomic writes and a cross-process lock
 // ---------------------------------------------------------------------------------------------
 
@@ -1451,41 +810,6 @@ export interface GetTokenOptions extends FetchTokenOptions, PathOptions {
   warn?: (message: string) => void;
 }
 
-interface CachedToken {
-  username: string;
-  password: string;
-  expires_at: string;
-  issued_at: string;
-  registry_url?: string;
-}
-
-/**
- * No cached token is trusted longer than this after it was fetched, whatever its `expires_at`
- * says (Sauce Labs' tokens live 5 to 30 minutes): a far-future expiry is not kept for ever.
- */
-const MAX_CACHED_TOKEN_MS = 60 * 60 * 1000;
-
-/**
- * Whether a cached token can still be handed out: not within its refresh margin of expiry. The
- * margin is 60 s or a fifth of the lifetime, whichever is longer, but never more than half the
- * lifetime, so that very short tokens can still be shared by processes that start together. The
- * lifetime counts at most an hour, and an entry fetched "in the future" is not trusted.
- */
-function isFresh(token: CachedToken, now: number): boolean {
-  const issued = Date.parse(token.issued_at);
-  const expires = Date.parse(token.expires_at);
-  if (Number.isNaN(expires) || Number.isNaN(issued) || issued > now) return false;
-  return now < renewalTime(expires, issued);
-}
-
-/** When the cache stops handing out a token issued at `issued` (ms) that expires at `expires`. */
-function renewalTime(expires: number, issued: number): number {
-  const trusted = Math.min(expires, issued + MAX_CACHED_TOKEN_MS);
-  const lifetime = Math.max(0, trusted - issued);
-  const margin = Math.min(Math.max(60_000, lifetime / 5), lifetime / 2);
-  return trusted - margin;
-}
-
 /**
  * The API part of a cache key, without parsing a URL (a millisecond of the hot path on Deno). Safe:
  * a token is only ever cached after fetchToken checked the same URL, and a URL spelled two ways
@@ -1495,98 +819,12 @@ function cacheKeyApiUrl(options: GetTokenOptions): string {
   return options.apiUrl ? options.apiUrl.replace(/\/+$/, "") : apiBaseUrl(options.region);
 }
 
-/**
- * What identifies a cached token: the API, the username, the access key and the registry. The
- * access key is part of it, so that a rotated or wrong key never gets a token another key
- * fetched; only a hash of it is ever written (as the cache file's name).
- */
 function cacheKey(options: GetTokenOptions): string {
-  const { username, accessKey } = options.credentials;
-  return JSON.stringify([cacheKeyApiUrl(options), username, accessKey, options.registryUrl ?? ""]);
+  return tokenCacheKey(cacheKeyApiUrl(options), options.credentials, options.registryUrl);
 }
 
-async function cacheFile(options: GetTokenOptions): Promise<string> {
-  return joinPath(cacheDirectory(options), `${sha256Hex(cacheKey(options))}.json`);
-}
-
-/** Whether the cache folder can be trusted, and this process's user id for its entries. */
-interface CacheFolder {
-  /** Whether the folder exists. */
-  exists: boolean;
-  /** Why it must not be used, if it must not. */
-  problem?: string;
-  /** This process's user id (undefined where the system has none). */
-  uid?: number;
-}
-
-/**
- * Check the cache folder with lstat: a folder (not a symlink) of this user's that no one else can
- * write to. Anything else could hold a token another user planted there.
- */
-async function checkCacheFolder(dir: string): Promise<CacheFolder> {
-  const info = await linkInfo(dir);
-  if (info === undefined) return { exists: false };
-  const uid = await currentUserId(dir);
-  const problem = ownershipProblem(info, uid, "folder");
-  return {
-    exists: true,
-    ...(problem ? { problem: `Not using the token cache ${dir}: ${problem}` } : {}),
-    ...(uid !== undefined ? { uid } : {}),
-  };
-}
-
-/** Why a cache folder or file is not this user's alone; undefined when it is. */
-function ownershipProblem(
-  info: FileInfo,
-  uid: number | undefined,
-  expected: "folder" | "file",
-): string | undefined {
-  if (info.kind !== expected) {
-    return `it is ${describeFileKind(info.kind)}, not a ${
-      expected === "file" ? "regular file" : expected
-    }`;
-  }
-  if (info.uid !== undefined) {
-    if (uid === undefined) {
-      return "this process cannot tell its own user id to check the owner (run Deno with --allow-sys=uid)";
-    }
-    if (info.uid !== uid) return `it belongs to user ${info.uid}, not to this user (${uid})`;
-  }
-  if ((info.mode & 0o022) !== 0) {
-    return `others can write to it (mode 0${(info.mode & 0o777).toString(8)})`;
-  }
-  return undefined;
-}
-
-/** What a cache file holds: a token, nothing usable (damaged, absent), or a reason to distrust it. */
-interface CacheEntry {
-  token?: CachedToken;
-  problem?: string;
-}
-
-async function readCacheEntry(path: string, folder: CacheFolder): Promise<CacheEntry> {
-  const file = await readRegularFile(path, { noFollow: true });
-  if (file === undefined) return {};
-  const problem = ownershipProblem(file.info, folder.uid, "file");
-  if (problem) return { problem: `Not using the cached token ${path}: ${problem}` };
-  try {
-    const token = JSON.parse(file.text!) as CachedToken;
-    return typeof token?.password === "string" && typeof token.username === "string"
-      ? { token }
-      : {};
-  } catch {
-    return {}; // a damaged cache entry is simply refetched
-  }
-}
-
-function fromCache(token: CachedToken): RegistryToken {
-  return {
-    username: token.username,
-    password: token.password,
-    expiresAt: new Date(token.expires_at),
-    ...(token.registry_url ? { registryUrl: token.registry_url } : {}),
-    issuedAt: new Date(token.issued_at),
-  };
+function cacheFile(options: GetTokenOptions): string {
+  return cacheFilePath(cacheDirectory(options), cacheKey(options));
 }
 
 /** Token requests under way in this process, by cache folder and key: callers share them. */
@@ -1649,7 +887,7 @@ function settledOrAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise
 }
 
 async function cachedOrFetched(options: GetTokenOptions): Promise<RegistryToken> {
-  const path = await cacheFile(options);
+  const path = cacheFile(options);
   const dir = dirname(path);
   let folder = await checkCacheFolder(dir);
   if (folder.exists && !folder.problem) {
@@ -1723,20 +961,12 @@ export async function clearCachedTokens(host?: string, options: PathOptions = {}
 async function cachedTokenState(
   options: GetTokenOptions,
 ): Promise<{ expiresAt?: Date; problem?: string }> {
-  const path = await cacheFile(options);
+  const path = cacheFile(options);
   const folder = await checkCacheFolder(dirname(path));
   if (!folder.exists || folder.problem) return folder.problem ? { problem: folder.problem } : {};
   const { token, problem } = await readCacheEntry(path, folder);
   if (problem) return { problem };
   return token ? { expiresAt: new Date(token.expires_at) } : {};
-}
-
-function safeHost(ref: string): string | undefined {
-  try {
-    return registryHost(ref);
-  } catch {
-    return undefined;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2129,142 +1359,6 @@ export function dockerConfigFor(
   return { auths: { [host]: { auth: base64(`${token.username}:${token.password}`) } } };
 }
 
-/** Where a JSON text first goes wrong, as "line L, column C", for messages about broken files. */
-function jsonErrorPosition(text: string): string {
-  let index = 0;
-  const fail = (): never => {
-    throw index;
-  };
-  const space = () => {
-    while (/[ \t\r\n]/.test(text[index] ?? "")) index++;
-  };
-  const literal = (word: string) => {
-    if (text.startsWith(word, index)) index += word.length;
-    else fail();
-  };
-  const string = () => {
-    index++; // opening quote
-    while (index < text.length && text[index] !== '"') {
-      if (text.charCodeAt(index) < 0x20) fail();
-      if (text[index] === "\\") {
-        index++;
-        if (text[index] === "u") {
-          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(index + 1, index + 5))) fail();
-          index += 4;
-        } else if (!/["\\/bfnrt]/.test(text[index] ?? "")) fail();
-      }
-      index++;
-    }
-    if (text[index] !== '"') fail();
-    index++;
-  };
-  const value = (): void => {
-    space();
-    const char = text[index];
-    if (char === "{") {
-      index++;
-      space();
-      if (text[index] === "}") return void index++;
-      for (;;) {
-        space();
-        if (text[index] !== '"') fail();
-        string();
-        space();
-        if (text[index] !== ":") fail();
-        index++;
-        value();
-        space();
-        if (text[index] === ",") index++;
-        else if (text[index] === "}") return void index++;
-        else fail();
-      }
-    } else if (char === "[") {
-      index++;
-      space();
-      if (text[index] === "]") return void index++;
-      for (;;) {
-        value();
-        space();
-        if (text[index] === ",") index++;
-        else if (text[index] === "]") return void index++;
-        else fail();
-      }
-    } else if (char === '"') string();
-    else if (char === "t") literal("true");
-    else if (char === "f") literal("false");
-    else if (char === "n") literal("null");
-    else {
-      const number = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(index));
-      if (!number) fail();
-      index += number![0].length;
-    }
-  };
-  try {
-    value();
-    space();
-    if (index < text.length) fail();
-  } catch (position) {
-    if (typeof position !== "number") throw position;
-  }
-  const before = text.slice(0, index).split("\n");
-  return `line ${before.length}, column ${before[before.length - 1].length + 1}`;
-}
-
-/** A settings file's text; undefined when it does not exist. */
-async function readSettingsText(path: string): Promise<string | undefined> {
-  const file = await readRegularFile(path);
-  if (file === undefined) return undefined;
-  if (file.text === undefined) {
-    // Reading a FIFO would wait for a writer for ever; a device or a folder is no settings file.
-    throw new ConfigError(
-      path,
-      `it is ${describeFileKind(file.info.kind)}, not a regular file; it was left unchanged`,
-    );
-  }
-  return file.text;
-}
-
-/** Parse a JSON settings file that must hold an object; undefined when it does not exist. */
-async function readJsonObject(path: string): Promise<Record<string, unknown> | undefined> {
-  const raw = await readSettingsText(path);
-  return raw === undefined ? undefined : parseJsonObject(path, raw);
-}
-
-/** "an array", "a string", "null", … for messages about a value of the wrong type. */
-function jsonType(value: unknown): string {
-  if (value === undefined) return "nothing";
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : `a ${typeof value}`;
-}
-
-/** Parse a settings file's text, which must hold an object (or nothing, or `null`). */
-function parseJsonObject(path: string, raw: string): Record<string, unknown> {
-  const text = raw.replace(/^\uFEFF/, "");
-  if (text.trim() === "") return {};
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(
-      path,
-      `not valid JSON at ${jsonErrorPosition(text)}; fix or move it, it was left unchanged`,
-      { cause: error },
-    );
-  }
-  // Docker's own loader reads `null` as an empty config, so it holds nothing to keep.
-  if (json === null) return {};
-  if (typeof json !== "object" || Array.isArray(json)) {
-    throw new ConfigError(
-      path,
-      `expected a JSON object, found ${
-        Array.isArray(json) ? "an array" : typeof json
-      }; it was left unchanged`,
-    );
-  }
-  return json as Record<string, unknown>;
-}
-
 /** Check what configure-docker edits in a parsed Docker config: `credHelpers` is an object. */
 function checkCredHelpers(path: string, json: Record<string, unknown>): void {
   const helpers = json.credHelpers;
@@ -2306,84 +1400,6 @@ async function updateJsonFile(
 // ---------------------------------------------------------------------------------------------
 // Registries file and configure-docker
 // ---------------------------------------------------------------------------------------------
-
-/** What the credential helper knows of a registry host. */
-export interface RegistrySettings {
-  /** The whole registry URL for the Sauce API. */
-  registryUrl: string;
-  /** The region. */
-  region: string;
-  /** An explicit API URL (from `--api-url`), which wins over the region. */
-  apiUrl?: string;
-}
-
-/**
- * Read the registries file (host → settings) that `configure-docker` writes.
- *
- * @example
- * ```ts
- * import { readRegistrySettings } from "./mod.ts";
- * const registries = await readRegistrySettings();
- * console.log(Object.keys(registries));
- * ```
- *
- * @param options Where the file is.
- * @returns The registries, empty when the file does not exist.
- * @throws {ConfigError} When the file is not valid JSON or not of the registries file's shape.
- */
-export async function readRegistrySettings(
-  options: PathOptions = {},
-): Promise<Record<string, RegistrySettings>> {
-  const path = settingsFile(options);
-  const json = await readJsonObject(path);
-  return json === undefined ? {} : registriesIn(path, json);
-}
-
-/**
- * The registries a parsed registries file holds, checked: the one place that says what the file
- * must look like. `registries` maps hosts to objects with a non-empty `registryUrl` and a
- * `region` (strings), and an `apiUrl` string when there is one.
- */
-function registriesIn(
-  path: string,
-  json: Record<string, unknown>,
-): Record<string, RegistrySettings> {
-  const registries = json.registries;
-  if (registries === undefined) return {};
-  const fix = "fix or remove it";
-  if (registries === null || typeof registries !== "object" || Array.isArray(registries)) {
-    throw new ConfigError(
-      path,
-      `"registries" must be an object of host → settings, found ${jsonType(registries)}; ${fix}`,
-    );
-  }
-  for (const [host, entry] of Object.entries(registries)) {
-    const where = `registry "${printable(host, 60)}"`;
-    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
-      throw new ConfigError(path, `${where} must be an object, found ${jsonType(entry)}; ${fix}`);
-    }
-    const { registryUrl, region, apiUrl } = entry as Record<string, unknown>;
-    if (typeof registryUrl !== "string" || registryUrl === "") {
-      throw new ConfigError(
-        path,
-        `${where}: "registryUrl" must be a registry URL, found ${jsonType(registryUrl)}; ${fix}`,
-      );
-    }
-    if (typeof region !== "string") {
-      throw new ConfigError(
-        path,
-        `${where}: "region" must be a region name, found ${jsonType(region)}; ${fix}`,
-      );
-    }
-    if (apiUrl !== undefined && typeof apiUrl !== "string") {
-      throw new ConfigError(
-        path,
-        `${where}: "apiUrl" must be a URL, found ${jsonType(apiUrl)}; ${fix}`,
-      );
-    }
-  }
-  return registries as Record<string, RegistrySettings>;
-}
 
 /** Options of {@linkcode configureDocker}. */
 export interface ConfigureDockerOptions extends PathOptions {
@@ -2597,12 +1613,6 @@ export async function dockerConfigStatus(
 // ---------------------------------------------------------------------------------------------
 // Credential helper
 // ---------------------------------------------------------------------------------------------
-
-/** The name Docker runs the helper by (`credHelpers` value `saucelabs`). */
-export const HELPER_PROGRAM = "docker-credential-saucelabs";
-
-/** The exact answer Docker's clients take as "no credentials here, carry on anonymously". */
-export const CREDENTIALS_NOT_FOUND = "credentials not found in native keychain";
 
 /** Options of {@linkcode credentialHelper}. */
 export interface CredentialHelperOptions extends PathOptions, CredentialOptions {
