@@ -13,19 +13,21 @@
  * @module
  */
 
-import {
-  credentialHelper,
-  type CredentialHelperOptions,
-  HELPER_PROGRAM,
-  kubeletCredentialProvider,
-  resolveApiSettings,
-  SauceRegistryError,
-  TimeoutError,
-  UsageError,
-} from "./mod.ts";
 import { env, readStdin, writeStderr, writeStdout } from "./_runtime.ts";
-import { errorText, printable } from "./_errors.ts";
+import { errorText, printable, SauceRegistryError, TimeoutError, UsageError } from "./_errors.ts";
 import { parseTimeoutSeconds } from "./_limits.ts";
+import { safeHost } from "./_registry.ts";
+import {
+  cacheDirectory,
+  cacheKeyApiUrl,
+  freshCachedToken,
+  HELPER_PROGRAM,
+  readRegistrySettings,
+  resolveApiSettings,
+  resolveCredentials,
+  tokenCacheKey,
+} from "./_store.ts";
+import { kubeletCredentialProvider } from "./_kubelet.ts";
 
 const PROVIDER = "kubelet-credential-provider";
 
@@ -56,17 +58,51 @@ export async function helperMain(argv: string[]): Promise<number> {
   }
   const action = args[0];
   const input = ["get", "store", "erase"].includes(action) ? await readStdin() : "";
+  // A file of saucectl's shape read in place of ~/.sauce/credentials.yml: how the GitHub Action
+  // and the GitLab component hand the helper a key without putting it in every step's env.
+  const saucectlFile = env("SAUCE_REGISTRY_CREDENTIALS_FILE") || undefined;
+  if (action === "get" && !noCache) {
+    // Whatever this quick look cannot settle (a broken file, no credentials, no fresh token), the
+    // full path below settles, and reports.
+    const cached = await cachedAnswer(input.trim(), saucectlFile).catch(() => undefined);
+    if (cached) {
+      await writeStdout(cached);
+      return 0;
+    }
+  }
+  const { credentialHelper } = await import("./mod.ts");
   // The library bounds get (SAUCE_REGISTRY_TIMEOUT, else 60 s): Docker waits with no limit.
-  const options: CredentialHelperOptions = {
-    noCache,
-    // A file of saucectl's shape read in place of ~/.sauce/credentials.yml: how the GitHub Action
-    // and the GitLab component hand the helper a key without putting it in every step's env.
-    saucectlFile: env("SAUCE_REGISTRY_CREDENTIALS_FILE") || undefined,
-  };
-  const answer = await credentialHelper(action, input, options);
+  const answer = await credentialHelper(action, input, { noCache, saucectlFile });
   if (answer.stdout) await writeStdout(answer.stdout);
   if (answer.stderr) await writeStderr(answer.stderr);
   return answer.exitCode;
+}
+
+/**
+ * The answer to `get` when the token cache holds a fresh token for the host: from the same files,
+ * checks and rules as the library's `credentialHelper` (`_store.ts` holds them), without loading
+ * the rest of the program. Undefined when there is none; then the full path runs.
+ *
+ * @param serverUrl What Docker wrote on standard input, trimmed.
+ * @param saucectlFile saucectl's credentials file, when not the default.
+ * @returns The protocol's answer, or undefined.
+ */
+export async function cachedAnswer(
+  serverUrl: string,
+  saucectlFile?: string,
+): Promise<string | undefined> {
+  const host = safeHost(serverUrl);
+  if (host === undefined) return undefined;
+  const registries = await readRegistrySettings();
+  if (!Object.hasOwn(registries, host)) return undefined;
+  const { registryUrl, region, apiUrl } = registries[host];
+  const credentials = await resolveCredentials({ envFile: false, saucectlFile });
+  const key = tokenCacheKey(cacheKeyApiUrl(apiUrl, region), credentials, registryUrl);
+  const token = await freshCachedToken(cacheDirectory(), key);
+  return token &&
+    `${
+      JSON.stringify({ ServerURL: serverUrl, Username: token.username, Secret: token.password })
+    }\n`;
 }
 
 /** The provider's options (see its `--help`). */
