@@ -53,7 +53,7 @@ export function nodeProcess(): NodeProcess {
 
 /** The parts of Bun's own API the hot path uses: its node:stream-backed stdio costs ~20 ms. */
 interface BunApi {
-  stdin: { text(): Promise<string> };
+  stdin: { stream(): ReadableStream<Uint8Array> };
   stdout: unknown;
   stderr: unknown;
   write(destination: unknown, data: string): Promise<number>;
@@ -214,9 +214,14 @@ export async function writeAll(
  * @returns Everything until end of input.
  */
 export async function readStdin(): Promise<string> {
-  if (isBun()) return await bun().stdin.text();
   const chunks: Uint8Array[] = [];
-  if (isDeno()) {
+  if (isBun()) {
+    // The stream's reader, not Bun.stdin.text(): about a millisecond less of every helper call.
+    const reader = bun().stdin.stream().getReader();
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      chunks.push(chunk.value);
+    }
+  } else if (isDeno()) {
     // Deno.stdin.read, not Deno.stdin.readable: setting up the web stream costs 5-13 ms.
     const buffer = new Uint8Array(16 * 1024);
     for (let n = await Deno.stdin.read(buffer); n !== null; n = await Deno.stdin.read(buffer)) {
