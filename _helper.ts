@@ -198,6 +198,7 @@ export async function providerMain(argv: string[]): Promise<number> {
       apiUrl: args.apiUrl,
       envFile: args.envFile ?? false,
     });
+    const warnings: string[] = [];
     const response = await kubeletCredentialProvider(await readStdin(), {
       registries: args.registries,
       username: args.username,
@@ -206,8 +207,11 @@ export async function providerMain(argv: string[]): Promise<number> {
       apiUrl,
       noCache: args.noCache || env("SAUCE_REGISTRY_NO_CACHE") === "1",
       signal,
+      warn: (message) => warnings.push(`sauce-registry ${PROVIDER}: ${printable(message, 1000)}\n`),
     });
     await writeStdout(`${JSON.stringify(response)}\n`);
+    // The kubelet logs what a provider writes on stderr: a cache it cannot trust is worth a line.
+    if (warnings.length > 0) await writeStderr(warnings.join(""));
     return 0;
   } catch (error) {
     const message = error instanceof TimeoutError

@@ -86,6 +86,11 @@ export interface KubeletProviderOptions extends PathOptions, CredentialOptions {
   retries?: number;
   /** The first retry delay in ms; default as {@linkcode fetchToken}. */
   retryDelayMs?: number;
+  /**
+   * Called with a one-line message when the token cache is not safe to use (see `getToken`): the
+   * token is then fetched without it.
+   */
+  warn?: (message: string) => void;
 }
 
 const PROVIDER_REQUEST_EXAMPLE = `{"apiVersion":"${

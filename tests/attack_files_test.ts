@@ -174,6 +174,32 @@ describe("a token cache that is not this user's alone", () => {
     await getRefusingTheCache(box, /belongs to user 65534/, DENO_WRAPPER);
   });
 
+  it("refuses another user's cache in the kubelet provider too, and says so on stderr", async () => {
+    const { box, file } = await withCachedToken();
+    await plant(file);
+    await chown(cacheDir(box), NOBODY, NOBODY);
+    await chown(file, NOBODY, NOBODY);
+    const before = standIn.tokenRequestCount();
+    const request = JSON.stringify({
+      apiVersion: "credentialprovider.kubelet.k8s.io/v1",
+      kind: "CredentialProviderRequest",
+      image: `${REGISTRY_URL}/app:1`,
+    });
+    const result = await cli(box, ["kubelet-credential-provider"], request);
+    assert.equal(result.code, 0, result.stderr);
+    const [login] = Object.values(
+      JSON.parse(result.stdout).auth as Record<string, { password: string }>,
+    );
+    assert.notEqual(login.password, PLANTED, "the planted token was handed out");
+    assert.equal(login.password, standIn.issued.at(-1)!.password, "a token Sauce issued");
+    assert.equal(standIn.tokenRequestCount(), before + 1, "fetched, not taken from the cache");
+    assert.match(
+      result.stderr,
+      /^sauce-registry kubelet-credential-provider: Not using the token cache .*belongs to user 65534/,
+    );
+    assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+  });
+
   it("refuses a symlinked cache folder", async () => {
     const { box, file } = await withCachedToken();
     await plant(file);
