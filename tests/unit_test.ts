@@ -9,6 +9,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { sha256Hex } from "../_runtime.ts";
+import { simpleDotenv } from "../_store.ts";
 import {
   apiBaseUrl,
   ApiError,
@@ -670,5 +671,36 @@ describe("sha256Hex, which names the token cache's files", () => {
         .join("");
       assert.equal(sha256Hex(text), expected, JSON.stringify(text));
     }
+  });
+});
+
+describe("simpleDotenv, the .env reader of the hot path", () => {
+  it("reads plain files exactly as node:util's parseEnv does, and leaves the rest to it", async () => {
+    const { parseEnv } = await import("node:util");
+    const plain = [
+      "",
+      "SAUCE_USERNAME=alice\nSAUCE_ACCESS_KEY=0123-abcd\n",
+      "# a comment\nA=1\n\nB=\nC=x=y==\r\nD=https://api.example.com:8443/v1\n",
+      "K=a.b_c-d:e/f@g+h%i,j\n#end",
+      "A=1\nA=2\n",
+    ];
+    for (const text of plain) {
+      assert.deepEqual(simpleDotenv(text), { ...parseEnv(text) }, JSON.stringify(text));
+    }
+    const others = [
+      'A="quoted value"',
+      "A='single'",
+      "A=with space",
+      "A=x # trailing comment",
+      "export A=1",
+      " A=1",
+      "A =1",
+      "A=$HOME",
+      "A=`cmd`",
+      'A="multi\nline"',
+      "not a line",
+      "1A=x",
+    ];
+    for (const text of others) assert.equal(simpleDotenv(text), undefined, JSON.stringify(text));
   });
 });
