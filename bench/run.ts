@@ -3,11 +3,16 @@
  * stand-in for the Sauce API and a real `docker-registry` (and a real `dockerd` for logins):
  *
  * - a cached credential-helper `get` under Deno, against `deno run` of an empty module;
- * - a cached `get` of the Bun-compiled binary, against a Go credential helper's start-up
- *   (`docker-credential-ecr-login version`);
- * - a cold `login` (token + `docker login` through the daemon), against the seed's shell recipe;
+ * - a cached `get` of the Bun binary as `deno task compile:bun` builds it, against a Go credential
+ *   helper's start-up (`docker-credential-ecr-login version`); the Google Cloud CLI's
+ *   `docker-credential-gcloud` (a Python program), when installed, in turns with the Go helper;
+ * - a cached `kubelet-credential-provider` answer, both ways, configured as
+ *   examples/kubernetes/credential-provider-config.yaml does, against the same baselines;
+ * - peak memory of a cached `get` against the bare runtime's;
  * - API requests made by 1, 8, 32 and 64 concurrent `get`s on an empty cache;
- * - peak memory of `get` against the bare runtime; binary and payload sizes.
+ * - a cold `login` (token + `docker login`), against the seed's shell recipe;
+ * - binary, payload and bundle sizes;
+ * - the Bun binary built with and without `--minify` and `--bytecode`: cached `get` and size.
  *
  * Every figure is the median of `--runs` runs (default 15) after warm-up runs, and every ratio
  * compares two things measured in turns within the same run. The table goes to stdout (and as
@@ -35,6 +40,7 @@ import {
 import {
   BrokenRunError,
   type Contender,
+  describe,
   expectExit,
   type Outcome,
   peakMemoryKib,
@@ -45,7 +51,7 @@ import {
   type Summary,
 } from "./measure.ts";
 
-const SECTIONS = ["get", "bun", "memory", "concurrency", "login", "sizes"] as const;
+const SECTIONS = ["get", "bun", "memory", "concurrency", "login", "sizes", "variants"] as const;
 type Section = typeof SECTIONS[number];
 
 const USAGE = `Usage: deno run -A bench/run.ts [--runs N] [--warmup N] [--json PATH] [--cli PATH]
@@ -54,7 +60,8 @@ const USAGE = `Usage: deno run -A bench/run.ts [--runs N] [--warmup N] [--json P
   --runs N        runs per figure, the median is reported (default 15)
   --warmup N      runs before those, not kept (default 3)
   --json PATH     also write the results as JSON to PATH
-  --cli PATH      the cli.ts to measure (default: this repository's), e.g. an experiment's copy
+  --cli PATH      the cli.ts to measure (default: this repository's), e.g. an experiment's copy;
+                  the compile:bun task of the deno.json beside it says how to build the binary
   --compare-cli PATH
                   also time this cli.ts (say, the code before a change) in the same turns, for
                   before/after figures of the cached get (Deno and Bun binary) and its memory
@@ -65,6 +72,33 @@ Exit code: 0 when every run worked (whether or not the goals were met), 1 when a
 
 /** How many `get`s start at once in the concurrency figures. */
 const CONCURRENCY = [1, 8, 32, 64];
+
+/** The goals of issue 13 (and the login's): the most a median may be, over its baseline's. */
+const GOAL = {
+  /** A cached `get` or provider answer of the Bun binary, over the Go helper's start-up. */
+  bunStart: 1.5,
+  /** A cached `get` or provider answer under Deno, over `deno run` of an empty module. */
+  denoStart: 1.25,
+  /** Peak memory of a cached `get`, over the bare runtime's. */
+  memory: 1.25,
+  /** A cold login, over the seed's shell recipe. */
+  login: 1.1,
+};
+
+/** The name under which the program is the Docker credential helper. */
+const HELPER_NAME = "docker-credential-saucelabs";
+
+/** The provider API version of the kubelet's requests in the figures (the example's). */
+const PROVIDER_API_VERSION = "credentialprovider.kubelet.k8s.io/v1";
+
+/**
+ * gcloud's settings in the bench: no probe for the GCE metadata server (a DNS look-up of
+ * metadata.google.internal, off loopback) and no usage reports.
+ */
+const GCLOUD_ENV = {
+  CLOUDSDK_CORE_CHECK_GCE_METADATA: "false",
+  CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: "true",
+};
 
 /** A figure's goal: a ratio not above `maxRatio`, or every sample equal to `every`. */
 interface Goal {
@@ -79,9 +113,30 @@ interface Figure {
   id: string;
   figure: string;
   unit: Unit;
+  /** Empty when the figure could not be taken; `note` then says why. */
   samples: number[];
+  note?: string;
   baseline?: { label: string; samples: number[] };
   goal?: Goal;
+}
+
+/** A `bun build --compile` of the program: its flags and its entry module. */
+interface BunBuild {
+  flags: string[];
+  /** The entry module's absolute path. */
+  entry: string;
+}
+
+/** The kubelet credential provider, set up as examples/kubernetes does. */
+interface Provider {
+  /** What the kubelet passes it: the example's `args`. */
+  args: string[];
+  /** The kubelet's environment (no HOME, as systemd starts it) plus the example's `env`. */
+  env: Record<string, string>;
+  /** The CredentialProviderRequest on stdin, for an image of the served registry. */
+  request: string;
+  /** The password of the token its warm cache holds. */
+  cachedSecret: string;
 }
 
 /** Where everything lives during a run, and the environment every child gets. */
@@ -90,12 +145,10 @@ interface Bench {
   cli: string;
   /** `--compare-cli`: the other cli.ts of before/after figures. */
   compareCli?: string;
-  /** The Bun binary built from `compareCli`, under the helper's name. */
+  /** The Bun binary built from `compareCli` (by its own compile:bun task), as the helper. */
   compareBunHelper?: string;
-  /** The flags of `deno task compile:bun`, when they differ from the plain build's. */
-  shippedFlags?: string[];
-  /** The Bun binary built with `shippedFlags`, under the helper's name. */
-  shippedBunHelper?: string;
+  /** How `deno task compile:bun` builds the measured binary. */
+  bunBuild: BunBuild;
   deno: string;
   bun: string;
   env: Record<string, string>;
@@ -105,13 +158,19 @@ interface Bench {
   registryUrl: string;
   /** The password of the token the warm cache holds. */
   cachedSecret: string;
+  provider: Provider;
   emptyModule: string;
   loadOnlyModule: string;
   helperWrapper: string;
+  /** The Bun binary as `deno task compile:bun` builds it, named `sauce-registry`. */
   bunBinary: string;
+  /** The same, through a symlink named like the helper. */
   bunHelper: string;
+  /** An empty module built the same way: the floor of such a binary. */
   bunEmpty: string;
   goHelper: string;
+  /** The Google Cloud CLI's helper, when it is installed (it often is not). */
+  gcloudHelper?: string;
   timeProgram: string;
   runs: number;
   warmups: number;
@@ -136,6 +195,33 @@ function denoSpec(bench: Bench, args: string[], extra: Partial<ProcessSpec> = {}
   };
 }
 
+/** The credential helper's `get` through a program named like the helper. */
+function helperSpec(bench: Bench, program: string): ProcessSpec {
+  return { program, args: ["get"], env: bench.env, cwd: bench.root };
+}
+
+/** The kubelet provider under Deno. */
+function denoProviderSpec(bench: Bench): ProcessSpec {
+  return {
+    program: bench.deno,
+    args: [...DENO_FLAGS, bench.cli, ...bench.provider.args],
+    env: bench.provider.env,
+    cwd: bench.root,
+    stdin: bench.provider.request,
+  };
+}
+
+/** The kubelet provider as the Bun binary, named `sauce-registry` as the example's `name` says. */
+function bunProviderSpec(bench: Bench): ProcessSpec {
+  return {
+    program: bench.bunBinary,
+    args: bench.provider.args,
+    env: bench.provider.env,
+    cwd: bench.root,
+    stdin: bench.provider.request,
+  };
+}
+
 /** The credential-helper answer for the registry, checked: exit 0 and the expected JSON. */
 function helperSecret(spec: ProcessSpec, outcome: Outcome, host: string): string {
   expectExit(spec, outcome);
@@ -152,6 +238,46 @@ function helperSecret(spec: ProcessSpec, outcome: Outcome, host: string): string
   }
   if (typeof answer.Secret !== "string" || answer.Secret === "") fail("get gave no Secret");
   return answer.Secret;
+}
+
+/**
+ * The provider's answer, checked: exit 0 and a CredentialProviderResponse of the request's
+ * version that the kubelet keeps (cacheKeyType Registry, a cacheDuration other than 0s), with a
+ * login for the registry's host and nothing else. Returns the password; messages never show it.
+ */
+function providerSecret(spec: ProcessSpec, outcome: Outcome, host: string): string {
+  expectExit(spec, outcome);
+  let answer: {
+    apiVersion?: unknown;
+    kind?: unknown;
+    cacheKeyType?: unknown;
+    cacheDuration?: unknown;
+    auth?: Record<string, { username?: unknown; password?: unknown }>;
+  };
+  try {
+    answer = JSON.parse(outcome.stdout);
+  } catch {
+    fail(`${describe(spec)} printed no JSON (${outcome.stdout.length} bytes on stdout)`);
+  }
+  const hosts = Object.keys(answer.auth ?? {});
+  const login = answer.auth?.[host];
+  const problem = answer.apiVersion !== PROVIDER_API_VERSION
+    ? `apiVersion ${String(answer.apiVersion)}, expected ${PROVIDER_API_VERSION}`
+    : answer.kind !== "CredentialProviderResponse"
+    ? `kind ${String(answer.kind)}, expected CredentialProviderResponse`
+    : answer.cacheKeyType !== "Registry"
+    ? `cacheKeyType ${String(answer.cacheKeyType)}, expected Registry`
+    : typeof answer.cacheDuration !== "string" || !/^[1-9]/.test(answer.cacheDuration)
+    ? `cacheDuration ${String(answer.cacheDuration)}, expected a time to keep the login`
+    : hosts.length !== 1 || hosts[0] !== host
+    ? `auth for [${hosts.join(", ")}], expected ${host}`
+    : typeof login?.username !== "string" || login.username === ""
+    ? "no username"
+    : typeof login.password !== "string" || login.password === ""
+    ? "no password"
+    : undefined;
+  if (problem) fail(`${describe(spec)} answered ${problem}`);
+  return login!.password as string;
 }
 
 function host(bench: Bench): string {
@@ -177,6 +303,49 @@ function requestCounter(standIn: StandIn): RequestCounter {
       }
       last = now;
     },
+  };
+}
+
+/**
+ * The kubelet provider set up as examples/kubernetes/credential-provider-config.yaml does: args
+ * `kubelet-credential-provider --registry URL --env-file FILE`, a 0600 env file with the account
+ * and the API URL (the stand-in's), the example's env (SAUCE_REGION, and XDG_CACHE_HOME since
+ * the kubelet runs without HOME) over the kubelet's own environment, and a cache of its own.
+ */
+async function setUpProvider(
+  root: string,
+  env: Record<string, string>,
+  standIn: StandIn,
+  registryUrl: string,
+): Promise<Provider> {
+  const dir = `${root}/kubelet`;
+  await Deno.mkdir(`${dir}/cache`, { recursive: true });
+  const envFile = `${dir}/sauce-registry.env`;
+  await Deno.writeTextFile(
+    envFile,
+    `SAUCE_USERNAME=${env.SAUCE_USERNAME}\nSAUCE_ACCESS_KEY=${env.SAUCE_ACCESS_KEY}\n` +
+      `SAUCE_API_URL=${standIn.url}\n`,
+    { mode: 0o600 },
+  );
+  await Deno.chmod(envFile, 0o600);
+  return {
+    args: ["kubelet-credential-provider", "--registry", registryUrl, "--env-file", envFile],
+    env: {
+      PATH: env.PATH,
+      TMPDIR: env.TMPDIR,
+      NO_COLOR: "1",
+      // The Deno way's module cache, warmed as every Deno child's is.
+      DENO_DIR: env.DENO_DIR,
+      DENO_NO_UPDATE_CHECK: "1",
+      SAUCE_REGION: "us-west-1",
+      XDG_CACHE_HOME: `${dir}/cache`,
+    },
+    request: JSON.stringify({
+      apiVersion: PROVIDER_API_VERSION,
+      kind: "CredentialProviderRequest",
+      image: `${registryUrl}/app:1`,
+    }),
+    cachedSecret: "",
   };
 }
 
@@ -215,6 +384,7 @@ async function setUp(
   cleanups.push(() => standIn.close());
   const registry = await startRegistry(standIn);
   cleanups.push(() => registry.stop());
+  const registryUrl = `${registry.host}/bench`;
 
   const emptyModule = `${root}/empty.ts`;
   await Deno.writeTextFile(emptyModule, "");
@@ -226,25 +396,24 @@ async function setUp(
     root,
     cli: options.cli,
     compareCli: options.compareCli,
-    shippedFlags: await shippedBunFlags(options.cli),
-    shippedBunHelper: `${root}/shipped/docker-credential-saucelabs`,
-    compareBunHelper: options.compareCli
-      ? `${root}/compare/docker-credential-saucelabs`
-      : undefined,
+    compareBunHelper: options.compareCli ? `${root}/compare/${HELPER_NAME}` : undefined,
+    bunBuild: await shippedBunBuild(options.cli),
     deno: Deno.execPath(),
     bun: requireTool("bun"),
     env,
     standIn,
     registry,
-    registryUrl: `${registry.host}/bench`,
+    registryUrl,
     cachedSecret: "",
+    provider: await setUpProvider(root, env, standIn, registryUrl),
     emptyModule,
     loadOnlyModule,
-    helperWrapper: `${root}/wrapper/docker-credential-saucelabs`,
+    helperWrapper: `${root}/wrapper/${HELPER_NAME}`,
     bunBinary: `${root}/bin/sauce-registry`,
-    bunHelper: `${root}/bin/docker-credential-saucelabs`,
+    bunHelper: `${root}/bin/${HELPER_NAME}`,
     bunEmpty: `${root}/bin/bun-empty`,
     goHelper: tool("docker-credential-ecr-login", "apt-get install amazon-ecr-credential-helper"),
+    gcloudHelper: optionalTool("docker-credential-gcloud"),
     timeProgram: tool("/usr/bin/time", "apt-get install time"),
     runs: options.runs,
     warmups: options.warmups,
@@ -252,18 +421,14 @@ async function setUp(
     figures,
   };
 
-  progress("building the Bun binaries (bun build --compile)");
-  await bunCompile(bench, bench.cli, bench.bunBinary);
-  await bunCompile(bench, emptyModule, bench.bunEmpty);
+  progress(`building the Bun binaries (bun build ${bench.bunBuild.flags.join(" ")})`);
+  await bunCompile(bench, bench.bunBuild, bench.bunBinary);
+  await bunCompile(bench, { ...bench.bunBuild, entry: emptyModule }, bench.bunEmpty);
   await Deno.symlink(bench.bunBinary, bench.bunHelper);
-  if (bench.shippedFlags) {
-    await Deno.mkdir(`${root}/shipped`);
-    await bunCompile(bench, bench.cli, `${root}/shipped/sauce-registry`, bench.shippedFlags);
-    await Deno.symlink(`${root}/shipped/sauce-registry`, bench.shippedBunHelper!);
-  }
   if (bench.compareCli) {
     await Deno.mkdir(`${root}/compare`);
-    await bunCompile(bench, bench.compareCli, `${root}/compare/sauce-registry`);
+    const compareBuild = await shippedBunBuild(bench.compareCli);
+    await bunCompile(bench, compareBuild, `${root}/compare/sauce-registry`);
     await Deno.symlink(`${root}/compare/sauce-registry`, bench.compareBunHelper!);
   }
 
@@ -279,11 +444,18 @@ async function setUp(
   const install = denoSpec(bench, [bench.cli, "install-helper", "--dir", `${root}/wrapper`]);
   expectExit(install, await runProcess(install));
 
-  // The one cold get that fills the cache every "cached get" figure reads.
+  // The one cold get that fills the cache every "cached get" figure reads, and the provider's.
   const counter = requestCounter(standIn);
   const prime = denoSpec(bench, [bench.cli, "credential-helper", "get"], { stdin: host(bench) });
   bench.cachedSecret = helperSecret(prime, await runProcess(prime), host(bench));
   counter.expect(1, "the first get");
+  const primeProvider = denoProviderSpec(bench);
+  bench.provider.cachedSecret = providerSecret(
+    primeProvider,
+    await runProcess(primeProvider),
+    host(bench),
+  );
+  counter.expect(1, "the provider's first answer");
   return bench;
 }
 
@@ -296,22 +468,29 @@ function tool(name: string, install: string): string {
   }
 }
 
+/** A tool's path, or undefined when it is not on PATH. */
+function optionalTool(name: string): string | undefined {
+  try {
+    return requireTool(name);
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith(`${name} is not installed`)) {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
 function toFileUrl(path: string): string {
   return new URL(`file://${path.split("/").map(encodeURIComponent).join("/")}`).href;
 }
 
-/** The flags of the issue's build; `deno task compile:bun` may add more (see shippedBunFlags). */
+/** The build of a cli.ts whose deno.json has no compile:bun task. */
 const PLAIN_BUN_FLAGS = ["--compile", "--no-compile-autoload-dotenv"];
 
-async function bunCompile(
-  bench: Bench,
-  entry: string,
-  outfile: string,
-  flags: string[] = PLAIN_BUN_FLAGS,
-): Promise<void> {
+async function bunCompile(bench: Bench, build: BunBuild, outfile: string): Promise<void> {
   const spec: ProcessSpec = {
     program: bench.bun,
-    args: ["build", ...flags, entry, "--outfile", outfile],
+    args: ["build", ...build.flags, build.entry, "--outfile", outfile],
     env: bench.env,
     cwd: bench.root,
   };
@@ -319,28 +498,53 @@ async function bunCompile(
 }
 
 /**
- * The `bun build` flags of the `compile:bun` task in the deno.json beside the measured cli.ts, so
- * that the binary users get is measured too; undefined when they are the plain build's.
+ * How the `compile:bun` task in the deno.json beside `cli` builds the binary users get: its
+ * flags and its entry (resolved beside `cli`; `cli` itself when the task names none). A plain
+ * `bun build --compile` of `cli` when there is no such task.
  */
-async function shippedBunFlags(cli: string): Promise<string[] | undefined> {
-  const configFile = `${cli.replace(/\/[^/]*$/, "")}/deno.json`;
+async function shippedBunBuild(cli: string): Promise<BunBuild> {
+  const dir = cli.replace(/\/[^/]*$/, "");
+  const configFile = `${dir}/deno.json`;
   let task: unknown;
   try {
     task = JSON.parse(await Deno.readTextFile(configFile))?.tasks?.["compile:bun"];
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
+    if (error instanceof Deno.errors.NotFound) return { flags: PLAIN_BUN_FLAGS, entry: cli };
     throw new BrokenRunError(`Cannot read ${configFile}: ${String(error)}`, { cause: error });
   }
-  if (typeof task !== "string") return undefined;
+  if (typeof task !== "string") return { flags: PLAIN_BUN_FLAGS, entry: cli };
   const words = task.trim().split(/\s+/);
   const flags: string[] = [];
+  let entry = cli;
   for (let index = words.indexOf("build") + 1; index > 0 && index < words.length; index++) {
-    if (words[index] === "--outfile") index++; // and its value
-    else if (words[index].startsWith("-")) flags.push(words[index]);
+    const word = words[index];
+    if (/^--out(file|dir)$/.test(word)) index++; // and its value: the bench picks the output
+    else if (/^--out(file|dir)=/.test(word)) continue;
+    else if (word.startsWith("-")) flags.push(word);
+    else entry = word.startsWith("/") ? word : `${dir}/${word}`;
   }
-  const same = flags.length === PLAIN_BUN_FLAGS.length &&
-    PLAIN_BUN_FLAGS.every((flag) => flags.includes(flag));
-  return flags.includes("--compile") && !same ? flags : undefined;
+  if (!flags.includes("--compile")) {
+    fail(`${configFile}: the compile:bun task is no \`bun build --compile\`: "${task}"`);
+  }
+  return { flags, entry };
+}
+
+/**
+ * The builds of the variants figures: the shipped flags less every `--minify…` and `--bytecode`,
+ * then with `--minify`, `--bytecode`, and both. `--bytecode` takes `--format=esm` along when the
+ * shipped flags name no format: the program's top-level `await` needs an ES module.
+ */
+function bunVariants(flags: string[]): { name: string; flags: string[] }[] {
+  const bare = flags.filter((flag) => !/^--(minify|bytecode)/.test(flag));
+  const bytecode = bare.some((flag) => flag.startsWith("--format"))
+    ? ["--bytecode"]
+    : ["--bytecode", "--format=esm"];
+  return [
+    { name: "neither", flags: bare },
+    { name: "--minify", flags: [...bare, "--minify"] },
+    { name: bytecode.join(" "), flags: [...bare, ...bytecode] },
+    { name: `--minify ${bytecode.join(" ")}`, flags: [...bare, "--minify", ...bytecode] },
+  ];
 }
 
 /** A cached `get` contender: right answer, and not one request to the API. */
@@ -354,6 +558,22 @@ function cachedGet(bench: Bench, name: string, spec: ProcessSpec): Contender {
       if (secret !== bench.cachedSecret) fail(`${name} did not hand out the cached token`);
     },
     after: () => counter.expect(0, `a cached get (${name})`),
+  };
+}
+
+/** A cached provider answer: a login the kubelet keeps, the cached token, no request. */
+function cachedProvider(bench: Bench, name: string, spec: ProcessSpec): Contender {
+  const counter = requestCounter(bench.standIn);
+  return {
+    name,
+    spec,
+    verify: (outcome) => {
+      const secret = providerSecret(spec, outcome, host(bench));
+      if (secret !== bench.provider.cachedSecret) {
+        fail(`${name} did not hand out the cached token`);
+      }
+    },
+    after: () => counter.expect(0, `a cached provider answer (${name})`),
   };
 }
 
@@ -376,7 +596,9 @@ function goVersion(bench: Bench): Contender {
 }
 
 async function denoGetFigures(bench: Bench): Promise<void> {
-  bench.progress("cached get under Deno, against deno run of an empty module");
+  bench.progress(
+    "cached get and provider answer under Deno, against deno run of an empty module",
+  );
   const compare = bench.compareCli
     ? [
       cachedGet(
@@ -386,17 +608,13 @@ async function denoGetFigures(bench: Bench): Promise<void> {
       ),
     ]
     : [];
-  const [get, bare, load, wrapper, compared] = await roundRobin(
+  const [get, bare, load, wrapper, provider, compared] = await roundRobin(
     [
       cachedGet(bench, "deno get", denoSpec(bench, [bench.cli, "credential-helper", "get"])),
       plain(bench, "deno empty", bench.deno, [...DENO_FLAGS, bench.emptyModule]),
       plain(bench, "deno load", bench.deno, [...DENO_FLAGS, bench.loadOnlyModule]),
-      cachedGet(bench, "wrapper get", {
-        program: bench.helperWrapper,
-        args: ["get"],
-        env: bench.env,
-        cwd: bench.root,
-      }),
+      cachedGet(bench, "wrapper get", helperSpec(bench, bench.helperWrapper)),
+      cachedProvider(bench, "deno provider", denoProviderSpec(bench)),
       ...compare,
     ],
     bench.runs,
@@ -425,7 +643,7 @@ async function denoGetFigures(bench: Bench): Promise<void> {
       unit: "ms",
       samples: get,
       baseline,
-      goal: { maxRatio: 1.5 },
+      goal: { maxRatio: GOAL.denoStart },
     },
     {
       id: "deno-get-wrapper",
@@ -433,10 +651,20 @@ async function denoGetFigures(bench: Bench): Promise<void> {
       unit: "ms",
       samples: wrapper,
       baseline,
+      goal: { maxRatio: GOAL.denoStart },
+    },
+    {
+      id: "deno-provider",
+      figure:
+        "cached `kubelet-credential-provider` answer, Deno (as examples/kubernetes sets it up)",
+      unit: "ms",
+      samples: provider,
+      baseline,
+      goal: { maxRatio: GOAL.denoStart },
     },
     {
       id: "deno-load",
-      figure: "loading cli.ts and mod.ts under Deno, running nothing",
+      figure: "loading cli.ts under Deno (what it imports at start), running nothing",
       unit: "ms",
       samples: load,
       baseline,
@@ -444,46 +672,97 @@ async function denoGetFigures(bench: Bench): Promise<void> {
   );
 }
 
+/**
+ * `docker-credential-gcloud version` (gcloud's start-up; it prints nothing) and `get` for
+ * gcr.io (exit 1 here: the bench's fresh HOME has no Google account), once each under strace
+ * first when strace is installed, to prove they reach nothing off loopback.
+ */
+async function gcloudContenders(bench: Bench, gcloud: string): Promise<Contender[]> {
+  const env = { ...bench.env, ...GCLOUD_ENV };
+  const version: Contender = {
+    name: "gcloud version",
+    spec: { program: gcloud, args: ["version"], env, cwd: bench.root },
+  };
+  const get: Contender = {
+    name: "gcloud get",
+    spec: { program: gcloud, args: ["get"], env, cwd: bench.root, stdin: "gcr.io" },
+    verify: (outcome) => {
+      expectExit(get.spec, outcome, 1);
+      if (!/active account/.test(outcome.stdout + outcome.stderr)) {
+        fail(`docker-credential-gcloud get failed otherwise: "${outcome.stdout.slice(0, 200)}"`);
+      }
+    },
+  };
+  const strace = optionalTool("strace");
+  if (!strace) {
+    bench.progress("strace is not installed: gcloud's connections are not checked");
+    return [version, get];
+  }
+  for (const contender of [version, get]) {
+    const log = `${bench.root}/gcloud-strace.txt`;
+    const traced: ProcessSpec = {
+      ...contender.spec,
+      program: strace,
+      args: [
+        "-f",
+        "-qq",
+        "-e",
+        "trace=connect,sendto,sendmsg",
+        "-o",
+        log,
+        gcloud,
+        ...contender.spec.args,
+      ],
+    };
+    (contender.verify ?? ((outcome) => expectExit(contender.spec, outcome)))(
+      await runProcess(traced),
+    );
+    const offLoopback = (await Deno.readTextFile(log)).split("\n").filter((line) =>
+      /sa_family=AF_INET6?\b/.test(line) &&
+      !/inet_addr\("127\.|inet_pton\(AF_INET6, "::1"/.test(line)
+    );
+    if (offLoopback.length > 0) {
+      fail(`${describe(contender.spec)} reached off loopback: ${offLoopback[0].slice(0, 200)}`);
+    }
+  }
+  return [version, get];
+}
+
+/** The Google Cloud CLI's version, from the VERSION file of the installation `gcloud` is in. */
+async function gcloudVersion(gcloud: string): Promise<string> {
+  const installation = (await Deno.realPath(gcloud)).replace(/\/bin\/[^/]*$/, "");
+  try {
+    return (await Deno.readTextFile(`${installation}/VERSION`)).trim();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "of unknown version";
+    throw error;
+  }
+}
+
 async function bunGetFigures(bench: Bench): Promise<void> {
-  bench.progress("cached get of the Bun binary, against docker-credential-ecr-login version");
+  bench.progress(
+    "cached get and provider answer of the Bun binary, against docker-credential-ecr-login version",
+  );
   const compare = bench.compareBunHelper
-    ? [cachedGet(bench, "compare bun get", {
-      program: bench.compareBunHelper,
-      args: ["get"],
-      env: bench.env,
-      cwd: bench.root,
-    })]
+    ? [cachedGet(bench, "compare bun get", helperSpec(bench, bench.compareBunHelper))]
     : [];
-  const shipped = bench.shippedFlags
-    ? [cachedGet(bench, "shipped bun get", {
-      program: bench.shippedBunHelper!,
-      args: ["get"],
-      env: bench.env,
-      cwd: bench.root,
-    })]
-    : [];
-  const [get, go, bare, ...others] = await roundRobin(
+  const [get, provider, go, bare, ...others] = await roundRobin(
     [
-      cachedGet(bench, "bun get", {
-        program: bench.bunHelper,
-        args: ["get"],
-        env: bench.env,
-        cwd: bench.root,
-      }),
+      cachedGet(bench, "bun get", helperSpec(bench, bench.bunHelper)),
+      cachedProvider(bench, "bun provider", bunProviderSpec(bench)),
       goVersion(bench),
       plain(bench, "bun empty", bench.bunEmpty, []),
-      ...shipped,
       ...compare,
     ],
     bench.runs,
     bench.warmups,
   );
+  const [compared] = others;
   const goBaseline = {
     label: "Go helper start-up (`docker-credential-ecr-login version`)",
     samples: go,
   };
-  const shippedGet = shipped.length > 0 ? others.shift() : undefined;
-  const compared = others.shift();
+  const build = `bun build ${bench.bunBuild.flags.join(" ")}`;
   if (compared) {
     bench.figures.push({
       id: "bun-get-compare",
@@ -502,37 +781,90 @@ async function bunGetFigures(bench: Bench): Promise<void> {
   bench.figures.push(
     {
       id: "bun-get",
-      figure: "cached `get`, Bun-compiled binary (as `docker-credential-saucelabs`)",
+      figure: `cached \`get\`, Bun binary as \`deno task compile:bun\` builds it (${build})`,
       unit: "ms",
       samples: get,
       baseline: goBaseline,
-      goal: { maxRatio: 2 },
+      goal: { maxRatio: GOAL.bunStart },
     },
-    ...(shippedGet
-      ? [{
-        id: "bun-get-shipped",
-        figure: `cached \`get\`, Bun binary as \`deno task compile:bun\` builds it (${
-          bench.shippedFlags!.filter((flag) => !PLAIN_BUN_FLAGS.includes(flag)).join(" ")
-        })`,
-        unit: "ms" as const,
-        samples: shippedGet,
-        baseline: goBaseline,
-        goal: { maxRatio: 2 },
-      }]
-      : []),
+    {
+      id: "bun-provider",
+      figure: "cached `kubelet-credential-provider` answer, the same Bun binary",
+      unit: "ms",
+      samples: provider,
+      baseline: goBaseline,
+      goal: { maxRatio: GOAL.bunStart },
+    },
     {
       id: "bun-get-vs-bare",
-      figure: "cached `get`, Bun-compiled binary",
+      figure: "cached `get`, the same Bun binary",
       unit: "ms",
       samples: get,
       baseline: { label: "Bun-compiled empty module", samples: bare },
     },
     {
       id: "bun-bare",
-      figure: "Bun-compiled empty module (the floor of any Bun binary)",
+      figure: "Bun-compiled empty module, built the same way (the floor of such a binary)",
       unit: "ms",
       samples: bare,
       baseline: goBaseline,
+    },
+  );
+  await gcloudFigures(bench);
+}
+
+/**
+ * `docker-credential-gcloud` beside the Go helper, in turns of their own with the Go helper and
+ * the Bun binary's cached `get`: a Python program taking about a second a run would otherwise sit
+ * between the runs of the goal figures above. A row saying so when it is not installed.
+ */
+async function gcloudFigures(bench: Bench): Promise<void> {
+  if (!bench.gcloudHelper) {
+    bench.figures.push({
+      id: "gcloud-version",
+      figure: "`docker-credential-gcloud` (Google Cloud CLI)",
+      unit: "ms",
+      samples: [],
+      note: "not installed",
+    });
+    return;
+  }
+  bench.progress("docker-credential-gcloud, in turns with the Go helper and the Bun binary");
+  const [go, version, failingGet, get] = await roundRobin(
+    [
+      goVersion(bench),
+      ...await gcloudContenders(bench, bench.gcloudHelper),
+      cachedGet(bench, "bun get", helperSpec(bench, bench.bunHelper)),
+    ],
+    bench.runs,
+    bench.warmups,
+  );
+  const goBaseline = {
+    label: "Go helper start-up (`docker-credential-ecr-login version`), in these turns",
+    samples: go,
+  };
+  const name = `Google Cloud CLI ${await gcloudVersion(bench.gcloudHelper)}, Python`;
+  bench.figures.push(
+    {
+      id: "gcloud-version",
+      figure: `\`docker-credential-gcloud version\` (${name}): its start-up`,
+      unit: "ms",
+      samples: version,
+      baseline: goBaseline,
+    },
+    {
+      id: "gcloud-get",
+      figure: "`docker-credential-gcloud get` for gcr.io: fails here, no Google account (exit 1)",
+      unit: "ms",
+      samples: failingGet,
+      baseline: goBaseline,
+    },
+    {
+      id: "bun-get-vs-gcloud",
+      figure: "cached `get`, the Bun binary, in these turns",
+      unit: "ms",
+      samples: get,
+      baseline: { label: "`docker-credential-gcloud version`", samples: version },
     },
   );
 }
@@ -542,12 +874,7 @@ async function memoryFigures(bench: Bench): Promise<void> {
   const contenders = [
     cachedGet(bench, "deno get", denoSpec(bench, [bench.cli, "credential-helper", "get"])),
     plain(bench, "deno empty", bench.deno, [...DENO_FLAGS, bench.emptyModule]),
-    cachedGet(bench, "bun get", {
-      program: bench.bunHelper,
-      args: ["get"],
-      env: bench.env,
-      cwd: bench.root,
-    }),
+    cachedGet(bench, "bun get", helperSpec(bench, bench.bunHelper)),
     plain(bench, "bun empty", bench.bunEmpty, []),
     goVersion(bench),
   ];
@@ -558,12 +885,7 @@ async function memoryFigures(bench: Bench): Promise<void> {
         "compare get",
         denoSpec(bench, [bench.compareCli, "credential-helper", "get"]),
       ),
-      cachedGet(bench, "compare bun get", {
-        program: bench.compareBunHelper!,
-        args: ["get"],
-        env: bench.env,
-        cwd: bench.root,
-      }),
+      cachedGet(bench, "compare bun get", helperSpec(bench, bench.compareBunHelper!)),
     );
   }
   const peaks: number[][] = contenders.map(() => []);
@@ -598,13 +920,15 @@ async function memoryFigures(bench: Bench): Promise<void> {
       unit: "KiB",
       samples: denoGet,
       baseline: { label: "`deno run` of an empty module", samples: denoBare },
+      goal: { maxRatio: GOAL.memory },
     },
     {
       id: "bun-get-memory",
-      figure: "peak memory, cached `get`, Bun-compiled binary",
+      figure: "peak memory, cached `get`, Bun binary as `deno task compile:bun` builds it",
       unit: "KiB",
       samples: bunGet,
       baseline: { label: "Bun-compiled empty module", samples: bunBare },
+      goal: { maxRatio: GOAL.memory },
     },
     {
       id: "go-memory",
@@ -618,12 +942,7 @@ async function memoryFigures(bench: Bench): Promise<void> {
 async function concurrencyFigures(bench: Bench): Promise<void> {
   const runners: [string, (concurrency: number) => ProcessSpec][] = [
     ["Deno", () => denoSpec(bench, [bench.cli, "credential-helper", "get"])],
-    ["Bun binary", () => ({
-      program: bench.bunHelper,
-      args: ["get"],
-      env: bench.env,
-      cwd: bench.root,
-    })],
+    ["Bun binary", () => helperSpec(bench, bench.bunHelper)],
   ];
   const cacheDir = `${bench.env.XDG_CACHE_HOME}/sauce-registry`;
   let wrongCounts = "";
@@ -746,7 +1065,7 @@ async function loginFigures(bench: Bench, dockerd: Dockerd): Promise<void> {
       unit: "ms",
       samples: deno,
       baseline,
-      goal: { maxRatio: 1.1 },
+      goal: { maxRatio: GOAL.login },
     },
     {
       id: "login-bun",
@@ -766,7 +1085,7 @@ async function sizeFigures(bench: Bench): Promise<void> {
     const flags = ["--target=bun", ...(minify ? ["--minify"] : [])];
     const spec: ProcessSpec = {
       program: bench.bun,
-      args: ["build", ...flags, bench.cli, "--outfile", outfile],
+      args: ["build", ...flags, bench.bunBuild.entry, "--outfile", outfile],
       env: bench.env,
       cwd: bench.root,
     };
@@ -779,14 +1098,13 @@ async function sizeFigures(bench: Bench): Promise<void> {
   )).reduce((sum, bytes) => sum + bytes, 0);
   const binary = await size(bench.bunBinary);
   const empty = await size(bench.bunEmpty);
-  const emptyBaseline = { label: "Bun-compiled empty module", samples: [empty] };
   const figures: Figure[] = [
     {
       id: "bun-binary-size",
-      figure: "Bun-compiled `sauce-registry` binary",
+      figure: "Bun binary as `deno task compile:bun` builds it",
       unit: "bytes",
       samples: [binary],
-      baseline: emptyBaseline,
+      baseline: { label: "Bun-compiled empty module", samples: [empty] },
     },
     {
       id: "bun-payload",
@@ -794,23 +1112,6 @@ async function sizeFigures(bench: Bench): Promise<void> {
       unit: "bytes",
       samples: [binary - empty],
     },
-  ];
-  if (bench.shippedFlags) {
-    const shipped = await size(bench.shippedBunHelper!);
-    figures.push({
-      id: "bun-shipped-size",
-      figure: "Bun binary as `deno task compile:bun` builds it",
-      unit: "bytes",
-      samples: [shipped],
-      baseline: emptyBaseline,
-    }, {
-      id: "bun-shipped-payload",
-      figure: "its embedded payload",
-      unit: "bytes",
-      samples: [shipped - empty],
-    });
-  }
-  figures.push(
     {
       id: "bundle",
       figure: "JS bundle (`bun build --target=bun`)",
@@ -847,8 +1148,60 @@ async function sizeFigures(bench: Bench): Promise<void> {
       unit: "bytes",
       samples: [await size(bench.goHelper)],
     },
-  );
+  ];
   bench.figures.push(...figures);
+}
+
+/**
+ * The Bun binary built with neither, either and both of `--minify` and `--bytecode` (the shipped
+ * build's other flags kept), each one's cached `get` timed in turns with the shipped binary's,
+ * and each one's size.
+ */
+async function variantFigures(bench: Bench): Promise<void> {
+  const variants = bunVariants(bench.bunBuild.flags);
+  bench.progress(`building the Bun binary ${variants.length} ways (--minify, --bytecode)`);
+  const helpers: string[] = [];
+  for (const [index, variant] of variants.entries()) {
+    const dir = `${bench.root}/variant-${index}`;
+    await Deno.mkdir(dir);
+    await bunCompile(bench, { ...bench.bunBuild, flags: variant.flags }, `${dir}/sauce-registry`);
+    await Deno.symlink(`${dir}/sauce-registry`, `${dir}/${HELPER_NAME}`);
+    helpers.push(`${dir}/${HELPER_NAME}`);
+  }
+  bench.progress("cached get of each build, in turns with the shipped binary");
+  const [shipped, ...timed] = await roundRobin(
+    [
+      cachedGet(bench, "shipped bun get", helperSpec(bench, bench.bunHelper)),
+      ...variants.map((variant, index) =>
+        cachedGet(bench, `bun get (${variant.name})`, helperSpec(bench, helpers[index]))
+      ),
+    ],
+    bench.runs,
+    bench.warmups,
+  );
+  const size = async (path: string) => (await Deno.stat(await Deno.realPath(path))).size;
+  const empty = await size(bench.bunEmpty);
+  const shippedPayload = (await size(bench.bunBinary)) - empty;
+  const same = (flags: string[]) =>
+    flags.length === bench.bunBuild.flags.length &&
+    flags.every((flag) => bench.bunBuild.flags.includes(flag));
+  for (const [index, variant] of variants.entries()) {
+    const binary = await size(helpers[index]);
+    const name = `${variant.name}${same(variant.flags) ? ", the shipped flags" : ""}`;
+    bench.figures.push({
+      id: `variant-get-${index}`,
+      figure: `cached \`get\`, Bun binary built with ${name}`,
+      unit: "ms",
+      samples: timed[index],
+      baseline: { label: "the shipped binary (`compile:bun`)", samples: shipped },
+    }, {
+      id: `variant-payload-${index}`,
+      figure: `its payload (the binary: ${formatValue(binary, "bytes")})`,
+      unit: "bytes",
+      samples: [binary - empty],
+      baseline: { label: "the shipped binary's payload", samples: [shippedPayload] },
+    });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -878,7 +1231,9 @@ interface Row {
   runsMeetingGoal?: number;
   figure: string;
   unit: Unit;
-  summary: Summary;
+  /** Absent for a figure that could not be taken: `note` says why. */
+  summary?: Summary;
+  note?: string;
   samples: number[];
   baseline?: { label: string; summary: Summary; samples: number[] };
   ratio?: number;
@@ -887,6 +1242,10 @@ interface Row {
 }
 
 function toRow(figure: Figure): Row {
+  if (figure.samples.length === 0) {
+    const { id, unit, samples, note } = figure;
+    return { id, figure: figure.figure, unit, samples, note: note ?? "not measured" };
+  }
   const summary = summarize(figure.samples);
   const baseline = figure.baseline
     ? { ...figure.baseline, summary: summarize(figure.baseline.samples) }
@@ -921,6 +1280,8 @@ function toRow(figure: Figure): Row {
 function table(rows: Row[]): string {
   const header = ["figure", "median", "baseline", "baseline median", "ratio", "goal", "met?"];
   const lines = rows.map((row) => {
+    if (!row.summary) return [row.figure, row.note!, "—", "—", "—", "—", "—"];
+    const summary = row.summary;
     let met = "—";
     if (row.met !== undefined) {
       met = row.met ? "yes" : "**no**";
@@ -929,13 +1290,13 @@ function table(rows: Row[]): string {
       }
     }
     const spread = row.samples.length > 1 && row.unit === "ms"
-      ? ` (${row.summary.p25.toFixed(1)}–${row.summary.p75.toFixed(1)})`
+      ? ` (${summary.p25.toFixed(1)}–${summary.p75.toFixed(1)})`
       : "";
     return [
       row.figure,
       row.unit === "requests" && row.samples.length > 1
-        ? `${formatValue(row.summary.median, row.unit)} (max ${row.summary.max})`
-        : `${formatValue(row.summary.median, row.unit)}${spread}`,
+        ? `${formatValue(summary.median, row.unit)} (max ${summary.max})`
+        : `${formatValue(summary.median, row.unit)}${spread}`,
       row.baseline?.label ?? "—",
       row.baseline ? formatValue(row.baseline.summary.median, row.unit) : "—",
       row.ratio !== undefined ? `${row.ratio.toFixed(2)}×` : "—",
@@ -960,6 +1321,7 @@ interface Machine {
   docker: string;
   dockerRegistry: string;
   goHelper: string;
+  gcloudHelper: string;
 }
 
 /** The program's own source files in a folder: cli.ts, mod.ts, deps.ts and the internal `_*.ts`. */
@@ -992,6 +1354,7 @@ async function codeVersion(cli: string): Promise<string> {
 async function machine(): Promise<Machine> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
   const meminfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
+  const gcloud = optionalTool("docker-credential-gcloud");
   const version = async (program: string, args: string[]) => {
     try {
       const output = await new Deno.Command(program, { args, stdout: "piped", stderr: "piped" })
@@ -1016,6 +1379,9 @@ async function machine(): Promise<Machine> {
     goHelper: `docker-credential-ecr-login ${await version("docker-credential-ecr-login", [
       "version",
     ])}`,
+    gcloudHelper: gcloud
+      ? `docker-credential-gcloud (Google Cloud CLI ${await gcloudVersion(gcloud)})`
+      : "docker-credential-gcloud not installed",
   };
 }
 
@@ -1125,6 +1491,7 @@ async function main(args: string[]): Promise<number> {
       ["concurrency", () => concurrencyFigures(bench)],
       ["login", async () => loginFigures(bench, await dockerdStarting!)],
       ["sizes", () => sizeFigures(bench)],
+      ["variants", () => variantFigures(bench)],
     ];
     for (const [section, measure] of sections) {
       if (!wants(section)) continue;
@@ -1157,7 +1524,8 @@ async function main(args: string[]): Promise<number> {
       `${loadAtEnd.map((x) => x.toFixed(2)).join(" ")} at end`,
   );
   console.log(
-    `Deno ${about.deno}, Bun ${about.bun}, ${about.docker}, ${about.dockerRegistry}, ${about.goHelper}`,
+    `Deno ${about.deno}, Bun ${about.bun}, ${about.docker}, ${about.dockerRegistry}, ` +
+      `${about.goHelper}, ${about.gcloudHelper}`,
   );
   console.log(
     `Measured: ${options.cli} (${code})${
