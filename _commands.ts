@@ -150,6 +150,14 @@ const REGISTRY_OPTION: OptionSpec = {
 
 const TOOL_NAMES = ["docker", "podman", "buildah", "skopeo", "nerdctl", "helm", "oras", "crane"];
 
+const TOOL_OPTION: OptionSpec = {
+  name: "tool",
+  type: "string",
+  placeholder: "TOOL",
+  help: `${TOOL_NAMES.join(", ")} (default docker)`,
+  choices: TOOL_NAMES,
+};
+
 const TOOL_ARG_OPTION: OptionSpec = {
   name: "tool-arg",
   type: "string",
@@ -230,13 +238,7 @@ Examples:
     summary: "fetch a token and log a container tool in (password on stdin only)",
     options: [
       REGISTRY_OPTION,
-      {
-        name: "tool",
-        type: "string",
-        placeholder: "TOOL",
-        help: `${TOOL_NAMES.join(", ")} (default docker)`,
-        choices: TOOL_NAMES,
-      },
+      TOOL_OPTION,
       TOOL_ARG_OPTION,
     ],
     groups: ["identity", "env-file", "api", "timeout", "json", "logging"],
@@ -256,13 +258,7 @@ Example:
     summary: "log a container tool out of the registry host",
     options: [
       REGISTRY_OPTION,
-      {
-        name: "tool",
-        type: "string",
-        placeholder: "TOOL",
-        help: `${TOOL_NAMES.join(", ")} (default docker)`,
-        choices: TOOL_NAMES,
-      },
+      TOOL_OPTION,
       TOOL_ARG_OPTION,
     ],
     groups: ["timeout", "json", "logging"],

@@ -33,6 +33,7 @@ import {
   SecretScanner,
 } from "./harness.ts";
 import { configureDocker } from "../mod.ts";
+import { DENO_HELPER_FLAGS } from "../_system.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
 const HOST = "registry.example.com";
@@ -47,14 +48,7 @@ const PLANTED = "planted-password-from-another-user";
 const DENO_WRAPPER = [
   "deno",
   "run",
-  "--quiet",
-  "--no-prompt",
-  "--no-config",
-  "--allow-net",
-  "--allow-env",
-  "--allow-read",
-  "--allow-write",
-  "--allow-run",
+  ...DENO_HELPER_FLAGS.filter((flag) => flag !== "--allow-sys=uid"),
   CLI,
 ];
 
