@@ -26,7 +26,6 @@ import {
   joinPath,
   linkInfo,
   readRegularFile,
-  readTextFile,
   sha256Hex,
 } from "./_runtime.ts";
 
@@ -79,7 +78,7 @@ export interface SauceCredentials {
 
 /** Read saucectl's `credentials.yml` (see {@linkcode parseSaucectlCredentials}). */
 export async function readSaucectlCredentials(path: string): Promise<Partial<SauceCredentials>> {
-  const text = await readTextFile(path);
+  const text = await readSettingsText(path);
   if (text === undefined) return {};
   const values = parseSaucectlCredentials(path, text);
   return { username: values.username || undefined, accessKey: values.accessKey || undefined };
@@ -787,7 +786,7 @@ export async function readDotenv(
 ): Promise<Record<string, string>> {
   if (path === false) return {};
   const file = path ?? ".env";
-  const text = await readTextFile(file);
+  const text = await readSettingsText(file);
   if (text === undefined) {
     if (path !== undefined) throw new UsageError(`Cannot read the env file ${path}: no such file`);
     return {};

@@ -315,6 +315,23 @@ describe("a FIFO where a file should be, and --timeout", () => {
     await assert.rejects(stat(join(box.env.DOCKER_CONFIG, "config.json")), "nothing written");
   });
 
+  it("refuses a FIFO as saucectl's credentials file or the --env-file, rather than wait on it", {
+    timeout: 60_000,
+  }, async () => {
+    // Without SAUCE_USERNAME and SAUCE_ACCESS_KEY the helper goes on to saucectl's file.
+    const box = await withFifo(".sauce/credentials.yml");
+    const bare = { ...box, env: { ...box.env, SAUCE_USERNAME: "", SAUCE_ACCESS_KEY: "" } };
+    assert.equal((await cli(box, ["configure-docker", REGISTRY_URL])).code, 0);
+    const helper = await cli(bare, ["credential-helper", "get"], HOST);
+    assert.equal(helper.code, 1, `${helper.stdout}${helper.stderr}`);
+    assert.match(helper.stderr, /credentials\.yml: it is a FIFO, not a regular file/);
+    const envFile = join(box.dir, "fifo.env");
+    assert.equal((await run("mkfifo", [envFile])).code, 0);
+    const token = await cli(bare, ["token", "--env-file", envFile]);
+    assert.equal(token.code, 1, `${token.stdout}${token.stderr}`);
+    assert.match(token.stderr, /fifo\.env: it is a FIFO, not a regular file/);
+  });
+
   it(
     "ends a read that never finishes at --timeout, with exit 124",
     { timeout: 60_000 },
