@@ -191,6 +191,8 @@ export interface RegistryToken {
 
 /** A settings file's text; undefined when it does not exist. */
 export async function readSettingsText(path: string): Promise<string | undefined> {
+  // "--env-file /dev/null" is how to say "no env file": it reads as empty, and never blocks.
+  if (path === "/dev/null") return "";
   const file = await readRegularFile(path);
   if (file === undefined) return undefined;
   if (file.text === undefined) {

@@ -330,6 +330,11 @@ describe("a FIFO where a file should be, and --timeout", () => {
     const token = await cli(bare, ["token", "--env-file", envFile]);
     assert.equal(token.code, 1, `${token.stdout}${token.stderr}`);
     assert.match(token.stderr, /fifo\.env: it is a FIFO, not a regular file/);
+    // /dev/null stays the way to say "no env file".
+    const none = await cli(bare, ["status", "--offline", "--env-file", "/dev/null"]);
+    assert.equal(none.code, 2, `${none.stdout}${none.stderr}`);
+    assert.doesNotMatch(none.stdout + none.stderr, /\/dev\/null/);
+    assert.match(none.stdout, /Credentials: Cannot use .*credentials\.yml: it is a FIFO/);
   });
 
   it(
