@@ -17,7 +17,8 @@ TOOLS_DIR=${SAUCE_REGISTRY_TOOLS:-$PWD/.tools}
 # Kubernetes YAML the tests check; strace shows the fsyncs.
 APT_PACKAGES=(docker.io docker-registry skopeo podman buildah openssl ca-certificates curl jq
   amazon-ecr-credential-helper time
-  file python3-yaml strace) # release formats (file), the Action's and GitLab component's YAML (PyYAML)
+  file python3-yaml strace # release formats (file), the Action's and GitLab component's YAML (PyYAML)
+  zsh fish bsdutils) # completions load in real zsh and fish; script(1) (bsdutils) gives a terminal
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
