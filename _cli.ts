@@ -72,18 +72,16 @@ import {
   completableCommands,
   findCommand,
   FORMATS,
-  HELP_OPTION,
   mainHelp,
   nearest,
   optionsOf,
-  type OptionSpec,
+  parserOptions,
   PROGRAM,
   SHELLS,
   topOptions,
-  VERSION_OPTION,
 } from "./_commands.ts";
 import { completionScript, type Shell } from "./_completions.ts";
-import { loadUtil } from "./deps.ts";
+import { parseArguments } from "./_args.ts";
 
 /** The values of the options given, by long name. */
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -115,36 +113,9 @@ function list(context: Context, name: string): string[] {
   return Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
 }
 
-/** Every option of every command, as `parseArgs` wants them (`--registry` repeatable). */
-function parserOptions(): Record<
-  string,
-  { type: "string" | "boolean"; short?: string; multiple?: boolean }
-> {
-  const all: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> =
-    {};
-  const add = (option: OptionSpec) => {
-    const known = all[option.name];
-    all[option.name] = {
-      type: option.type,
-      ...(option.short ? { short: option.short } : {}),
-      ...(option.multiple || known?.multiple ? { multiple: true } : {}),
-    };
-  };
-  for (const command of COMMANDS) optionsOf(command).forEach(add);
-  add(VERSION_OPTION);
-  add(HELP_OPTION);
-  return all;
-}
-
-async function parse(args: string[]): Promise<{ values: Values; positionals: string[] }> {
-  const { parseArgs } = await loadUtil();
+function parse(args: string[]): { values: Values; positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({
-      args,
-      options: parserOptions(),
-      allowPositionals: true,
-      strict: true,
-    });
+    const { values, positionals } = parseArguments(args, parserOptions());
     return { values: values as Values, positionals };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -784,7 +755,7 @@ export async function cliMain(args: string[]): Promise<number> {
   });
   let status = statusLine(false);
   try {
-    const { values, positionals } = await parse(own);
+    const { values, positionals } = parse(own);
     asJson = values.json === true;
     if (positionals.length === 0) {
       if (values.version) return await runVersion(contextFor(known("version"), values, []));

@@ -15,6 +15,7 @@
 import type { CompletableCommand, CompletableOption } from "./_completions.ts";
 import { SHELLS } from "./_completions.ts";
 import { PROVIDER_TIMEOUT_SECONDS } from "./_helper.ts";
+import type { ArgumentSpec } from "./_args.ts";
 
 /** The program's name. */
 export const PROGRAM = "sauce-registry";
@@ -481,6 +482,23 @@ export function findCommand(name: string): CommandSpec | undefined {
  */
 export function optionsOf(command: CommandSpec): OptionSpec[] {
   return [...command.options, ...command.groups.flatMap((group) => GROUPS[group]), HELP_OPTION];
+}
+
+/** Every option of every command, as the parser wants them (`--registry` repeatable). */
+export function parserOptions(): Record<string, ArgumentSpec> {
+  const all: Record<string, ArgumentSpec> = {};
+  const add = (option: OptionSpec) => {
+    const known = all[option.name];
+    all[option.name] = {
+      type: option.type,
+      ...(option.short ? { short: option.short } : {}),
+      ...(option.multiple || known?.multiple ? { multiple: true } : {}),
+    };
+  };
+  for (const command of COMMANDS) optionsOf(command).forEach(add);
+  add(VERSION_OPTION);
+  add(HELP_OPTION);
+  return all;
 }
 
 /**
