@@ -41,6 +41,7 @@ import {
   isLinux,
   isWindows,
   joinPath,
+  linkInfo,
   processId,
   randomId,
 } from "./_runtime.ts";
@@ -772,9 +773,16 @@ async function readAnswer(response: Response, base: string): Promise<Answer> {
  * Write a file so that readers see the old or the new content, never half, even after a power
  * loss: a temporary file in the same folder, flushed to the disk, then renamed over the target,
  * then the folder flushed so that the rename itself is on the disk.
+ *
+ * The temporary file is named `TARGET.tmp-PID-TAG-RANDOM` after its writer ({@linkcode
+ * processTag}); a writer killed with SIGKILL leaves it behind, with a token or the Docker
+ * config's credentials in it, and the next write of the same target removes it.
  */
 async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
-  const temporary = `${path}.tmp-${processId()}-${randomId()}`;
+  const identity = await processTag();
+  const temporary = `${path}.tmp-${processId()}-${identity ?? "unknown"}-${randomId()}`;
+  // Without /proc no writer can be told apart from a stranger with its PID: then sweep nothing.
+  if (identity) await removeAbandonedTemporaries(path);
   try {
     if (!(await createSynced(temporary, data, mode))) {
       throw new SauceRegistryError(`Cannot write ${path}: ${temporary} exists`);
@@ -786,6 +794,30 @@ async function writeFileAtomic(path: string, data: string, mode: number): Promis
     throw error;
   }
   await syncDirectory(dirname(path));
+}
+
+/** How old a temporary file must be before a write removes it as abandoned. */
+const ABANDONED_AFTER_MS = 60_000;
+
+/**
+ * Remove the temporary files of `path` that {@linkcode writeFileAtomic} calls left behind: those
+ * of writers that are gone (or whose PID another process now has), when older than a minute. The
+ * age spares a writer in another PID namespace that shares the folder (a cache volume shared by
+ * containers), whose PID means nothing here: its write takes milliseconds.
+ */
+async function removeAbandonedTemporaries(path: string): Promise<void> {
+  const folder = dirname(path);
+  const prefix = `${path.slice(folder.length).replace(/^[\\/]+/, "")}.tmp-`;
+  for (const name of await listDirectory(folder).catch(() => [])) {
+    const owner = name.startsWith(prefix)
+      ? /^(\d+)-([0-9a-f]+\.\d+)-\d+-\d+$/.exec(name.slice(prefix.length))
+      : null;
+    if (!owner || (await processTag(Number(owner[1]))) === owner[2]) continue;
+    const temporary = joinPath(folder, name);
+    const info = await linkInfo(temporary).catch(() => undefined);
+    if (!info || Date.now() - info.mtimeMs < ABANDONED_AFTER_MS) continue;
+    await removePath(temporary).catch(() => {}); // another writer's sweep may have been first
+  }
 }
 
 /**

@@ -4,9 +4,10 @@
 // old config or the new one, never anything else.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { ConfigError, configureDocker } from "../mod.ts";
 import { cliCommand, makeSandbox, runCli, type Sandbox } from "./harness.ts";
@@ -320,4 +321,67 @@ describe("configure-docker's atomic replacement", () => {
     assert.ok(folderOpened > 0, "the folder is opened after the rename");
     assert.ok(syncedAfter(folderOpened), "the folder is fsynced after the rename");
   });
+
+  it(
+    "removes the temporary files that writers killed with SIGKILL left, sparing live and recent ones",
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      // A SIGKILL between writing the temporary file and the rename leaves it, with the config's
+      // credentials (or, in the token cache, a token) in it. Its name says who wrote it:
+      // TARGET.tmp-PID-TAG-RANDOM, the tag being the boot id's first 8 hex digits and the
+      // process's start time (/proc/PID/stat, field 22), so a later process with the same PID
+      // is told apart. Read here from /proc, not from the code under test.
+      const boot = (await readFile("/proc/sys/kernel/random/boot_id", "utf8")).trim()
+        .replaceAll("-", "").slice(0, 8);
+      const startTime = async (pid: number) => {
+        const text = await readFile(`/proc/${pid}/stat`, "utf8");
+        return text.slice(text.lastIndexOf(")") + 2).split(" ")[19];
+      };
+      const sleeper = spawn("sleep", ["60"], { stdio: "ignore" });
+      const gone = { pid: sleeper.pid!, tag: `${boot}.${await startTime(sleeper.pid!)}` };
+      const exited = new Promise((resolve) => sleeper.once("exit", resolve));
+      sleeper.kill("SIGKILL");
+      await exited;
+      const self = { pid: process.pid, tag: `${boot}.${await startTime(process.pid)}` };
+
+      // A sandbox of its own: the SIGKILL rounds above leave recent temporaries there.
+      const own = await makeSandbox();
+      const configDir = own.env.DOCKER_CONFIG;
+      await mkdir(configDir, { recursive: true });
+      const files = {
+        dead: `config.json.tmp-${gone.pid}-${gone.tag}-11-12`,
+        deadBackup: `config.json.bak.tmp-${gone.pid}-${gone.tag}-13-14`,
+        reused: `config.json.tmp-${self.pid}-${boot}.1-15-16`, // its PID is alive, but not its writer
+        live: `config.json.tmp-${self.pid}-${self.tag}-17-18`, // its writer is still running
+        recent: `config.json.tmp-${gone.pid}-${gone.tag}-19-20`, // gone, but written moments ago
+        otherTarget: `registries.json.tmp-${gone.pid}-${gone.tag}-21-22`, // not a config write
+        notOurs: `config.json.tmp-notes`,
+      };
+      const old = new Date(Date.now() - 5 * 60_000);
+      for (const [which, name] of Object.entries(files)) {
+        const path = join(configDir, name);
+        await writeFile(path, '{"auths":{"ghcr.io":{"auth":"dXNlcjpwYXNz"}}}', { mode: 0o600 });
+        if (which !== "recent") await utimes(path, old, old);
+      }
+      await writeFile(join(configDir, "config.json"), "{}");
+
+      const result = await runCli(["configure-docker", "swept.example.com/team"], {
+        env: own.env,
+      });
+      assert.equal(result.code, 0, result.stderr);
+      const left = new Set(await readdir(configDir));
+      await own.cleanup();
+      for (const which of ["dead", "deadBackup", "reused"] as const) {
+        assert.ok(!left.has(files[which]), `${which}: ${files[which]} was removed`);
+      }
+      for (const which of ["live", "recent", "otherTarget", "notOurs"] as const) {
+        assert.ok(left.has(files[which]), `${which}: ${files[which]} was kept`);
+      }
+      // And the write itself left none of its own.
+      const temporaries = [...left].filter((name) => /^config\.json(\.bak)?\.tmp-/.test(name));
+      assert.deepEqual(temporaries.sort(), [files.live, files.recent, files.notOurs].sort());
+    },
+  );
 });
