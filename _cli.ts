@@ -638,7 +638,7 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal, childRuns: () =>
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
     work.then(resolve, reject).finally(() => {
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
     });
   });
@@ -674,12 +674,13 @@ function statusLine(enabled: boolean): StatusLine {
   return {
     show(line) {
       if (!enabled) return;
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
       if (shown) draw(line);
       else timer = setTimeout(() => draw(line), SHOW_AFTER_MS);
     },
     async clear() {
-      clearTimeout(timer);
+      // Deno loads its timers on their first use, even clearTimeout(undefined): ~10 ms.
+      if (timer !== undefined) clearTimeout(timer);
       await writing;
       if (shown) await writeStderr("\r\x1b[2K");
       shown = false;
@@ -832,7 +833,7 @@ export async function cliMain(args: string[]): Promise<number> {
     return 1;
   } finally {
     await status.clear();
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
     stopListening();
   }
 }

@@ -114,8 +114,10 @@ export function commandLineArgs(): string[] {
 }
 
 /**
- * The name this program was started under: a symlink's name, not its target's. (On Deno this
- * touches the `process` global, which costs start-up time: call it only when needed.)
+ * The name this program was started under: a symlink's name, not its target's. (On Deno the
+ * `process` global that tells it costs ~20 ms of start-up: `deno run`, whose executable is Deno's
+ * own, is answered without it when reading is allowed, as asking for the executable's path
+ * needs.)
  *
  * @example
  * ```ts
@@ -126,6 +128,11 @@ export function commandLineArgs(): string[] {
  * @returns The base name, without `.exe`.
  */
 export function programName(): string {
+  if (isDeno() && Deno.permissions.querySync({ name: "read" }).state === "granted") {
+    const executable = Deno.execPath().split(/[\\/]/).pop()!.replace(/\.exe$/i, "");
+    // Only a compiled binary, which is its own executable, can run under another name.
+    if (executable === "deno") return executable;
+  }
   return nodeProcess().argv0.split(/[\\/]/).pop()!.replace(/\.exe$/i, "");
 }
 
