@@ -608,11 +608,22 @@ async function denoGetFigures(bench: Bench): Promise<void> {
       ),
     ]
     : [];
-  const [get, bare, load, wrapper, provider, compared] = await roundRobin(
+  const printsVersion = (cli: string) => (outcome: Outcome) => {
+    expectExit({ program: bench.deno, args: [cli, "version"] }, outcome);
+    if (!outcome.stdout.startsWith("sauce-registry ")) fail(`${cli} version printed no version`);
+  };
+  const [get, bare, load, version, wrapper, provider, compared] = await roundRobin(
     [
       cachedGet(bench, "deno get", denoSpec(bench, [bench.cli, "credential-helper", "get"])),
       plain(bench, "deno empty", bench.deno, [...DENO_FLAGS, bench.emptyModule]),
       plain(bench, "deno load", bench.deno, [...DENO_FLAGS, bench.loadOnlyModule]),
+      plain(
+        bench,
+        "deno version",
+        bench.deno,
+        [...DENO_FLAGS, bench.cli, "version"],
+        printsVersion(bench.cli),
+      ),
       cachedGet(bench, "wrapper get", helperSpec(bench, bench.helperWrapper)),
       cachedProvider(bench, "deno provider", denoProviderSpec(bench)),
       ...compare,
@@ -667,6 +678,14 @@ async function denoGetFigures(bench: Bench): Promise<void> {
       figure: "loading cli.ts under Deno (what it imports at start), running nothing",
       unit: "ms",
       samples: load,
+      baseline,
+    },
+    {
+      id: "deno-version",
+      figure:
+        "the command line's start-up under Deno (`cli.ts version`: every command but the helper's)",
+      unit: "ms",
+      samples: version,
       baseline,
     },
   );
@@ -1014,7 +1033,12 @@ async function loginFigures(bench: Bench, dockerd: Dockerd): Promise<void> {
     REGISTRY_URL: bench.registryUrl,
     REGISTRY_HOST: host(bench),
   });
-  const configs = ["login-deno", "login-bun", "login-recipe"];
+  const configs = [
+    "login-deno",
+    "login-bun",
+    "login-recipe",
+    ...(bench.compareCli ? ["login-deno-compare"] : []),
+  ];
   for (const name of configs) await Deno.mkdir(`${bench.root}/${name}`);
   const loginArgs = [
     "login",
@@ -1025,7 +1049,17 @@ async function loginFigures(bench: Bench, dockerd: Dockerd): Promise<void> {
     bench.standIn.url,
   ];
   const oneRequest = (name: string) => () => counter.expect(1, `a login (${name})`);
-  const [deno, bun, seed] = await roundRobin(
+  const compare = bench.compareCli
+    ? [{
+      name: "compare deno login",
+      spec: {
+        ...denoSpec(bench, [bench.compareCli, ...loginArgs]),
+        env: loginEnv("login-deno-compare"),
+      },
+      after: oneRequest("deno, --compare-cli"),
+    }]
+    : [];
+  const [deno, bun, seed, compared] = await roundRobin(
     [
       {
         name: "deno login",
@@ -1047,6 +1081,7 @@ async function loginFigures(bench: Bench, dockerd: Dockerd): Promise<void> {
         spec: { program: bash, args: [recipe], env: loginEnv("login-recipe"), cwd: bench.root },
         after: oneRequest("seed recipe"),
       },
+      ...compare,
     ],
     bench.runs,
     bench.warmups,
@@ -1058,6 +1093,24 @@ async function loginFigures(bench: Bench, dockerd: Dockerd): Promise<void> {
     }
   }
   const baseline = { label: "seed recipe: curl | jq | docker login", samples: seed };
+  if (compared) {
+    bench.figures.push(
+      {
+        id: "login-deno-compare",
+        figure: "cold `login --tool docker`, Deno, `--compare-cli` (before)",
+        unit: "ms",
+        samples: compared,
+        baseline,
+      },
+      {
+        id: "login-deno-after",
+        figure: "cold `login --tool docker`, Deno, `--cli` (after)",
+        unit: "ms",
+        samples: deno,
+        baseline: { label: "the same, `--compare-cli` (before)", samples: compared },
+      },
+    );
+  }
   bench.figures.push(
     {
       id: "login-deno",
