@@ -129,11 +129,11 @@ export function commandLineArgs(): string[] {
  */
 export function programName(): string {
   if (isDeno() && Deno.permissions.querySync({ name: "read" }).state === "granted") {
-    const executable = Deno.execPath().split(/[\\/]/).pop()!.replace(/\.exe$/i, "");
+    const executable = basename(Deno.execPath()).replace(/\.exe$/i, "");
     // Only a compiled binary, which is its own executable, can run under another name.
     if (executable === "deno") return executable;
   }
-  return nodeProcess().argv0.split(/[\\/]/).pop()!.replace(/\.exe$/i, "");
+  return basename(nodeProcess().argv0).replace(/\.exe$/i, "");
 }
 
 /**
@@ -596,6 +596,11 @@ function sha256(bytes: Uint8Array): Uint32Array {
 
 export function joinPath(...parts: string[]): string {
   return parts.join("/").replace(/\/{2,}/g, "/");
+}
+
+/** The last part of a path, after its last `/` (or `\\`). */
+export function basename(path: string): string {
+  return path.split(/[\\/]/).pop()!;
 }
 
 export function dirname(path: string): string {

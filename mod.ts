@@ -33,6 +33,7 @@ import {
   UsageError,
 } from "./_errors.ts";
 import {
+  basename,
   concat,
   dirname,
   env,
@@ -807,18 +808,36 @@ const ABANDONED_AFTER_MS = 60_000;
  * containers), whose PID means nothing here: its write takes milliseconds.
  */
 async function removeAbandonedTemporaries(path: string): Promise<void> {
-  const folder = dirname(path);
-  const prefix = `${path.slice(folder.length).replace(/^[\\/]+/, "")}.tmp-`;
-  for (const name of await listDirectory(folder).catch(() => [])) {
-    const owner = name.startsWith(prefix)
+  const prefix = `${basename(path)}.tmp-`;
+  const owner = (name: string) =>
+    name.startsWith(prefix)
       ? /^(\d+)-([0-9a-f]+\.\d+)-\d+-\d+$/.exec(name.slice(prefix.length))
       : null;
-    if (!owner || (await processTag(Number(owner[1]))) === owner[2]) continue;
-    const temporary = joinPath(folder, name);
+  const abandoned = await entriesOfGoneOwners(dirname(path), owner).catch(() => []);
+  for (const temporary of abandoned) {
     const info = await linkInfo(temporary).catch(() => undefined);
     if (!info || Date.now() - info.mtimeMs < ABANDONED_AFTER_MS) continue;
     await removePath(temporary).catch(() => {}); // another writer's sweep may have been first
   }
+}
+
+/**
+ * The entries of `folder` named after a process that is gone (or whose PID another process now
+ * has): `owner` finds the PID (group 1) and its {@linkcode processTag} (group 2) in a name, or
+ * null for a name that is not such an entry.
+ */
+async function entriesOfGoneOwners(
+  folder: string,
+  owner: (name: string) => RegExpExecArray | null,
+): Promise<string[]> {
+  const gone: string[] = [];
+  for (const name of await listDirectory(folder)) {
+    const found = owner(name);
+    if (found && (await processTag(Number(found[1]))) !== found[2]) {
+      gone.push(joinPath(folder, name));
+    }
+  }
+  return gone;
 }
 
 /**
@@ -2001,14 +2020,12 @@ async function removeAbandonedFolders(
   parent: string,
   log?: (line: string) => void,
 ): Promise<void> {
-  for (const name of await listDirectory(parent)) {
-    const owner = PRIVATE_FOLDER.exec(name);
-    if (!owner || (await processTag(Number(owner[1]))) === owner[2]) continue;
+  for (const folder of await entriesOfGoneOwners(parent, (name) => PRIVATE_FOLDER.exec(name))) {
     try {
-      await removePath(joinPath(parent, name), true);
+      await removePath(folder, true);
     } catch (error) {
       // In a shared temporary folder it may be another user's: theirs to remove. This run goes on.
-      log?.(`cannot remove the abandoned folder ${joinPath(parent, name)}: ${errorText(error)}`);
+      log?.(`cannot remove the abandoned folder ${folder}: ${errorText(error)}`);
     }
   }
 }

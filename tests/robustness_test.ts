@@ -370,9 +370,9 @@ describe("configure-docker's atomic replacement", () => {
       const result = await runCli(["configure-docker", "swept.example.com/team"], {
         env: own.env,
       });
-      assert.equal(result.code, 0, result.stderr);
       const left = new Set(await readdir(configDir));
       await own.cleanup();
+      assert.equal(result.code, 0, result.stderr);
       for (const which of ["dead", "deadBackup", "reused"] as const) {
         assert.ok(!left.has(files[which]), `${which}: ${files[which]} was removed`);
       }
