@@ -1,8 +1,8 @@
 /**
  * The `sauce-registry` command: the entry of the program, also when it runs as the Docker
  * credential helper `docker-credential-saucelabs` or as the kubelet's credential provider. Those
- * two, which Docker and the kubelet start for every pull, go straight to their own small entry;
- * the command line and its tables load only for the other commands.
+ * two, which Docker and the kubelet start for every pull, go straight to their own entries; the
+ * command line and its table load only for the other commands.
  *
  * @example
  * ```sh
@@ -13,8 +13,9 @@
  * @module
  */
 
-import { HELPER_PROGRAM, helperMain, providerMain } from "./_helper.ts";
-import { commandLineArgs, exit, programName } from "./_runtime.ts";
+import { HELPER_PROGRAM, helperMain } from "./src/helper.ts";
+import { providerMain } from "./src/kubelet.ts";
+import { commandLineArgs, exit, programName } from "./src/runtime.ts";
 
 /**
  * Run the command line and return the exit code.
@@ -33,8 +34,8 @@ export async function main(args: string[]): Promise<number> {
   if (args[0] === "kubelet-credential-provider") return await providerMain(args.slice(1));
   // Run through a symlink named like the helper, the program is the helper.
   if (programName() === HELPER_PROGRAM) return await helperMain(args);
-  const { cliMain } = await import("./_cli.ts");
-  return await cliMain(args);
+  const { cliMain } = await import("./src/cli/main.ts");
+  return await cliMain(args, import.meta.url);
 }
 
 if (import.meta.main) exit(await main(commandLineArgs()));

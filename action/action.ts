@@ -51,7 +51,8 @@ import {
   unconfigureDocker,
   UsageError,
 } from "../mod.ts";
-import { errorText, shellQuote } from "../_errors.ts";
+import { errorText } from "../src/errors.ts";
+import { shellQuote } from "../src/quote.ts";
 
 /** The helper's name in `credHelpers`. */
 const HELPER_NAME = "saucelabs";

@@ -1179,7 +1179,7 @@ async function sizeFigures(bench: Bench): Promise<void> {
     },
     {
       id: "sources",
-      figure: "sources: cli.ts, mod.ts, deps.ts and the internal _*.ts",
+      figure: "sources: cli.ts, mod.ts, deps.ts and src/",
       unit: "bytes",
       samples: [sources],
     },
@@ -1377,12 +1377,25 @@ interface Machine {
   gcloudHelper: string;
 }
 
-/** The program's own source files in a folder: cli.ts, mod.ts, deps.ts and the internal `_*.ts`. */
+/**
+ * The program's own source files in a folder: cli.ts, mod.ts, deps.ts and those under src/ (an
+ * older checkout's internal `_*.ts` at the top, too).
+ */
 async function programSources(dir: string): Promise<string[]> {
   const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    if (entry.isFile && /^(_[a-z_]+|cli|mod|deps)\.ts$/.test(entry.name)) names.push(entry.name);
-  }
+  const walk = async (folder: string, prefix: string) => {
+    for await (const entry of Deno.readDir(folder)) {
+      const name = `${prefix}${entry.name}`;
+      if (entry.isDirectory && (name === "src" || prefix.startsWith("src/"))) {
+        await walk(`${folder}/${entry.name}`, `${name}/`);
+      } else if (
+        entry.isFile && (/^(_[a-z_]+|cli|mod|deps)\.ts$/.test(name) || /^src\/.*\.ts$/.test(name))
+      ) {
+        names.push(name);
+      }
+    }
+  };
+  await walk(dir, "");
   return names.sort();
 }
 

@@ -6,7 +6,7 @@
 #
 # Targets: linux-x64 linux-arm64 linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64
 # windows-x64. Each binary is named sauce-registry-<version>-<target> (.exe for Windows), the
-# version taken from deno.json, which must equal VERSION in mod.ts.
+# version taken from deno.json, which must equal VERSION in src/version.ts.
 #
 # Reproducible: bun embeds the output file's name (/$bunfs/root/<name>) and nothing else of the
 # build machine, so the same commit gives the same bytes in any clone. Bun fetches each target's
@@ -67,11 +67,11 @@ command -v bun >/dev/null || fail "bun is not on PATH (npm install -g bun@1)"
 command -v sha256sum >/dev/null || fail "sha256sum is not on PATH (coreutils)"
 
 version=$(bun -e 'console.log(JSON.parse(require("fs").readFileSync("deno.json", "utf8")).version)')
-mod_version=$(sed -n 's/^export const VERSION = "\(.*\)";$/\1/p' mod.ts)
+mod_version=$(sed -n 's/^export const VERSION = "\(.*\)";$/\1/p' src/version.ts)
 [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]] ||
   fail "deno.json's version \"$version\" is not a semantic version"
 [ "$version" = "$mod_version" ] ||
-  fail "deno.json says version $version but mod.ts's VERSION is \"$mod_version\": make them equal"
+  fail "deno.json says version $version but src/version.ts's VERSION is \"$mod_version\": make them equal"
 
 if [ "$default_out" = 1 ]; then
   rm -rf "$out"

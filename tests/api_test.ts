@@ -781,7 +781,7 @@ describe("fetchToken: impossible dates, skewed clocks, where a 401 came from, ti
     assert.notEqual(second.password, first.password, "a token near its real expiry was reused");
   });
 
-  it("names the API host that refused the key and points at the other regions", async () => {
+  it("names the API host that refused the key, and no region for an explicit API URL", async () => {
     const error = await rejection(
       fetchToken(options({ credentials: { username: "alice", accessKey: WRONG_KEY } })),
     );
@@ -790,8 +790,34 @@ describe("fetchToken: impossible dates, skewed clocks, where a 401 came from, ti
       error.message,
       new RegExp(`at ${new URL(standIn.url).host} \\(an explicit API URL\\)`),
     );
-    assert.match(error.message, /us-west-1 or us-east-4 or eu-central-1 needs --region/);
+    assert.match(error.message, /check SAUCE_USERNAME and SAUCE_ACCESS_KEY$/);
+    assert.doesNotMatch(error.message, /region/i, "an explicit API URL has no region to change");
     assert.ok(!error.message.includes(WRONG_KEY));
+  });
+
+  it("points a refused key of a region at the other regions, in the caller's words", async () => {
+    const refuse = (_url: URL, _init: RequestInit) =>
+      Promise.resolve(new Response('{"message":"Unauthorized"}', { status: 401 }));
+    const error = await rejection(
+      fetchToken({ credentials: { username: "alice", accessKey: WRONG_KEY }, fetch: refuse }),
+    );
+    assert.ok(error instanceof AuthenticationError, String(error));
+    assert.match(error.message, /at api\.us-west-1\.saucelabs\.com \(region us-west-1\)/);
+    assert.match(
+      error.message,
+      /check SAUCE_USERNAME and SAUCE_ACCESS_KEY, and the region: an account of us-east-4 or eu-central-1 needs --region \(or SAUCE_REGION\)$/,
+    );
+    const named = await rejection(fetchToken({
+      credentials: { username: "alice", accessKey: WRONG_KEY },
+      region: "eu-central-1",
+      fetch: refuse,
+      settingNames: { credentials: "the action's inputs", region: "the region input" },
+    }));
+    assert.match(
+      named.message,
+      /check the action's inputs, and the region: an account of us-west-1 or us-east-4 needs the region input$/,
+    );
+    assert.ok(!`${error.message}${named.message}`.includes(WRONG_KEY));
   });
 
   it("gives up after SAUCE_REGISTRY_TIMEOUT when no limit is given, naming it", {

@@ -1,4 +1,4 @@
-// The command line's own parser (_args.ts) against the one it stands in for: Node's parseArgs
+// The command line's own parser (src/cli/args.ts) against the one it stands in for: Node's parseArgs
 // (node:util) in strict mode with positionals allowed, given the command table's real options.
 // Node itself answers (Bun's parseArgs words some refusals differently): the same results, and
 // the same message for every refusal.
@@ -6,8 +6,8 @@
 // Runs unchanged under `deno test -A` and `bun test`.
 
 import { assert, describe, it } from "./deps.ts";
-import { type ArgumentSpec, parseArguments } from "../_args.ts";
-import { parserOptions } from "../_commands.ts";
+import { type ArgumentSpec, parseArguments } from "../src/cli/args.ts";
+import { allOptions as parserOptions } from "../src/cli/commands.ts";
 import { requireNode24 } from "./fixtures/ci_runner.ts";
 import { run } from "./fixtures/services.ts";
 

@@ -33,7 +33,7 @@ import {
   SecretScanner,
 } from "./harness.ts";
 import { configureDocker } from "../mod.ts";
-import { DENO_HELPER_FLAGS } from "../_system.ts";
+import { DENO_HELPER_FLAGS } from "../src/install_helper.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
 const HOST = "registry.example.com";

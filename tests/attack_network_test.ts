@@ -25,7 +25,7 @@ import {
   resolveCredentials,
   UsageError,
 } from "../mod.ts";
-import { printable } from "../_errors.ts";
+import { printable } from "../src/errors.ts";
 
 // A username and key whose Basic credentials hold "+", "/" and padding, so that the standard,
 // URL-safe and unpadded forms all differ.

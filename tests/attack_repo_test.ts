@@ -11,7 +11,7 @@
 // Runs unchanged under `deno test -A` and `bun test`; each run drives both runtimes and the binary.
 
 import { Buffer } from "node:buffer";
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -29,10 +29,10 @@ const USERS = {
 /** The registry the user configured for the helper; no one connects to it. */
 const HOST = "127.0.0.1:5999";
 
-/** The files of sauce-registry a checkout holds, copied into the hostile repository. */
+/** The files and folders of sauce-registry a checkout holds, copied into the hostile repository. */
 async function toolFiles(): Promise<string[]> {
   return (await readdir(ROOT)).filter((name) =>
-    name === "deno.json" || /^(cli|mod|deps|_[a-z_]+)\.ts$/.test(name)
+    name === "deno.json" || name === "src" || /^(cli|mod|deps)\.ts$/.test(name)
   );
 }
 
@@ -100,7 +100,9 @@ export const loadOs = () => import("node:os");
 async function buildHostileRepository(repo: string, recorderUrl: string): Promise<string> {
   const checkout = join(repo, ".sauce-registry");
   await mkdir(checkout, { recursive: true });
-  for (const file of await toolFiles()) await copyFile(join(ROOT, file), join(checkout, file));
+  for (const file of await toolFiles()) {
+    await cp(join(ROOT, file), join(checkout, file), { recursive: true });
+  }
   for (const kind of PAYLOADS) {
     await writeFile(join(repo, `${kind}.ts`), payload(kind, repo, recorderUrl));
   }

@@ -199,7 +199,7 @@ describe("help, version and typos", () => {
       [["tokn"], /Unknown command "tokn": did you mean token\?/],
       [["stauts"], /did you mean status\?/],
       [["help", "lgoin"], /did you mean login\?/],
-      [["token", "--formt", "env"], /Unknown option '--formt': did you mean --format\?/],
+      [["token", "--formt", "env"], /Unknown option "--formt": did you mean --format\?/],
       [["completions", "bsh"], /did you mean bash\?/],
     ];
     for (const [args, message] of cases) {

@@ -24,8 +24,8 @@ import {
   requireTool,
   run,
 } from "./fixtures/services.ts";
-import { spawn as spawnTool } from "../_system.ts";
-import { TimeoutError } from "../_errors.ts";
+import { spawn as spawnTool } from "../src/process.ts";
+import { TimeoutError } from "../src/errors.ts";
 import {
   cliCommand,
   type CliResult,

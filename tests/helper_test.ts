@@ -33,7 +33,7 @@ import {
   type Sandbox,
   SecretScanner,
 } from "./harness.ts";
-import { DENO_HELPER_FLAGS } from "../_system.ts";
+import { DENO_HELPER_FLAGS } from "../src/install_helper.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
 const NOT_FOUND = "credentials not found in native keychain";

@@ -525,7 +525,11 @@ describe("kubelet-credential-provider", () => {
         const [call] = await kubeletStandIn.credentialsFor(image, extra);
         assert.equal(standIn.tokenRequestCount(), before + 1, "one token request");
         assert.equal(call.response.cacheKeyType, "Registry");
-        assert.deepEqual(Object.keys(call.response.auth), [host], "keyed by host and port");
+        assert.deepEqual(
+          Object.keys(call.response.auth),
+          [`${host}/team/`],
+          "keyed by the registry's path, host and port as the image spells them",
+        );
         assert.equal(
           JSON.parse(standIn.requests.at(-1)!.body).registry_url,
           `${host}/team`,
@@ -621,14 +625,14 @@ describe("kubelet-credential-provider", () => {
           args: [...serve, "--tool", "docker"],
           stdin: request({}),
           code: 2,
-          says: /Unknown argument "--tool"/,
+          says: /Unknown option "--tool": expected one of --registry, /,
         },
         {
           what: "--registry without a value",
           args: ["--registry"],
           stdin: request({}),
           code: 2,
-          says: /Option --registry needs a value/,
+          says: /Option '--registry <value>' argument missing/,
         },
         {
           what: "no registry to serve",
@@ -736,7 +740,7 @@ describe("kubelet-credential-provider", () => {
     });
     const kubeletStandIn = await kubelet(WAYS[0], config, node.env);
     const [call] = await kubeletStandIn.credentialsFor(`${host}/team/app:1`);
-    assert.deepEqual(Object.keys(call.response.auth), [host]);
+    assert.deepEqual(Object.keys(call.response.auth), [`${host}/team/`]);
     assert.equal(JSON.parse(standIn.requests.at(-1)!.body).registry_url, `${host}/team`);
     const pulled = await pullWith(`${host}/team/app:1`, call);
     assert.equal(pulled.code, 0, pulled.stderr);

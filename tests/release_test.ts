@@ -10,7 +10,7 @@ import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { requireTool, run, type RunResult } from "./fixtures/services.ts";
 import { ROOT, SecretScanner } from "./harness.ts";
-import { executableFileName, executableNames } from "../_system.ts";
+import { executableFileName, executableNames } from "../src/paths.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 
@@ -149,12 +149,12 @@ describe("deno task release", () => {
     scanner.check("binary stderr", token.stderr);
   });
 
-  it("refuses to build when mod.ts's VERSION is not deno.json's version", {
+  it("refuses to build when src/version.ts's VERSION is not deno.json's version", {
     timeout: 120_000,
   }, async () => {
     const copy = join(work, "mismatched");
     await copyRepository(copy);
-    const mod = join(copy, "mod.ts");
+    const mod = join(copy, "src", "version.ts");
     await writeFile(
       mod,
       (await readFile(mod, "utf8")).replace(
@@ -167,7 +167,9 @@ describe("deno task release", () => {
     assert.equal(result.code, 1, output(result));
     assert.match(
       result.stderr,
-      new RegExp(`deno\\.json says version ${version} but mod\\.ts's VERSION is "9\\.9\\.9"`),
+      new RegExp(
+        `deno\\.json says version ${version} but src/version\\.ts's VERSION is "9\\.9\\.9"`,
+      ),
     );
     assert.equal(await stat(out).catch(() => undefined), undefined, "nothing was built");
   });

@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { after, assert, before, describe, it } from "./deps.ts";
-import { sha256Hex } from "../_runtime.ts";
-import { simpleDotenv } from "../_store.ts";
+import { sha256Hex } from "../src/runtime.ts";
+import { simpleDotenv } from "../src/settings.ts";
 import {
   apiBaseUrl,
   ApiError,

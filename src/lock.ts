@@ -6,30 +6,31 @@
  *
  * @example
  * ```ts
- * import { holdLock } from "./_lock.ts";
- * await holdLock("/tmp/example.lock", async () => {}, { abortError: (signal) => signal.reason });
+ * import { holdLock } from "./lock.ts";
+ * await holdLock("/tmp/example.lock", async () => {});
  * ```
  *
  * @module
  */
 
-import { ConfigError } from "./_errors.ts";
-import { describeFileKind, linkInfo, processId, randomId, readRegularFile } from "./_runtime.ts";
+import { abortError, ConfigError } from "./errors.ts";
+import { ownerState, processIdentity } from "./process.ts";
 import {
   createExclusive,
-  processIdentity,
-  processStat,
+  describeFileKind,
+  linkInfo,
+  processId,
+  randomId,
+  readRegularFile,
   removePath,
   sleep,
   touchFile,
-} from "./_system.ts";
+} from "./runtime.ts";
 
 /** Options of {@linkcode holdLock}. */
 export interface LockOptions {
-  /** Aborting stops the wait for the lock. */
+  /** Aborting stops the wait for the lock (with the error {@linkcode abortError} makes). */
   signal?: AbortSignal;
-  /** The error to throw when the signal aborts the wait. */
-  abortError: (signal: AbortSignal) => Error;
 }
 
 /**
@@ -40,8 +41,11 @@ export interface LockOptions {
 const LOCK_STALE_MS = 5_000;
 /** How often a holder renews its lock's time stamp. */
 const LOCK_HEARTBEAT_MS = 1_000;
-/** No lock is kept longer than this, whoever holds it: a hung holder must not block for ever. */
-const LOCK_MAX_AGE_MS = 120_000;
+/**
+ * No lock is kept longer than this after it was taken, whoever holds it: a hung holder must not
+ * block for ever.
+ */
+export const LOCK_MAX_AGE_MS = 120_000;
 const LOCK_POLL_MS = 15;
 
 /** What a lock file records of its holder, so that waiters can tell whether it still runs. */
@@ -50,7 +54,7 @@ interface LockHolder {
   startTime?: string;
   bootId?: string;
   pidNamespace?: string;
-  /** When the lock was taken (ms since the epoch), for the age ceiling. */
+  /** When the lock was taken (ms since the epoch), for the age ceiling: not when the wait began. */
   created: number;
   nonce: string;
 }
@@ -60,25 +64,27 @@ interface LockHolder {
  * holder renews the file's time stamp every second. A lock is broken when its holder is gone:
  * no such process, a zombie, or another process under the same PID (a different start time),
  * where /proc can tell (same boot, same PID namespace); else when its time stamp is older than
- * 5 s; and always after 2 minutes.
+ * 5 s; and always 2 minutes after it was taken. A lock file that cannot be written (a full
+ * disk) fails the call, and leaves nothing behind.
  */
 export async function holdLock<T>(
   lockPath: string,
   work: () => Promise<T>,
-  options: LockOptions,
+  options: LockOptions = {},
 ): Promise<T> {
-  const { signal, abortError } = options;
-  const holder: LockHolder = {
-    ...(await processIdentity()),
-    created: Date.now(),
-    nonce: randomId(),
-  };
-  const stamp = JSON.stringify(holder);
+  const { signal } = options;
+  const identity = await processIdentity();
+  const nonce = randomId();
+  // Stamped anew at each try: the age ceiling counts from when the lock was taken.
+  const stampNow = () => JSON.stringify({ ...identity, created: Date.now(), nonce });
+  let stamp = stampNow();
   while (!(await createExclusive(lockPath, stamp, 0o600))) {
     if (signal?.aborted) throw abortError(signal);
     const abandoned = await abandonedLock(lockPath);
-    if (abandoned !== undefined && (await breakLock(lockPath, abandoned))) continue;
-    await sleep(LOCK_POLL_MS + Math.random() * LOCK_POLL_MS, signal).catch(() => {});
+    if (abandoned === undefined || !(await breakLock(lockPath, abandoned))) {
+      await sleep(LOCK_POLL_MS + Math.random() * LOCK_POLL_MS, signal).catch(() => {});
+    }
+    stamp = stampNow();
   }
   const heartbeat = setInterval(() => {
     // A beat that cannot be written only lets the lock age, so that a waiter may break it: that
@@ -121,29 +127,9 @@ async function abandonedLock(lockPath: string): Promise<string | undefined> {
   if (holder && now - holder.created > LOCK_MAX_AGE_MS) return text;
   // A live holder keeps its lock however long it takes (a slow API, retries): breaking it would
   // send every waiter to the API at once. The time stamp decides only where /proc cannot.
-  const alive = holder ? await holderIsAlive(holder) : undefined;
-  if (alive !== undefined) return alive ? undefined : text;
+  const state = holder ? await ownerState(holder) : "unknown";
+  if (state !== "unknown") return state === "alive" ? undefined : text;
   return now - info.mtimeMs > LOCK_STALE_MS ? text : undefined;
-}
-
-/**
- * Whether a lock's holder still runs, where /proc can tell: the same boot and PID namespace as
- * this process, and the PID names a process that is not a zombie and started when the holder
- * did. Undefined where that cannot be told.
- */
-async function holderIsAlive(holder: LockHolder): Promise<boolean | undefined> {
-  const me = await processIdentity();
-  if (
-    holder.startTime === undefined || me.startTime === undefined ||
-    holder.bootId === undefined || holder.bootId !== me.bootId ||
-    holder.pidNamespace === undefined || holder.pidNamespace !== me.pidNamespace
-  ) {
-    return undefined;
-  }
-  const stat = await processStat(holder.pid);
-  if (stat === "unknown") return undefined;
-  if (stat === "gone") return false;
-  return stat.startTime === holder.startTime && stat.state !== "Z" && stat.state !== "X";
 }
 
 /** A breaker is held for a moment only; one this old was left by a killed process. */

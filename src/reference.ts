@@ -5,14 +5,14 @@
  *
  * @example
  * ```ts
- * import { registryHost } from "./_registry.ts";
+ * import { registryHost } from "./reference.ts";
  * registryHost("https://registry.example.com/your-private-registry/"); // "registry.example.com"
  * ```
  *
  * @module
  */
 
-import { printable, UsageError } from "./_errors.ts";
+import { printable, UsageError } from "./errors.ts";
 
 /** A registry URL or image reference, taken apart. */
 export interface RegistryReference {
@@ -98,7 +98,7 @@ function checkHost(input: string, host: string): string {
  *
  * @example
  * ```ts
- * import { parseRegistry } from "./mod.ts";
+ * import { parseRegistry } from "@saucelabs-community/sauce-registry";
  * parseRegistry("https://registry.example.com/team/app:1.2/".replace(/\/$/, ""));
  * // { host: "registry.example.com", registryUrl: "registry.example.com/team/app", path: "team/app", tag: "1.2" }
  * ```
@@ -167,7 +167,7 @@ export function parseRegistry(input: string): RegistryReference {
  *
  * @example
  * ```ts
- * import { registryHost } from "./mod.ts";
+ * import { registryHost } from "@saucelabs-community/sauce-registry";
  * registryHost("https://registry.example.com/your-private-registry/"); // "registry.example.com"
  * ```
  *

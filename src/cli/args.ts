@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { parseArguments } from "./_args.ts";
+ * import { parseArguments } from "./args.ts";
  * const { values, positionals } = parseArguments(["token", "-h"], {
  *   help: { type: "boolean", short: "h" },
  * });
@@ -15,6 +15,8 @@
  *
  * @module
  */
+
+import { printable, unknownChoice, UsageError } from "../errors.ts";
 
 /** One option, as `parseArgs` takes it. */
 export interface ArgumentSpec {
@@ -130,4 +132,53 @@ export function parseArguments(
     }
   }
   return { values, positionals };
+}
+
+/**
+ * Parse a command line, as {@linkcode parseArguments} does, refusing what it refuses with a
+ * {@linkcode UsageError} that says what to do: an unknown option gets the list of known ones
+ * (and the nearest), a value that starts with a dash gets the `--name=VALUE` form.
+ *
+ * @example
+ * ```ts
+ * import { parseCommandLine } from "./args.ts";
+ * parseCommandLine(["--regstry", "x"], { registry: { type: "string" } });
+ * // throws: Unknown option "--regstry": expected one of --registry (did you mean --registry?)
+ * ```
+ *
+ * @param args The arguments, without the program's name.
+ * @param options The options, by long name.
+ * @param known The option names to offer when one is unknown; default all of `options`.
+ * @returns The options and the other arguments.
+ * @throws {UsageError} For anything {@linkcode parseArguments} refuses.
+ */
+export function parseCommandLine(
+  args: readonly string[],
+  options: Readonly<Record<string, ArgumentSpec>>,
+  known: readonly string[] = Object.keys(options),
+): ParsedArguments {
+  try {
+    return parseArguments(args, options);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    // The remedy comes on a later line of the message; keep it, since that line is what users need.
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
+    if (ambiguous) {
+      throw new UsageError(
+        `${ambiguous[0]}: for a value that starts with a dash, write ${ambiguous[1]}=VALUE`,
+      );
+    }
+    const unknown = /^Unknown option '(-{1,2})([^']*)'/.exec(message);
+    if (unknown) {
+      const names = known.map((name) => `--${name}`);
+      throw unknown[1] === "--"
+        ? unknownChoice("option", `--${unknown[2]}`, names)
+        : new UsageError(
+          `Unknown option "-${printable(unknown[2], 40)}": expected one of ${names.join(", ")}`,
+        );
+    }
+    throw new UsageError(
+      printable(message.split("\n")[0]).replace(/\.$/, "").replace(/^./, (c) => c.toUpperCase()),
+    );
+  }
 }

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { withCredHelpers } from "./_json_edit.ts";
+ * import { withCredHelpers } from "./json_edit.ts";
  * withCredHelpers('{"n": 1.0}', ["registry.example.com"], "saucelabs");
  * // '{"n": 1.0, "credHelpers": {"registry.example.com": "saucelabs"}}'
  * ```

@@ -4,9 +4,8 @@
  *
  * @example
  * ```ts
- * import { completionScript } from "./_completions.ts";
- * import { COMMANDS, PROGRAM } from "./_commands.ts";
- * console.log(completionScript("bash", PROGRAM, COMMANDS));
+ * import { completionScript } from "./completions.ts";
+ * console.log(completionScript("bash", "sauce-registry", [], []));
  * ```
  *
  * @module

@@ -1,10 +1,11 @@
 /**
- * Internal: the error classes of sauce-registry and the helpers that keep messages safe to show.
- * `mod.ts` re-exports the classes and `redact`; the rest is not public API.
+ * Internal: the error classes of sauce-registry and what keeps messages safe and helpful: secrets
+ * redacted, terminal controls stripped, and one way to say "unknown X: did you mean Y". `mod.ts`
+ * re-exports the classes and `redact`; the rest is not public API.
  *
  * @example
  * ```ts
- * import { UsageError } from "./_errors.ts";
+ * import { UsageError } from "./errors.ts";
  * throw new UsageError("Unknown region \"mars\": expected one of us-west-1, …");
  * ```
  *
@@ -29,7 +30,7 @@ export interface SauceRegistryErrorOptions {
  *
  * @example
  * ```ts
- * import { SauceRegistryError, fetchToken } from "./mod.ts";
+ * import { fetchToken, SauceRegistryError } from "./mod.ts";
  * try {
  *   await fetchToken({ credentials: { username: "u", accessKey: "k" } });
  * } catch (error) {
@@ -274,6 +275,22 @@ export class ConfigError extends SauceRegistryError {
 }
 
 /**
+ * The error an aborted signal stands for: its reason when that is one of ours, a
+ * {@linkcode TimeoutError} for a timeout's, else "Cancelled" (exit code 130).
+ *
+ * @param signal The aborted signal.
+ * @returns The error to throw.
+ */
+export function abortError(signal: AbortSignal): SauceRegistryError {
+  const reason = signal.reason;
+  if (reason instanceof SauceRegistryError) return reason;
+  if ((reason as { name?: string })?.name === "TimeoutError") {
+    return new TimeoutError("Timed out", { cause: reason });
+  }
+  return new SauceRegistryError("Cancelled", { cause: reason, exitCode: 130 });
+}
+
+/**
  * Replace every secret in a text by `***`, so that tool output and server answers can be shown.
  *
  * @example
@@ -331,17 +348,68 @@ export function printable(text: string, max = 80): string {
 }
 
 /**
- * Quote a value for a POSIX shell: single quotes, with any single quote spelled `'\''`.
+ * The nearest of some names to a mistyped one, if any is near enough to be what was meant: at
+ * most two edits apart (one for names of four letters or fewer), or the only one it starts.
+ *
+ * @param typed What was typed.
+ * @param names The names it could have meant.
+ * @returns The suggestion, or undefined.
+ */
+export function nearest(typed: string, names: readonly string[]): string | undefined {
+  const starting = names.filter((name) => typed.length >= 2 && name.startsWith(typed));
+  if (starting.length === 1) return starting[0];
+  let best: string | undefined;
+  let bestDistance = typed.length <= 4 ? 2 : 3;
+  for (const name of names) {
+    const distance = editDistance(typed, name);
+    if (distance < bestDistance) [best, bestDistance] = [name, distance];
+  }
+  return best;
+}
+
+/** Levenshtein distance, with a swap of two neighbours counting as one edit. */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) rows[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      rows[i][j] = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        rows[i][j] = Math.min(rows[i][j], rows[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return rows[a.length][b.length];
+}
+
+/**
+ * The one way to refuse a value that is not among the known ones: `Unknown region "eu-west":
+ * expected one of us-west-1, us-east-4, eu-central-1, staging (did you mean ...?)`. A long list
+ * (commands, options) is not spelled out, only the nearest name: `--help` lists them.
  *
  * @example
  * ```ts
- * import { shellQuote } from "./_errors.ts";
- * shellQuote("it's"); // "'it'\\''s'"
+ * import { unknownChoice } from "./errors.ts";
+ * unknownChoice("shell", "bsh", ["bash", "zsh", "fish"]).message;
+ * // 'Unknown shell "bsh": expected one of bash, zsh, fish (did you mean bash?)'
  * ```
  *
- * @param value The value.
- * @returns The quoted value.
+ * @param what What the value names (`region`, `tool`, `format`, `shell`, `command`, …).
+ * @param given The value given.
+ * @param choices The values known.
+ * @returns The usage error to throw.
  */
-export function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
+export function unknownChoice(what: string, given: string, choices: readonly string[]): UsageError {
+  const guess = nearest(given, choices);
+  const shown = `Unknown ${what} "${printable(given, 40)}"`;
+  if (choices.length > MAX_LISTED_CHOICES) {
+    return new UsageError(guess ? `${shown}: did you mean ${guess}?` : shown);
+  }
+  return new UsageError(
+    `${shown}: expected one of ${choices.join(", ")}${guess ? ` (did you mean ${guess}?)` : ""}`,
+  );
 }
+
+/** How many known values a message lists at most. */
+const MAX_LISTED_CHOICES = 8;

@@ -1,0 +1,213 @@
+/**
+ * Internal: sauce-registry's own files — settings read only when they are regular files, writes
+ * that are atomic and durable, edits under a cross-process lock (`lock.ts`, loaded when needed),
+ * private folders, and the one sweep of what killed processes left behind.
+ *
+ * @example
+ * ```ts
+ * import { writeFileAtomic } from "./files.ts";
+ * await writeFileAtomic("/tmp/example.json", "{}\n", 0o600);
+ * ```
+ *
+ * @module
+ */
+
+import { ConfigError, errorText, SauceRegistryError } from "./errors.ts";
+import { basename, dirname, joinPath, resolveSymlinks } from "./paths.ts";
+import { OWNER_NAME_PART, ownerInName, ownerNamePart, ownerState } from "./process.ts";
+import {
+  changeMode,
+  createSynced,
+  describeFileKind,
+  env,
+  fileInfo,
+  linkInfo,
+  listDirectory,
+  makeDirectory,
+  makeTempDirectory,
+  randomId,
+  readRegularFile,
+  removePath,
+  renameFile,
+  syncDirectory,
+} from "./runtime.ts";
+
+/**
+ * A settings file's text (the registries file, a Docker config, saucectl's file, a `.env` file);
+ * undefined when it does not exist. `/dev/null` reads as empty (how to say "no env file").
+ *
+ * @param path The file.
+ * @returns Its text.
+ * @throws {ConfigError} When it is not a regular file (a FIFO would wait for a writer for ever).
+ */
+export async function readSettingsText(path: string): Promise<string | undefined> {
+  if (path === "/dev/null") return "";
+  const file = await readRegularFile(path);
+  if (file === undefined) return undefined;
+  if (file.text === undefined) {
+    throw new ConfigError(
+      path,
+      `it is ${describeFileKind(file.info.kind)}, not a regular file; it was left unchanged`,
+    );
+  }
+  return file.text;
+}
+
+/**
+ * Write a file so that readers see the old or the new content, never half, even after a power
+ * loss: a temporary file in the same folder, flushed to the disk, then renamed over the target,
+ * then the folder flushed so that the rename itself is on the disk.
+ *
+ * The temporary file is named `TARGET.tmp-OWNER-RANDOM` after its writer (see
+ * {@linkcode sweepLeftovers}); a writer killed with SIGKILL leaves it behind, with a token or the
+ * Docker config's credentials in it, and a later write of the same target removes it.
+ *
+ * @param path The file.
+ * @param data Its new content.
+ * @param mode Its permissions.
+ */
+export async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
+  const owner = await ownerNamePart();
+  const prefix = `${basename(path)}.tmp-`;
+  const temporary = `${path}.tmp-${owner ?? `${randomId()}-unknown`}-${randomId()}`;
+  await sweepLeftovers(dirname(path), prefix);
+  try {
+    if (!(await createSynced(temporary, data, mode))) {
+      throw new SauceRegistryError(`Cannot write ${path}: ${temporary} exists`);
+    }
+    await changeMode(temporary, mode); // the umask may have narrowed it
+    await renameFile(temporary, path);
+  } catch (error) {
+    await removePath(temporary);
+    throw error;
+  }
+  await syncDirectory(dirname(path));
+}
+
+/** How old a leftover must be before a sweep removes it (its owner must be gone, too). */
+export const LEFTOVER_AGE_MS = 60_000;
+
+/**
+ * Remove what processes that are gone left in `folder` under names that start with `prefix` and
+ * go on with their owner ({@linkcode ownerNamePart}): temporary files of writes cut short,
+ * private folders of `exec` and `push` runs killed with SIGKILL. An entry goes only when both
+ * guards agree: its owner is gone as /proc tells in this boot and PID namespace (an owner of
+ * another namespace, such as a container sharing `/tmp` with the host, is never judged), and it
+ * was last changed over a minute ago.
+ *
+ * @param folder The folder.
+ * @param prefix What the names start with, before the owner.
+ * @param log Told about entries that could not be removed.
+ */
+export async function sweepLeftovers(
+  folder: string,
+  prefix: string,
+  log?: (line: string) => void,
+): Promise<void> {
+  const pattern = new RegExp(`^${escapeRegExp(prefix)}${OWNER_NAME_PART.source}-`);
+  let names: string[];
+  try {
+    names = await listDirectory(folder);
+  } catch {
+    return; // a folder that cannot be listed holds nothing this run can sweep
+  }
+  for (const name of names) {
+    const match = pattern.exec(name);
+    if (!match || (await ownerState(ownerInName(match))) !== "gone") continue;
+    const path = joinPath(folder, name);
+    const info = await linkInfo(path).catch(() => undefined);
+    if (!info || Date.now() - info.mtimeMs < LEFTOVER_AGE_MS) continue;
+    try {
+      await removePath(path, info.kind === "folder");
+    } catch (error) {
+      // In a shared temporary folder it may be another user's: theirs to remove. This run goes on.
+      log?.(`cannot remove the abandoned ${path}: ${errorText(error)}`);
+    }
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Private folders are named `sauce-registry-tmp-OWNER-RANDOM`. */
+const PRIVATE_FOLDER_PREFIX = "sauce-registry-tmp-";
+
+/**
+ * Where private folders go: `$XDG_RUNTIME_DIR/sauce-registry` when `XDG_RUNTIME_DIR` exists (the
+ * user's own, in memory, emptied when they log out), else the temporary folder (undefined).
+ */
+async function privateFoldersParent(): Promise<string | undefined> {
+  const runtimeDir = env("XDG_RUNTIME_DIR");
+  const info = runtimeDir ? await fileInfo(runtimeDir) : undefined;
+  if (!runtimeDir || !info || info.isFile) return undefined;
+  const parent = joinPath(runtimeDir, "sauce-registry");
+  await makeDirectory(parent, 0o700);
+  return parent;
+}
+
+/**
+ * Make a private folder (0700) for exec, push and tool logins, named after this process, and
+ * sweep the folders of processes that are gone ({@linkcode sweepLeftovers}): one killed with
+ * SIGKILL cannot clean up, and its folder may hold a token.
+ *
+ * @param log Told about abandoned folders that could not be removed.
+ * @returns The folder.
+ */
+export async function makePrivateFolder(log?: (line: string) => void): Promise<string> {
+  const owner = await ownerNamePart();
+  const dir = await makeTempDirectory(
+    `${PRIVATE_FOLDER_PREFIX}${owner ?? `${randomId()}-unknown`}-`,
+    await privateFoldersParent(),
+  );
+  await sweepLeftovers(dirname(dir), PRIVATE_FOLDER_PREFIX, log);
+  return dir;
+}
+
+/**
+ * Run `work` while holding a lock file, so that processes take turns (see `lock.ts`: who holds
+ * a lock, and when a waiter breaks it). Loaded only when a lock is needed: not on the credential
+ * helper's hot path.
+ *
+ * @param lockPath The lock file.
+ * @param work What to do while holding it.
+ * @param signal Aborting stops the wait for the lock.
+ * @returns What `work` returned.
+ */
+export async function withFileLock<T>(
+  lockPath: string,
+  work: () => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  const { holdLock } = await import("./lock.ts");
+  return await holdLock(lockPath, work, { signal });
+}
+
+/**
+ * Change a settings file safely: under a lock (concurrent writers lose nothing), following a
+ * symlink to its target, keeping its mode (0600 for a new file) and one backup (`.bak`, 0600: it
+ * can hold credentials that a later `docker logout` removed from the file), written atomically,
+ * and only when `edit` returns new text (undefined: no change).
+ *
+ * @param path The file.
+ * @param edit The new text from the old (undefined: the file does not exist).
+ * @param signal Aborting stops the wait for the lock.
+ * @returns Whether the file changed.
+ */
+export async function updateFile(
+  path: string,
+  edit: (existing: string | undefined) => string | undefined,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const target = await resolveSymlinks(path);
+  await makeDirectory(dirname(target), 0o700);
+  return await withFileLock(`${target}.lock`, async () => {
+    const existing = await readSettingsText(target);
+    const updated = edit(existing);
+    if (updated === undefined) return false;
+    const mode = (await fileInfo(target))?.mode ?? 0o600;
+    if (existing !== undefined) await writeFileAtomic(`${target}.bak`, existing, 0o600);
+    await writeFileAtomic(target, updated, mode);
+    return true;
+  }, signal);
+}
