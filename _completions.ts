@@ -95,14 +95,16 @@ function bashScript(
       allOptions.filter((option) => option.takesValue).map((option) => `--${option.name}`),
     ),
   ];
+  // One completion a line, read with mapfile: $(compgen …) unquoted would split "my file.env"
+  // in two and expand a file named "*". "-o filenames" has readline quote what it inserts.
   const valueCases = (options: readonly CompletableOption[], indent: string) =>
     options.filter((option) => option.takesValue).map((option) => {
       const reply = option.choices
-        ? `COMPREPLY=($(compgen -W ${quote(option.choices.join(" "))} -- "$value"))`
+        ? `mapfile -t COMPREPLY < <(compgen -W ${quote(option.choices.join(" "))} -- "$value")`
         : option.completeWith === "file"
-        ? `COMPREPLY=($(compgen -f -- "$value"))`
+        ? `compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$value")`
         : option.completeWith === "directory"
-        ? `COMPREPLY=($(compgen -d -- "$value"))`
+        ? `compopt -o filenames; mapfile -t COMPREPLY < <(compgen -d -- "$value")`
         : "COMPREPLY=()";
       return `${indent}--${option.name}) ${reply}; return 0 ;;`;
     }).join("\n");
@@ -151,6 +153,20 @@ ${fn}() {
     option=$previous
     value=$current
   fi
+  # The value as the shell will read it: my\\ f, 'my f and "my f all stand for "my f".
+  if [[ $value == \\'* ]]; then
+    value=\${value#\\'}
+  else
+    value=\${value#\\"}
+    local unquoted=""
+    while [[ $value == *\\\\* ]]; do
+      unquoted+=\${value%%\\\\*}
+      value=\${value#*\\\\}
+      unquoted+=\${value:0:1}
+      value=\${value:1}
+    done
+    value=$unquoted$value
+  fi
   local options positional
   case "$command" in
     "")
@@ -168,9 +184,9 @@ ${commandCases}
     return 0
   fi
   if [[ $current == -* ]]; then
-    COMPREPLY=($(compgen -W "$options" -- "$current"))
+    mapfile -t COMPREPLY < <(compgen -W "$options" -- "$current")
   else
-    COMPREPLY=($(compgen -W "$positional" -- "$current"))
+    mapfile -t COMPREPLY < <(compgen -W "$positional" -- "$current")
   fi
   return 0
 }

@@ -293,19 +293,43 @@ describe("shell completions", () => {
     return path;
   }
 
-  /** What the bash function answers for the words typed so far (the last one being completed). */
-  async function bashComplete(file: string, words: string[]): Promise<string[]> {
-    const quoted = words.map((word) => `'${word}'`).join(" ");
+  /**
+   * What the bash function answers for the words typed so far (the last one being completed),
+   * each word as the user typed it (quotes and backslashes included), and the `compopt` options
+   * it asked readline for (a stand-in records them: compopt works only under readline).
+   */
+  async function bashCompletion(
+    file: string,
+    words: string[],
+    cwd?: string,
+  ): Promise<{ replies: string[]; compopt: string[] }> {
+    const quoted = words.map((word) => `'${word.replaceAll("'", `'\\''`)}'`).join(" ");
     const result = await run("bash", [
       "--norc",
       "-c",
-      `source '${file}'; COMP_WORDS=(${quoted}); COMP_CWORD=${
+      `compopt() { COMPOPT+=("$*"); }; source '${file}'; COMP_WORDS=(${quoted}); COMP_CWORD=${
         words.length - 1
-      }; _sauce_registry; printf '%s\\n' "\${COMPREPLY[@]}"`,
-    ], { timeoutMs: 20_000 });
+      }; _sauce_registry; printf 'reply %s\\n' "\${COMPREPLY[@]}"; printf 'compopt %s\\n' "\${COMPOPT[@]}"`,
+    ], { timeoutMs: 20_000, cwd });
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stderr, "");
-    return result.stdout.split("\n").filter(Boolean);
+    const lines = result.stdout.split("\n");
+    const after = (prefix: string) =>
+      lines.filter((line) => line.startsWith(prefix) && line !== prefix)
+        .map((line) => line.slice(prefix.length));
+    return { replies: after("reply "), compopt: after("compopt ") };
+  }
+
+  async function bashComplete(file: string, words: string[], cwd?: string): Promise<string[]> {
+    return (await bashCompletion(file, words, cwd)).replies;
+  }
+
+  /** A folder of awkward names: a space, a `*` and a `*` inside, a folder with a space. */
+  async function awkwardFolder(box: Sandbox): Promise<string> {
+    const dir = join(box.dir, "awkward");
+    await mkdir(join(dir, "sub dir"), { recursive: true });
+    for (const name of ["my file.env", "*", "a*b"]) await writeFile(join(dir, name), "");
+    return dir;
   }
 
   it(
@@ -346,6 +370,36 @@ describe("shell completions", () => {
       assert.deepEqual(await bashComplete(file, ["sauce-registry", "help", "confi"]), [
         "configure-docker",
       ]);
+    },
+  );
+
+  it(
+    "bash: offers file names whole, spaces and * included, however the prefix was typed",
+    SLOW,
+    async () => {
+      const box = await sandbox();
+      const file = await script(box, "bash");
+      const dir = await awkwardFolder(box);
+      const complete = (...words: string[]) =>
+        bashComplete(file, ["sauce-registry", ...words], dir);
+      const everything = await bashCompletion(
+        file,
+        ["sauce-registry", "token", "--env-file", ""],
+        dir,
+      );
+      assert.deepEqual(everything.replies.sort(), ["*", "a*b", "my file.env", "sub dir"]);
+      // readline quotes what it inserts (my\ file.env, \*) and adds / to a folder.
+      assert.deepEqual(everything.compopt, ["-o filenames"]);
+      assert.deepEqual(await complete("login", "--env-file", "my"), ["my file.env"]);
+      assert.deepEqual(await complete("login", "--env-file", "a"), ["a*b"]);
+      assert.deepEqual(await complete("exec", "--env-file", "=", "my"), ["my file.env"]);
+      // What the user typed is read as the shell will read it.
+      assert.deepEqual(await complete("push", "--env-file", "my\\ f"), ["my file.env"]);
+      assert.deepEqual(await complete("status", "--env-file", "'my f"), ["my file.env"]);
+      assert.deepEqual(await complete("token", "--env-file", '"my f'), ["my file.env"]);
+      assert.deepEqual(await complete("token", "--env-file", "a\\*"), ["a*b"]);
+      assert.deepEqual(await complete("install-helper", "--dir", ""), ["sub dir"]);
+      assert.deepEqual(await complete("install-helper", "--dir", "sub\\ "), ["sub dir"]);
     },
   );
 
