@@ -5,7 +5,7 @@
 //
 // Runs unchanged under `deno test -A` and `bun test`.
 
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { cliCommand, type CliResult, makeSandbox, runCli, type Sandbox } from "./harness.ts";
@@ -403,6 +403,28 @@ describe("shell completions", () => {
     },
   );
 
+  it(
+    "bash: offers a command's choices for its first argument only, after options too",
+    SLOW,
+    async () => {
+      const box = await sandbox();
+      const file = await script(box, "bash");
+      const choices = ["get", "store", "erase", "list", "version"];
+      const complete = (...words: string[]) => bashComplete(file, ["sauce-registry", ...words]);
+      assert.deepEqual(await complete("credential-helper", ""), choices);
+      assert.deepEqual(await complete("credential-helper", "--no-cache", ""), choices);
+      assert.deepEqual(await complete("--help", "credential-helper", "--no-cache", "g"), ["get"]);
+      assert.deepEqual(await complete("credential-helper", "get", ""), []);
+      assert.deepEqual(await complete("credential-helper", "--no-cache", "get", ""), []);
+      assert.deepEqual(await complete("completions", "bash", ""), []);
+      assert.deepEqual(await complete("help", "token", ""), []);
+      // After "--" every word is an argument, not an option; "--" only goes after exec.
+      assert.deepEqual(await complete("exec", "--", "--he"), []);
+      assert.deepEqual(await complete("exec", "--he"), ["--help"]);
+      assert.deepEqual(await complete("--", "t"), []);
+    },
+  );
+
   it("zsh: loads without error and defines its completion function", SLOW, async () => {
     requireTool("zsh");
     const box = await sandbox();
@@ -440,53 +462,157 @@ describe("shell completions", () => {
     assert.ok((await complete("sauce-registry token --format ")).includes("k8s-secret"));
     assert.ok(!(await complete("sauce-registry logout --")).includes("--access-key-stdin"));
   });
-});
 
-describe("the library's surface", () => {
-  it("exports the API and none of the runtime plumbing the command line uses", () => {
-    const plumbing = [
-      "env",
-      "exit",
-      "writeStdout",
-      "writeStderr",
-      "readStdin",
-      "commandLineArgs",
-      "programName",
-      "stderrIsTerminal",
-      "stdinIsTerminal",
-      "onTerminationSignal",
-      "runtimeName",
-      "isRootUser",
-      "spawn",
-      "shellQuote",
-      "findOnPath",
-      "parseTimeoutSeconds",
-      "printable",
-      "errorText",
-      "isSauceLabsUrl",
-      "isSauceLabsOrLoopbackUrl",
-    ];
-    const exported = Object.keys(library);
-    const leaked = plumbing.filter((name) => exported.includes(name));
-    assert.deepEqual(leaked, [], `mod.ts exports plumbing: ${leaked.join(", ")}`);
-    for (
-      const api of [
-        "fetchToken",
-        "getToken",
-        "parseRegistry",
-        "login",
-        "logout",
-        "credentialHelper",
-        "configureDocker",
-        "withTemporaryAuth",
-        "pushImage",
-        "status",
-        "kubeletCredentialProvider",
-        "SauceRegistryError",
-        "CredentialsNotFoundError",
-      ]
-    ) {
-      assert.ok(exported.includes(api), `mod.ts does not export ${api}`);
+  it(
+    "fish: finds the command past options and their values, and offers choices for its first argument only",
+    SLOW,
+    async () => {
+      requireTool("fish");
+      const box = await sandbox();
+      const file = await script(box, "fish");
+      const complete = async (line: string) => {
+        const result = await run("fish", [
+          "--no-config",
+          "-c",
+          `source '${file}'; complete -C '${line}'`,
+        ], {
+          env: { HOME: box.env.HOME, PATH: box.env.PATH },
+          inheritEnv: false,
+          timeoutMs: 20_000,
+        });
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(result.stderr, "");
+        return result.stdout.split("\n").filter(Boolean).map((row) => row.split("\t")[0]).sort();
+      };
+      const choices = ["erase", "get", "list", "store", "version"];
+      assert.deepEqual(await complete("sauce-registry credential-helper "), choices);
+      assert.deepEqual(await complete("sauce-registry credential-helper --no-cache "), choices);
+      assert.deepEqual(await complete("sauce-registry -h credential-helper --no-cache g"), ["get"]);
+      assert.deepEqual(await complete("sauce-registry credential-helper get "), []);
+      assert.deepEqual(await complete("sauce-registry credential-helper --no-cache get "), []);
+      // A word after the command is an argument, not a command: help takes only --help, and
+      // "version" after credential-helper does not bring version's --json.
+      assert.deepEqual(await complete("sauce-registry help token --"), ["--help"]);
+      assert.deepEqual(await complete("sauce-registry credential-helper version --"), [
+        "--help",
+        "--no-cache",
+      ]);
+      // An option's value is not the command: --registry login does not make it login.
+      assert.deepEqual(await complete("sauce-registry token --registry login --t"), ["--timeout"]);
+      // After "--" every word is an argument, not an option; "--" only goes after exec.
+      assert.deepEqual(await complete("sauce-registry exec -- --he"), []);
+      assert.deepEqual(await complete("sauce-registry exec --he"), ["--help"]);
+      assert.deepEqual(await complete("sauce-registry -- t"), []);
+      assert.deepEqual(await complete("sauce-registry token --format "), [
+        "docker-config",
+        "env",
+        "expires-at",
+        "json",
+        "k8s-secret",
+        "password",
+        "username",
+      ]);
+    },
+  );
+
+  /**
+   * Each line as it stands after one TAB in an interactive zsh (run in `cwd`), with the matches
+   * the TAB offered.
+   */
+  async function zshComplete(
+    box: Sandbox,
+    cwd: string,
+    typed: string[],
+  ): Promise<{ buffer: string; matches: string[] }[]> {
+    requireTool("zsh");
+    const file = await script(box, "zsh");
+    const driver = join(box.dir, "zsh_driver.zsh");
+    const setup = join(box.dir, "zsh_setup.zsh");
+    await writeFile(driver, ZSH_DRIVER);
+    await writeFile(setup, ZSH_SETUP);
+    const out = join(box.dir, "zsh.out");
+    const result = await run("zsh", ["-f", driver, file, out, setup, ...typed], {
+      env: { HOME: box.env.HOME, PATH: box.env.PATH },
+      inheritEnv: false,
+      cwd,
+      timeoutMs: 50_000,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    // One "BUFFER:" row per line typed, after the "MATCH:" rows of its TAB.
+    const answers: { buffer: string; matches: string[] }[] = [];
+    let matches: string[] = [];
+    for (const row of (await readFile(out, "utf8")).split("\n")) {
+      if (row.startsWith("MATCH:")) matches.push(row.slice("MATCH:".length));
+      if (row.startsWith("BUFFER:")) {
+        answers.push({ buffer: row.slice("BUFFER:".length), matches });
+        matches = [];
+      }
+    }
+    assert.equal(answers.length, typed.length, `zsh answered ${JSON.stringify(answers)}`);
+    return answers;
+  }
+
+  it("zsh: offers a command's choices for its first argument only", SLOW, async () => {
+    const box = await sandbox();
+    const [noCache, second, third] = await zshComplete(box, box.dir, [
+      "sauce-registry credential-helper --no-cache ",
+      "sauce-registry credential-helper get ",
+      "sauce-registry completions zsh ",
+    ]);
+    assert.deepEqual(noCache.matches.sort(), ["erase", "get", "list", "store", "version"]);
+    // No second argument: what is left to offer is options.
+    for (const { matches } of [second, third]) {
+      assert.ok(matches.every((match) => match.startsWith("-")), matches.join());
     }
   });
 });
+
+/**
+ * Drives an interactive zsh through a pseudo-terminal (zpty): it reads ZSH_SETUP, then for each
+ * LINE types it and a TAB. Usage: zsh -f zsh_driver.zsh SCRIPT OUT SETUP LINE...
+ */
+const ZSH_DRIVER = `zmodload zsh/zpty
+export COMPLETION_SCRIPT=$1 COMPLETION_OUT=$2
+setup=$3
+shift 3
+: > $COMPLETION_OUT
+zpty completing zsh -f -i
+zpty -w completing "source \${(q)setup}"
+for line in "$@"; do
+  answered=$(( $(grep -c '^BUFFER:' $COMPLETION_OUT) + 1 ))
+  zpty -n -w completing "$line"$'\\t\\x18'
+  for attempt in {1..400}; do
+    (( $(grep -c '^BUFFER:' $COMPLETION_OUT) >= answered )) && break
+    sleep 0.05
+  done
+done
+zpty -d completing
+`;
+
+/**
+ * What the interactive zsh reads: the completion system and COMPLETION_SCRIPT, a compadd that
+ * writes each match offered to COMPLETION_OUT (`MATCH:`), and CTRL-X, which writes the line as
+ * it stands (`BUFFER:`) and clears it.
+ */
+const ZSH_SETUP = `PS1=
+autoload -Uz compinit && compinit -u -D
+source $COMPLETION_SCRIPT
+zstyle ':completion:*' insert-tab false
+compadd() {
+  # A call that only asks for the matches (-O, -A, -D) is the completion system's own business.
+  if (( \${\${@[1,(i)(-|--)]}[(I)-[OAD]]} )); then
+    builtin compadd "$@"
+    return
+  fi
+  local -a hits
+  builtin compadd -O hits "$@"
+  (( $#hits )) && print -rl -- MATCH:\${^hits} >> $COMPLETION_OUT
+  builtin compadd "$@"
+}
+show-buffer() {
+  print -r -- "BUFFER:$BUFFER" >> $COMPLETION_OUT
+  BUFFER=
+}
+zle -N show-buffer
+bindkey '^X' show-buffer
+`;
