@@ -211,7 +211,9 @@ function zshDescription(text: string): string {
 
 function zshOptionSpecs(options: readonly CompletableOption[]): string[] {
   return options.map((option) => {
-    const names = option.short ? `{-${option.short},--${option.name}}` : `--${option.name}`;
+    // "--name=": the value may follow in the same word after "=", as the parser takes it.
+    const long = `--${option.name}${option.takesValue ? "=" : ""}`;
+    const names = option.short ? `{-${option.short},${long}}` : long;
     const exclusive = option.short ? `(-${option.short} --${option.name})` : "";
     const action = !option.takesValue
       ? ""

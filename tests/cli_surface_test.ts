@@ -552,6 +552,27 @@ describe("shell completions", () => {
     return answers;
   }
 
+  it("zsh: completes file names with spaces and *, and values after --option=", SLOW, async () => {
+    const box = await sandbox();
+    const typed = [
+      "sauce-registry token --env-f",
+      "sauce-registry token --env-file my",
+      "sauce-registry token --env-file a",
+      "sauce-registry login --env-file=my",
+      "sauce-registry install-helper --dir=s",
+      "sauce-registry token --format=k8",
+    ];
+    const answers = await zshComplete(box, await awkwardFolder(box), typed);
+    assert.deepEqual(answers.map((answer) => answer.buffer), [
+      "sauce-registry token --env-file=",
+      "sauce-registry token --env-file my\\ file.env ",
+      "sauce-registry token --env-file a\\*b ",
+      "sauce-registry login --env-file=my\\ file.env ",
+      "sauce-registry install-helper --dir=sub\\ dir/",
+      "sauce-registry token --format=k8s-secret ",
+    ]);
+  });
+
   it("zsh: offers a command's choices for its first argument only", SLOW, async () => {
     const box = await sandbox();
     const [noCache, second, third] = await zshComplete(box, box.dir, [
