@@ -68,7 +68,23 @@ function isIpv6Literal(bracketed: string): boolean {
   }
 }
 
+/** How a character is named in a message: `U+212A`, which a look-alike letter cannot hide. */
+function codePointName(character: string): string {
+  return `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+}
+
 function checkHost(input: string, host: string): string {
+  // Checked as given, before toLowerCase(), which maps some non-ASCII letters to ASCII ones:
+  // "\u212A" (KELVIN SIGN) would become "k" and pass for a host nobody typed.
+  const foreign = /[^A-Za-z0-9.\-[\]:]/u.exec(host);
+  if (foreign) {
+    throw registryUsage(
+      input,
+      `the host has a character that is not an ASCII letter, digit, "-" or "." (${
+        codePointName(foreign[0])
+      })`,
+    );
+  }
   const match = /^(\[[0-9a-fA-F:.]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(host);
   if (!match) throw registryUsage(input, "the host is malformed");
   const [, name, port] = match;

@@ -5,7 +5,7 @@
 //
 // Runs unchanged under `deno test -A` and `bun test`.
 
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { cliCommand, type CliResult, makeSandbox, runCli, type Sandbox } from "./harness.ts";
@@ -293,19 +293,43 @@ describe("shell completions", () => {
     return path;
   }
 
-  /** What the bash function answers for the words typed so far (the last one being completed). */
-  async function bashComplete(file: string, words: string[]): Promise<string[]> {
-    const quoted = words.map((word) => `'${word}'`).join(" ");
+  /**
+   * What the bash function answers for the words typed so far (the last one being completed),
+   * each word as the user typed it (quotes and backslashes included), and the `compopt` options
+   * it asked readline for (a stand-in records them: compopt works only under readline).
+   */
+  async function bashCompletion(
+    file: string,
+    words: string[],
+    cwd?: string,
+  ): Promise<{ replies: string[]; compopt: string[] }> {
+    const quoted = words.map((word) => `'${word.replaceAll("'", `'\\''`)}'`).join(" ");
     const result = await run("bash", [
       "--norc",
       "-c",
-      `source '${file}'; COMP_WORDS=(${quoted}); COMP_CWORD=${
+      `compopt() { COMPOPT+=("$*"); }; source '${file}'; COMP_WORDS=(${quoted}); COMP_CWORD=${
         words.length - 1
-      }; _sauce_registry; printf '%s\\n' "\${COMPREPLY[@]}"`,
-    ], { timeoutMs: 20_000 });
+      }; _sauce_registry; printf 'reply %s\\n' "\${COMPREPLY[@]}"; printf 'compopt %s\\n' "\${COMPOPT[@]}"`,
+    ], { timeoutMs: 20_000, cwd });
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stderr, "");
-    return result.stdout.split("\n").filter(Boolean);
+    const lines = result.stdout.split("\n");
+    const after = (prefix: string) =>
+      lines.filter((line) => line.startsWith(prefix) && line !== prefix)
+        .map((line) => line.slice(prefix.length));
+    return { replies: after("reply "), compopt: after("compopt ") };
+  }
+
+  async function bashComplete(file: string, words: string[], cwd?: string): Promise<string[]> {
+    return (await bashCompletion(file, words, cwd)).replies;
+  }
+
+  /** A folder of awkward names: a space, a `*` and a `*` inside, a folder with a space. */
+  async function awkwardFolder(box: Sandbox): Promise<string> {
+    const dir = join(box.dir, "awkward");
+    await mkdir(join(dir, "sub dir"), { recursive: true });
+    for (const name of ["my file.env", "*", "a*b"]) await writeFile(join(dir, name), "");
+    return dir;
   }
 
   it(
@@ -349,6 +373,58 @@ describe("shell completions", () => {
     },
   );
 
+  it(
+    "bash: offers file names whole, spaces and * included, however the prefix was typed",
+    SLOW,
+    async () => {
+      const box = await sandbox();
+      const file = await script(box, "bash");
+      const dir = await awkwardFolder(box);
+      const complete = (...words: string[]) =>
+        bashComplete(file, ["sauce-registry", ...words], dir);
+      const everything = await bashCompletion(
+        file,
+        ["sauce-registry", "token", "--env-file", ""],
+        dir,
+      );
+      assert.deepEqual(everything.replies.sort(), ["*", "a*b", "my file.env", "sub dir"]);
+      // readline quotes what it inserts (my\ file.env, \*) and adds / to a folder.
+      assert.deepEqual(everything.compopt, ["-o filenames"]);
+      assert.deepEqual(await complete("login", "--env-file", "my"), ["my file.env"]);
+      assert.deepEqual(await complete("login", "--env-file", "a"), ["a*b"]);
+      assert.deepEqual(await complete("exec", "--env-file", "=", "my"), ["my file.env"]);
+      // What the user typed is read as the shell will read it.
+      assert.deepEqual(await complete("push", "--env-file", "my\\ f"), ["my file.env"]);
+      assert.deepEqual(await complete("status", "--env-file", "'my f"), ["my file.env"]);
+      assert.deepEqual(await complete("token", "--env-file", '"my f'), ["my file.env"]);
+      assert.deepEqual(await complete("token", "--env-file", "a\\*"), ["a*b"]);
+      assert.deepEqual(await complete("install-helper", "--dir", ""), ["sub dir"]);
+      assert.deepEqual(await complete("install-helper", "--dir", "sub\\ "), ["sub dir"]);
+    },
+  );
+
+  it(
+    "bash: offers a command's choices for its first argument only, after options too",
+    SLOW,
+    async () => {
+      const box = await sandbox();
+      const file = await script(box, "bash");
+      const choices = ["get", "store", "erase", "list", "version"];
+      const complete = (...words: string[]) => bashComplete(file, ["sauce-registry", ...words]);
+      assert.deepEqual(await complete("credential-helper", ""), choices);
+      assert.deepEqual(await complete("credential-helper", "--no-cache", ""), choices);
+      assert.deepEqual(await complete("--help", "credential-helper", "--no-cache", "g"), ["get"]);
+      assert.deepEqual(await complete("credential-helper", "get", ""), []);
+      assert.deepEqual(await complete("credential-helper", "--no-cache", "get", ""), []);
+      assert.deepEqual(await complete("completions", "bash", ""), []);
+      assert.deepEqual(await complete("help", "token", ""), []);
+      // After "--" every word is an argument, not an option; "--" only goes after exec.
+      assert.deepEqual(await complete("exec", "--", "--he"), []);
+      assert.deepEqual(await complete("exec", "--he"), ["--help"]);
+      assert.deepEqual(await complete("--", "t"), []);
+    },
+  );
+
   it("zsh: loads without error and defines its completion function", SLOW, async () => {
     requireTool("zsh");
     const box = await sandbox();
@@ -386,53 +462,178 @@ describe("shell completions", () => {
     assert.ok((await complete("sauce-registry token --format ")).includes("k8s-secret"));
     assert.ok(!(await complete("sauce-registry logout --")).includes("--access-key-stdin"));
   });
-});
 
-describe("the library's surface", () => {
-  it("exports the API and none of the runtime plumbing the command line uses", () => {
-    const plumbing = [
-      "env",
-      "exit",
-      "writeStdout",
-      "writeStderr",
-      "readStdin",
-      "commandLineArgs",
-      "programName",
-      "stderrIsTerminal",
-      "stdinIsTerminal",
-      "onTerminationSignal",
-      "runtimeName",
-      "isRootUser",
-      "spawn",
-      "shellQuote",
-      "findOnPath",
-      "parseTimeoutSeconds",
-      "printable",
-      "errorText",
-      "isSauceLabsUrl",
-      "isSauceLabsOrLoopbackUrl",
+  it(
+    "fish: finds the command past options and their values, and offers choices for its first argument only",
+    SLOW,
+    async () => {
+      requireTool("fish");
+      const box = await sandbox();
+      const file = await script(box, "fish");
+      const complete = async (line: string) => {
+        const result = await run("fish", [
+          "--no-config",
+          "-c",
+          `source '${file}'; complete -C '${line}'`,
+        ], {
+          env: { HOME: box.env.HOME, PATH: box.env.PATH },
+          inheritEnv: false,
+          timeoutMs: 20_000,
+        });
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(result.stderr, "");
+        return result.stdout.split("\n").filter(Boolean).map((row) => row.split("\t")[0]).sort();
+      };
+      const choices = ["erase", "get", "list", "store", "version"];
+      assert.deepEqual(await complete("sauce-registry credential-helper "), choices);
+      assert.deepEqual(await complete("sauce-registry credential-helper --no-cache "), choices);
+      assert.deepEqual(await complete("sauce-registry -h credential-helper --no-cache g"), ["get"]);
+      assert.deepEqual(await complete("sauce-registry credential-helper get "), []);
+      assert.deepEqual(await complete("sauce-registry credential-helper --no-cache get "), []);
+      // A word after the command is an argument, not a command: help takes only --help, and
+      // "version" after credential-helper does not bring version's --json.
+      assert.deepEqual(await complete("sauce-registry help token --"), ["--help"]);
+      assert.deepEqual(await complete("sauce-registry credential-helper version --"), [
+        "--help",
+        "--no-cache",
+      ]);
+      // An option's value is not the command: --registry login does not make it login.
+      assert.deepEqual(await complete("sauce-registry token --registry login --t"), ["--timeout"]);
+      // After "--" every word is an argument, not an option; "--" only goes after exec.
+      assert.deepEqual(await complete("sauce-registry exec -- --he"), []);
+      assert.deepEqual(await complete("sauce-registry exec --he"), ["--help"]);
+      assert.deepEqual(await complete("sauce-registry -- t"), []);
+      assert.deepEqual(await complete("sauce-registry token --format "), [
+        "docker-config",
+        "env",
+        "expires-at",
+        "json",
+        "k8s-secret",
+        "password",
+        "username",
+      ]);
+    },
+  );
+
+  /**
+   * Each line as it stands after one TAB in an interactive zsh (run in `cwd`), with the matches
+   * the TAB offered.
+   */
+  async function zshComplete(
+    box: Sandbox,
+    cwd: string,
+    typed: string[],
+  ): Promise<{ buffer: string; matches: string[] }[]> {
+    requireTool("zsh");
+    const file = await script(box, "zsh");
+    const driver = join(box.dir, "zsh_driver.zsh");
+    const setup = join(box.dir, "zsh_setup.zsh");
+    await writeFile(driver, ZSH_DRIVER);
+    await writeFile(setup, ZSH_SETUP);
+    const out = join(box.dir, "zsh.out");
+    const result = await run("zsh", ["-f", driver, file, out, setup, ...typed], {
+      env: { HOME: box.env.HOME, PATH: box.env.PATH },
+      inheritEnv: false,
+      cwd,
+      timeoutMs: 50_000,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    // One "BUFFER:" row per line typed, after the "MATCH:" rows of its TAB.
+    const answers: { buffer: string; matches: string[] }[] = [];
+    let matches: string[] = [];
+    for (const row of (await readFile(out, "utf8")).split("\n")) {
+      if (row.startsWith("MATCH:")) matches.push(row.slice("MATCH:".length));
+      if (row.startsWith("BUFFER:")) {
+        answers.push({ buffer: row.slice("BUFFER:".length), matches });
+        matches = [];
+      }
+    }
+    assert.equal(answers.length, typed.length, `zsh answered ${JSON.stringify(answers)}`);
+    return answers;
+  }
+
+  it("zsh: completes file names with spaces and *, and values after --option=", SLOW, async () => {
+    const box = await sandbox();
+    const typed = [
+      "sauce-registry token --env-f",
+      "sauce-registry token --env-file my",
+      "sauce-registry token --env-file a",
+      "sauce-registry login --env-file=my",
+      "sauce-registry install-helper --dir=s",
+      "sauce-registry token --format=k8",
     ];
-    const exported = Object.keys(library);
-    const leaked = plumbing.filter((name) => exported.includes(name));
-    assert.deepEqual(leaked, [], `mod.ts exports plumbing: ${leaked.join(", ")}`);
-    for (
-      const api of [
-        "fetchToken",
-        "getToken",
-        "parseRegistry",
-        "login",
-        "logout",
-        "credentialHelper",
-        "configureDocker",
-        "withTemporaryAuth",
-        "pushImage",
-        "status",
-        "kubeletCredentialProvider",
-        "SauceRegistryError",
-        "CredentialsNotFoundError",
-      ]
-    ) {
-      assert.ok(exported.includes(api), `mod.ts does not export ${api}`);
+    const answers = await zshComplete(box, await awkwardFolder(box), typed);
+    assert.deepEqual(answers.map((answer) => answer.buffer), [
+      "sauce-registry token --env-file=",
+      "sauce-registry token --env-file my\\ file.env ",
+      "sauce-registry token --env-file a\\*b ",
+      "sauce-registry login --env-file=my\\ file.env ",
+      "sauce-registry install-helper --dir=sub\\ dir/",
+      "sauce-registry token --format=k8s-secret ",
+    ]);
+  });
+
+  it("zsh: offers a command's choices for its first argument only", SLOW, async () => {
+    const box = await sandbox();
+    const [noCache, second, third] = await zshComplete(box, box.dir, [
+      "sauce-registry credential-helper --no-cache ",
+      "sauce-registry credential-helper get ",
+      "sauce-registry completions zsh ",
+    ]);
+    assert.deepEqual(noCache.matches.sort(), ["erase", "get", "list", "store", "version"]);
+    // No second argument: what is left to offer is options.
+    for (const { matches } of [second, third]) {
+      assert.ok(matches.every((match) => match.startsWith("-")), matches.join());
     }
   });
 });
+
+/**
+ * Drives an interactive zsh through a pseudo-terminal (zpty): it reads ZSH_SETUP, then for each
+ * LINE types it and a TAB. Usage: zsh -f zsh_driver.zsh SCRIPT OUT SETUP LINE...
+ */
+const ZSH_DRIVER = `zmodload zsh/zpty
+export COMPLETION_SCRIPT=$1 COMPLETION_OUT=$2
+setup=$3
+shift 3
+: > $COMPLETION_OUT
+zpty completing zsh -f -i
+zpty -w completing "source \${(q)setup}"
+for line in "$@"; do
+  answered=$(( $(grep -c '^BUFFER:' $COMPLETION_OUT) + 1 ))
+  zpty -n -w completing "$line"$'\\t\\x18'
+  for attempt in {1..400}; do
+    (( $(grep -c '^BUFFER:' $COMPLETION_OUT) >= answered )) && break
+    sleep 0.05
+  done
+done
+zpty -d completing
+`;
+
+/**
+ * What the interactive zsh reads: the completion system and COMPLETION_SCRIPT, a compadd that
+ * writes each match offered to COMPLETION_OUT (`MATCH:`), and CTRL-X, which writes the line as
+ * it stands (`BUFFER:`) and clears it.
+ */
+const ZSH_SETUP = `PS1=
+autoload -Uz compinit && compinit -u -D
+source $COMPLETION_SCRIPT
+zstyle ':completion:*' insert-tab false
+compadd() {
+  # A call that only asks for the matches (-O, -A, -D) is the completion system's own business.
+  if (( \${\${@[1,(i)(-|--)]}[(I)-[OAD]]} )); then
+    builtin compadd "$@"
+    return
+  fi
+  local -a hits
+  builtin compadd -O hits "$@"
+  (( $#hits )) && print -rl -- MATCH:\${^hits} >> $COMPLETION_OUT
+  builtin compadd "$@"
+}
+show-buffer() {
+  print -r -- "BUFFER:$BUFFER" >> $COMPLETION_OUT
+  BUFFER=
+}
+zle -N show-buffer
+bindkey '^X' show-buffer
+`;

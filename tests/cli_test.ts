@@ -298,6 +298,24 @@ describe("usage errors, help and version", () => {
     );
   });
 
+  it("refuses a registry host with a non-ASCII letter before asking Sauce", SLOW, async () => {
+    const box = await sandbox();
+    const before = standIn.requests.length;
+    // KELVIN SIGN lower-cases to "k"; LONG S and DOTTED CAPITAL I do not, but are no better.
+    const hosts = ["re\u212Aistry.example.com", "regi\u017Ftry.example.com", "\u0130o.example.com"];
+    // printsPassword: were one accepted, the test should fail on its exit code, not on the scan.
+    const results = await Promise.all(
+      hosts.map((host) => cli(box, ["token", host], { printsPassword: true })),
+    );
+    results.forEach((result, index) => {
+      assertUsageError(result, /^error: Invalid registry .*not an ASCII letter/);
+      assert.ok(result.stderr.includes(hosts[index]), `names the input:\n${result.stderr}`);
+    });
+    const flag = await cli(box, ["login", "--registry", "re\u212Aistry.example.com/team"]);
+    assertUsageError(flag, /U\+212A/);
+    assert.equal(standIn.requests.length, before);
+  });
+
   it("prints the overview on stderr and exits 2 when no command is given", SLOW, async () => {
     const box = await sandbox();
     const result = await cli(box, []);

@@ -163,6 +163,52 @@ describe("parseRegistry and registryHost", () => {
     assert.ok(!error.message.includes("\x1b"), JSON.stringify(error.message));
   });
 
+  it("refuses a host with a non-ASCII character, even one that lower-cases to ASCII", () => {
+    // "\u212A" (KELVIN SIGN) lower-cases to "k": a check made after toLowerCase() let it through.
+    const characters = [
+      "\u212A", // KELVIN SIGN, lower-cases to "k"
+      "\u0130", // LATIN CAPITAL LETTER I WITH DOT ABOVE, lower-cases to "i" + U+0307
+      "\u017F", // LATIN SMALL LETTER LONG S, upper-cases to "S"
+      "\u0435", // CYRILLIC SMALL LETTER IE, looks like "e"
+      "\uFF45", // FULLWIDTH LATIN SMALL LETTER E
+      "\u00DF", // LATIN SMALL LETTER SHARP S
+      "\u{1D41E}", // MATHEMATICAL BOLD SMALL E, outside the BMP
+    ];
+    for (const character of characters) {
+      const shown = `U+${character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+      for (
+        const input of [
+          `${character}registry.example.com`,
+          `https://regi${character}try.example.com/team/app:1.0`,
+          `registry.example.com${character}:5000/team`,
+          `${character}:5000/team`,
+        ]
+      ) {
+        const error = assertUsageError(() => parseRegistry(input), `${shown} in ${input}`);
+        assert.match(error.message, /not an ASCII letter/, input);
+        assert.ok(error.message.includes(`(${shown})`), `${shown}: ${error.message}`);
+        assertUsageError(() => registryHost(input), `${shown} in ${input}`);
+      }
+    }
+  });
+
+  it("refuses every character that lower-cases to ASCII without being ASCII", () => {
+    let found = 0;
+    for (let code = 0x80; code <= 0x10ffff; code++) {
+      if (code >= 0xd800 && code <= 0xdfff) continue;
+      const character = String.fromCodePoint(code);
+      // deno-lint-ignore no-control-regex
+      if (!/^[\x00-\x7f]+$/.test(character.toLowerCase())) continue;
+      found++;
+      assertUsageError(
+        () => parseRegistry(`re${character}g.example.com`),
+        `U+${code.toString(16)}`,
+      );
+    }
+    // Unicode has at least the KELVIN SIGN; none found means the search itself is broken.
+    assert.ok(found >= 1, `found ${found}`);
+  });
+
   it("either returns a plain lower-case host or throws a UsageError, for 2000 generated inputs", () => {
     const random = mulberry32(0x5a0c_e2e9);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
