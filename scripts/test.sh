@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DENO_VERSION=2.9.6
-BUN_VERSION=1.4.5
+source scripts/build_policy.sh # BUN_VERSION: the Bun that builds the binaries the tests run
 # The GitHub Action runs on the Actions runner's node24: its tests run it with Node 24 from npm.
 NODE_MAJOR=24
 TOOLS_DIR=${SAUCE_REGISTRY_TOOLS:-$PWD/.tools}
