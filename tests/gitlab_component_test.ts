@@ -178,6 +178,7 @@ describe("the GitLab CI/CD component", () => {
     assert.match(main.stdout, new RegExp(`^sauce-registry ${version.replace(/\./g, "\\.")}$`, "m"));
     // One token when the job starts (the key is checked), reused by both skopeo calls.
     assert.equal(standIn.tokenRequestCount(), before + 1);
+    assert.doesNotMatch(`${main.stdout}${main.stderr}`, /not on PATH/, "no PATH advice in CI logs");
     for (const issued of standIn.issued) scanner.add(issued.password);
     scanner.check("job output", main.stdout, main.stderr);
     assert.equal(after.code, 0, output(after));
