@@ -10,7 +10,8 @@
 #
 # Which Bun (pinned: a build by another version is refused), on which machine, and the flags of
 # each target: scripts/build_policy.sh, shared with scripts/compile.sh. Bun fetches each target's
-# runtime from the npm registry the first time.
+# runtime from the npm registry the first time. Tag the release's commit with the version as it is
+# (0.1.0, no "v"): the tag README's install, GitHub Action and GitLab recipes name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
