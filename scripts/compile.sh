@@ -6,8 +6,10 @@
 #
 # Release binaries (every platform, Windows included, with SHA256SUMS): scripts/release.sh.
 #
-# Each binary lands in dist/<runtime>/<target>/. Both compilers download the runtime base for a
-# foreign target from their project's servers, so this needs the internet.
+# Each binary lands in dist/<runtime>/<target>/. deno compile downloads the runtime base for a
+# target from Deno's servers, so it needs the internet; Bun fetches its targets' runtimes from the
+# npm registry. The Bun builds follow scripts/build_policy.sh, as releases do: the pinned Bun, on
+# linux x64, bytecode for the linux-x64 target only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,11 +28,10 @@ case "${1:-}" in
     done
     ;;
   bun)
-    for target in bun-linux-x64 bun-linux-arm64 bun-linux-x64-musl bun-linux-arm64-musl \
-      bun-darwin-x64 bun-darwin-arm64; do
-      bun build --compile --minify --bytecode --format=esm --no-compile-autoload-dotenv \
-        --no-compile-autoload-bunfig --target="$target" cli.ts \
-        --outfile "dist/bun/$target/sauce-registry"
+    source scripts/build_policy.sh
+    require_build_machine
+    for target in linux-x64 linux-arm64 linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64; do
+      bun_compile "$target" "dist/bun/bun-$target/sauce-registry"
     done
     ;;
   *)

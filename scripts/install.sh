@@ -5,6 +5,7 @@
 #   sh install.sh --from DIR_OR_URL [--dir BINDIR] [--version VERSION] [--target TARGET]
 #
 #   --from     the release: a folder, or an https:// URL, holding SHA256SUMS and the binaries
+#              (plain http:// only from 127.0.0.1, localhost or [::1] on this machine)
 #   --dir      where to install; default /usr/local/bin when writable, else ~/.local/bin
 #   --version  the version to install (default: the one SHA256SUMS lists)
 #   --target   the platform, instead of this machine's: linux-x64, linux-arm64, linux-x64-musl,
@@ -19,6 +20,9 @@ set -eu
 TARGETS="linux-x64 linux-arm64 linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64"
 
 say() { printf 'install.sh: %s\n' "$*" >&2; }
+# What a user or a file gave, fit for a message: anything unprintable (an escape sequence that
+# would drive the terminal) shows as ?.
+printable() { printf '%s' "$1" | LC_ALL=C tr -c '[:print:]' '?'; }
 fail() {
   say "error: $*"
   exit 1
@@ -48,10 +52,10 @@ while [ $# -gt 0 ]; do
       shift
       ;;
     -h | --help)
-      sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"
       exit 0
       ;;
-    *) usage_error "unknown argument: $1" ;;
+    *) usage_error "unknown argument: $(printable "$1")" ;;
   esac
   [ -n "$value" ] || usage_error "--$option needs a value"
   case $option in
@@ -62,16 +66,59 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# One rule for a version, whether from --version or from a name SHA256SUMS lists: it becomes part
+# of a file name and of messages, so a digit first, then letters, digits and . + - only.
+is_version() {
+  case $1 in
+    "" | [!0-9]* | *[!0-9A-Za-z.+-]*) return 1 ;;
+  esac
+}
+
 [ -n "$from" ] || usage_error "--from is required: the release's folder or URL (where SHA256SUMS is)"
-case $version in
-  *[!0-9A-Za-z.+-]*) usage_error "--version expects a version such as 1.2.3, got \"$version\"" ;;
-esac
+if [ -n "$version" ] && ! is_version "$version"; then
+  usage_error "--version expects a version such as 1.2.3, got \"$(printable "$version")\""
+fi
 if [ -n "$target" ]; then
   case " $TARGETS " in
     *" $target "*) ;;
-    *) usage_error "--target expects one of: $TARGETS; got \"$target\"" ;;
+    *) usage_error "--target expects one of: $TARGETS; got \"$(printable "$target")\"" ;;
   esac
 fi
+
+# A release URL names a folder: no user info (user@host tells curl and wget to go to host), no
+# query or fragment (the file names are appended to it). Plain http:// only when the host is
+# exactly this machine's loopback, so that SHA256SUMS cannot come from another machine unchecked.
+case $from in
+  http://* | https://*)
+    case $from in
+      *[!]A-Za-z0-9._~:/%+=,[-]*) usage_error "--from expects a URL of letters, digits and . _ ~ : / % + = , [ ] - only (no user@host, ? or #), got \"$(printable "$from")\"" ;;
+    esac
+    authority=${from#*://}
+    authority=${authority%%/*}
+    case $authority in
+      \[*) host=${authority%%]*}] ;;
+      *) host=${authority%%:*} ;;
+    esac
+    port=${authority#"$host"}
+    case $port in
+      "") ;;
+      : | :*[!0-9]*) usage_error "--from: the port in $from is not a number" ;;
+      :*) ;;
+      *) usage_error "--from: $from has a malformed host" ;;
+    esac
+    [ -n "$host" ] || usage_error "--from: $from names no host"
+    case $from in
+      http://*)
+        case $host in
+          127.0.0.1 | localhost | \[::1\]) ;;
+          *) usage_error "--from: plain http:// is accepted only from this machine (http://127.0.0.1, http://localhost or http://[::1]), got host $host: use https://" ;;
+        esac
+        ;;
+    esac
+    ;;
+  *://*) usage_error "--from expects a folder or an https:// URL, got \"$(printable "$from")\"" ;;
+  *) [ -d "$from" ] || fail "--from $(printable "$from"): no such folder" ;;
+esac
 
 # musl (Alpine) or glibc: glibc answers GNU_LIBC_VERSION; musl's ldd names itself.
 is_musl() {
@@ -110,26 +157,18 @@ this_target() {
 
 [ -n "$target" ] || target=$(this_target)
 
-case $from in
-  https://*) ;;
-  http://127.* | http://localhost | http://localhost[:/]* | http://\[::1\]*) ;;
-  http://*) fail "plain http:// is accepted only from this machine (127.0.0.1, localhost, [::1]): use https://" ;;
-  *://*) fail "--from expects a folder or an https:// URL, got $from" ;;
-  *) [ -d "$from" ] || fail "--from $from: no such folder" ;;
-esac
-
+source_shown=$(printable "$from")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sauce-registry-install.XXXXXX")
-staged=
-staged_link=
+stage=
 cleanup() {
   rm -rf "$tmp"
-  if [ -n "$staged" ]; then rm -f "$staged"; fi
-  if [ -n "$staged_link" ]; then rm -f "$staged_link"; fi
+  if [ -n "$stage" ]; then rm -rf "$stage"; fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-# fetch NAME DEST: from the release folder or URL.
+# fetch NAME DEST: from the release folder or URL. A redirect must lead to https:// (curl refuses
+# others itself; wget follows any, so its record of the answers is read after it).
 fetch() {
   case $from in
     http://* | https://*)
@@ -137,13 +176,30 @@ fetch() {
       if command -v curl >/dev/null 2>&1; then
         curl -fsSL --retry 3 --proto '=https,http' --proto-redir '=https' -o "$2" "$url"
       elif command -v wget >/dev/null 2>&1; then
-        wget -q -O "$2" "$url"
+        wget -q -S -O "$2" "$url" 2>"$tmp/wget.log" || return 1
+        if ! redirects_stay_on_https <"$tmp/wget.log"; then
+          rm -f "$2"
+          fail "$url was redirected to plain http:// (or to another scheme): refusing it; nothing was installed"
+        fi
       else
         fail "downloading needs curl or wget"
       fi
       ;;
     *) [ -f "$from/$1" ] && cp "$from/$1" "$2" ;;
   esac
+}
+
+# The server answers wget -S prints (GNU and BusyBox): each Location must be an https:// URL or a
+# path on the same server (/…, not //host/…).
+redirects_stay_on_https() {
+  awk '
+    tolower($1) == "location:" {
+      target = tolower($2)
+      if (target ~ /^https:\/\//) next
+      if (target ~ /^\// && target !~ /^\/\//) next
+      bad = 1
+    }
+    END { exit bad }'
 }
 
 sha256_of() {
@@ -159,7 +215,8 @@ sha256_of() {
 }
 
 sums="$tmp/SHA256SUMS"
-fetch SHA256SUMS "$sums" || fail "cannot get SHA256SUMS from $from: a release holds one beside its binaries"
+fetch SHA256SUMS "$sums" ||
+  fail "cannot get SHA256SUMS from $source_shown: a release holds one beside its binaries"
 
 # The binaries SHA256SUMS lists for this target ("HASH  NAME", or "HASH *NAME" in binary mode).
 if [ -z "$version" ]; then
@@ -169,22 +226,28 @@ if [ -z "$version" ]; then
       v = substr(name, 16, length(name) - 15 - length(suffix))
       if (!(v in seen)) { seen[v] = 1; print v }
     }' "$sums")
+  [ -n "$version" ] || fail "SHA256SUMS in $source_shown lists no sauce-registry binary for $target"
+  set -f # the names are data: no * or ? in them may expand
+  for listed in $version; do
+    is_version "$listed" ||
+      fail "SHA256SUMS in $source_shown names a $target binary whose version is not a version such as 1.2.3 (\"$(printable "$listed")\"); nothing was installed"
+  done
+  set +f
   case $version in
-    "") fail "SHA256SUMS in $from lists no sauce-registry binary for $target" ;;
     *"
-"*) fail "SHA256SUMS in $from lists several versions for $target ($(echo "$version" | tr '\n' ' ')): pass --version" ;;
+"*) fail "SHA256SUMS in $source_shown lists several versions for $target ($(echo "$version" | tr '\n' ' ')): pass --version" ;;
   esac
 fi
 name="sauce-registry-$version-$target"
 expected=$(awk -v name="$name" '$2 == name || $2 == "*" name { print $1 }' "$sums")
 case $expected in
-  "") fail "SHA256SUMS in $from has no checksum for $name: refusing to install an unchecked binary; nothing was installed" ;;
+  "") fail "SHA256SUMS in $source_shown has no checksum for $name: refusing to install an unchecked binary; nothing was installed" ;;
   *[!0-9a-f]* | *"
-"*) fail "SHA256SUMS in $from has a malformed or repeated line for $name; nothing was installed" ;;
+"*) fail "SHA256SUMS in $source_shown has a malformed or repeated line for $name; nothing was installed" ;;
 esac
-[ ${#expected} -eq 64 ] || fail "SHA256SUMS in $from has a malformed checksum for $name; nothing was installed"
+[ ${#expected} -eq 64 ] || fail "SHA256SUMS in $source_shown has a malformed checksum for $name; nothing was installed"
 
-fetch "$name" "$tmp/$name" || fail "cannot get $name from $from; nothing was installed"
+fetch "$name" "$tmp/$name" || fail "cannot get $name from $source_shown; nothing was installed"
 actual=$(sha256_of "$tmp/$name")
 [ "$actual" = "$expected" ] ||
   fail "checksum mismatch for $name: SHA256SUMS says $expected, the download is $actual; nothing was installed"
@@ -192,26 +255,28 @@ actual=$(sha256_of "$tmp/$name")
 if [ -z "$dir" ]; then
   if [ -d /usr/local/bin ] && [ -w /usr/local/bin ]; then dir=/usr/local/bin; else dir="${HOME:?HOME is not set: pass --dir}/.local/bin"; fi
 fi
-mkdir -p "$dir" || fail "cannot create $dir: pick another folder with --dir"
-[ -w "$dir" ] || fail "cannot write to $dir: pick another folder with --dir"
-for existing in "$dir/sauce-registry" "$dir/docker-credential-saucelabs"; do
-  if [ -d "$existing" ]; then fail "$existing is a folder; nothing was installed"; fi
+dir_shown=$(printable "$dir")
+mkdir -p "$dir" || fail "cannot create $dir_shown: pick another folder with --dir"
+[ -w "$dir" ] || fail "cannot write to $dir_shown: pick another folder with --dir"
+for existing in sauce-registry docker-credential-saucelabs; do
+  if [ -d "$dir/$existing" ]; then fail "$dir_shown/$existing is a folder; nothing was installed"; fi
 done
 
 # Staged beside the targets, then renamed over them: an interrupted install leaves the old
-# version or the new one, never half a file.
-staged="$dir/.sauce-registry.install-$$"
-staged_link="$dir/.docker-credential-saucelabs.install-$$"
-cp "$tmp/$name" "$staged"
-chmod 0755 "$staged"
-ln -s sauce-registry "$staged_link"
-mv -f "$staged" "$dir/sauce-registry"
-staged=
-mv -f "$staged_link" "$dir/docker-credential-saucelabs"
-staged_link=
+# version or the new one, never half a file. The staging folder is new (mktemp makes it or
+# fails), so no file or link already in BINDIR can redirect what is written.
+stage=$(mktemp -d "$dir/.sauce-registry-install.XXXXXX") ||
+  fail "cannot create a staging folder in $dir_shown; nothing was installed"
+cp "$tmp/$name" "$stage/sauce-registry"
+chmod 0755 "$stage/sauce-registry"
+ln -s sauce-registry "$stage/docker-credential-saucelabs"
+mv -f "$stage/sauce-registry" "$dir/sauce-registry"
+mv -f "$stage/docker-credential-saucelabs" "$dir/docker-credential-saucelabs"
+rmdir "$stage"
+stage=
 
-say "installed sauce-registry $version ($target) in $dir: sauce-registry, and docker-credential-saucelabs linking to it"
+say "installed sauce-registry $version ($target) in $dir_shown: sauce-registry, and docker-credential-saucelabs linking to it"
 case ":${PATH:-}:" in
   *":$dir:"*) ;;
-  *) say "warning: $dir is not on PATH; add it (export PATH=\"$dir:\$PATH\") so that Docker finds the helper" ;;
+  *) say "warning: $dir_shown is not on PATH; add it (export PATH=\"$dir_shown:\$PATH\") so that Docker finds the helper" ;;
 esac

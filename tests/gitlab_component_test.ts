@@ -3,9 +3,12 @@
 // inputs as GitLab does, then runs the template's before_script and a job script in one shell,
 // and after_script in another (as the GitLab runner does), against a release built here, the
 // stand-in for the Sauce API and a real docker-registry: skopeo pushes through the helper while
-// the job's script has no access key in its environment.
+// the job's script has no access key in its environment. Then gitlab-ci-local includes it as README
+// says, from a Git host on loopback holding only the release tag: by `include: remote` (as from
+// GitHub) and as a component (as from a GitLab mirror), and runs the job; and the repository's
+// .gitlab-ci.yml publishes only semantic-version tags to the CI/CD Catalog.
 
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
@@ -18,13 +21,14 @@ import {
   type RunResult,
 } from "./fixtures/services.ts";
 import { parseYamlDocuments } from "./fixtures/ci_runner.ts";
+import { type GitHost, startGitHost } from "./fixtures/git_http.ts";
 import { ROOT, SecretScanner } from "./harness.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 const COMPONENT = join(ROOT, "templates", "sauce-registry.yml");
 
 interface Spec {
-  spec: { inputs: Record<string, { default?: string; description?: string }> };
+  spec: { inputs: Record<string, { default?: string; description?: string; regex?: string }> };
 }
 
 interface JobTemplate {
@@ -46,6 +50,10 @@ async function interpolate(given: Record<string, string>): Promise<JobTemplate> 
     (_, name: string) => {
       const value = given[name] ?? header.spec.inputs[name]?.default;
       if (value === undefined) throw new Error(`input ${name} has no value and no default`);
+      const regex = header.spec.inputs[name]?.regex;
+      if (regex !== undefined && !new RegExp(regex).test(value)) {
+        throw new Error(`\`${name}\` input: \`${value}\` does not match required regex: ${regex}`);
+      }
       return value;
     },
   );
@@ -99,7 +107,30 @@ describe("the GitLab CI/CD component", () => {
     assert.match(inputs["release-url"].default!, /^https:\/\//);
     const template = await interpolate({ registry: "registry.example.com/team" });
     assert.equal(template.variables.SR_REGISTRY, "registry.example.com/team");
-    assert.equal(template.variables.SR_RELEASE, `${inputs["release-url"].default}/v${version}`);
+    assert.equal(template.variables.SR_RELEASE, `${inputs["release-url"].default}/${version}`);
+    for (const tagLike of ["v0.1.0", "0.1", "latest", "0.1.0/../x", "0.1.0 ; id"]) {
+      await assert.rejects(
+        interpolate({ registry: "registry.example.com/team", version: tagLike }),
+        /`version` input: .* does not match required regex/,
+        tagLike,
+      );
+    }
+  });
+
+  it("names the release by one tag, the bare version, everywhere README and the template do", async () => {
+    const readme = await readFile(join(ROOT, "README.md"), "utf8");
+    const template = await readFile(COMPONENT, "utf8");
+    const refs = [
+      ...readme.matchAll(/releases\/download\/([^/\s"]+)/g),
+      ...readme.matchAll(/uses: saucelabs-community\/sauce-registry@(\S+)/g),
+      ...readme.matchAll(/sauce-registry\/sauce-registry@(\S+)/g),
+      ...readme.matchAll(/sauce-registry\/([^/\s]+)\/templates\/sauce-registry\.yml/g),
+      ...template.matchAll(/sauce-registry\/sauce-registry@(\S+)/g),
+      ...template.matchAll(/sauce-registry\/([^/\s]+)\/templates\/sauce-registry\.yml/g),
+    ].map((match) => match[1]);
+    assert.ok(refs.length >= 8, `found ${refs.join(", ")}`);
+    for (const ref of refs) assert.ok(ref === version || ref === "$VERSION", ref);
+    assert.match(readme, new RegExp(`^VERSION=${version.replaceAll(".", "\\.")}$`, "m"));
   });
 
   /**
@@ -151,7 +182,7 @@ describe("the GitLab CI/CD component", () => {
     const built = await run(requireTool("bash"), [
       join(ROOT, "scripts", "release.sh"),
       "--out",
-      join(releases, `v${version}`),
+      join(releases, version),
       "linux-x64",
     ], { cwd: ROOT, timeoutMs: 540_000 });
     assert.equal(built.code, 0, output(built));
@@ -178,6 +209,7 @@ describe("the GitLab CI/CD component", () => {
     assert.match(main.stdout, new RegExp(`^sauce-registry ${version.replace(/\./g, "\\.")}$`, "m"));
     // One token when the job starts (the key is checked), reused by both skopeo calls.
     assert.equal(standIn.tokenRequestCount(), before + 1);
+    assert.doesNotMatch(`${main.stdout}${main.stderr}`, /not on PATH/, "no PATH advice in CI logs");
     for (const issued of standIn.issued) scanner.add(issued.password);
     scanner.check("job output", main.stdout, main.stderr);
     assert.equal(after.code, 0, output(after));
@@ -208,10 +240,10 @@ describe("the GitLab CI/CD component", () => {
     timeout: 300_000,
   }, async () => {
     const tampered = join(work, "tampered");
-    const folder = join(tampered, `v${version}`);
+    const folder = join(tampered, version);
     await mkdir(folder, { recursive: true });
-    for (const name of await readdir(join(releases, `v${version}`))) {
-      const bytes = await readFile(join(releases, `v${version}`, name));
+    for (const name of await readdir(join(releases, version))) {
+      const bytes = await readFile(join(releases, version, name));
       if (name.endsWith("linux-x64")) bytes[bytes.length - 1] ^= 0xff;
       await writeFile(join(folder, name), bytes);
     }
@@ -227,5 +259,184 @@ describe("the GitLab CI/CD component", () => {
     assert.equal(after.code, 0);
     assert.equal((await stat(tmp)).isDirectory(), true);
     assert.deepEqual(await readdir(tmp), []);
+  });
+
+  describe("included as README says, run by gitlab-ci-local", () => {
+    let host: GitHost;
+    let project: string;
+    let readme: string;
+    const git = (cwd: string, ...args: string[]) =>
+      run(requireTool("git"), [
+        "-c",
+        "user.name=sauce-registry tests",
+        "-c",
+        "user.email=tests@example.invalid",
+        "-c",
+        "commit.gpgsign=false",
+        "-c",
+        "tag.gpgsign=false",
+        ...args,
+      ], { cwd }).then((result) => {
+        assert.equal(result.code, 0, `git ${args.join(" ")}: ${output(result)}`);
+        return result;
+      });
+
+    /**
+     * The repository at its release tag (README, the template, .gitlab-ci.yml), and a Git host on
+     * loopback whose mirrors of it hold that tag and nothing else.
+     */
+    before(async () => {
+      readme = await readFile(join(ROOT, "README.md"), "utf8");
+      project = join(work, "sauce-registry");
+      await mkdir(join(project, "templates"), { recursive: true });
+      for (const file of ["README.md", ".gitlab-ci.yml", join("templates", "sauce-registry.yml")]) {
+        await cp(join(ROOT, file), join(project, file));
+      }
+      await git(project, "init", "-q");
+      await git(project, "add", "-A");
+      await git(project, "commit", "-q", "-m", "The release");
+      await git(project, "tag", version);
+      const repos = join(work, "git-host");
+      for (const mirror of ["saucelabs-community/sauce-registry", "your-group/sauce-registry"]) {
+        await mkdir(join(repos, mirror + ".git"), { recursive: true });
+        await git(join(repos, mirror + ".git"), "init", "-q", "--bare");
+        await git(project, "push", "-q", join(repos, mirror + ".git"), `refs/tags/${version}`);
+      }
+      host = await startGitHost(repos);
+      await git(project, "remote", "add", "origin", `${host.url}/your-group/sauce-registry.git`);
+    });
+
+    after(async () => {
+      await host?.close();
+    });
+
+    /** gitlab-ci-local in `cwd`, with a job's private TMPDIR and HOME; no Sauce key in its env. */
+    async function gitlabCiLocal(
+      cwd: string,
+      args: string[],
+    ): Promise<{ result: RunResult; tmp: string }> {
+      const tmp = await mkdtemp(join(work, "gcl-tmp-"));
+      const home = await mkdtemp(join(work, "gcl-home-"));
+      const result = await run(requireTool("gitlab-ci-local"), ["--color=false", ...args], {
+        cwd,
+        env: {
+          TMPDIR: tmp,
+          HOME: home,
+          XDG_RUNTIME_DIR: home,
+          SAUCE_USERNAME: undefined,
+          SAUCE_ACCESS_KEY: undefined,
+          DOCKER_CONFIG: undefined,
+        },
+        timeoutMs: 300_000,
+      });
+      return { result, tmp };
+    }
+
+    /**
+     * A GitLab project of a user (its origin on the Git host: gitlab-ci-local takes
+     * $CI_SERVER_FQDN and components from there) whose pipeline includes the template with
+     * `include` and `inputs`, and a job extending it; the key in its CI/CD variables.
+     */
+    async function userProject(name: string, include: string, inputs: string): Promise<string> {
+      const dir = join(work, name);
+      await mkdir(dir);
+      await git(dir, "init", "-q");
+      await git(dir, "remote", "add", "origin", `${host.url}/users/${name}.git`);
+      await writeFile(
+        join(dir, ".gitlab-ci.yml"),
+        `include:\n  - ${include}\n    inputs:\n${inputs}\n` +
+          "job:\n  extends: .sauce-registry\n  script:\n    - sauce-registry --version\n",
+      );
+      await writeFile(
+        join(dir, ".gitlab-ci-local-variables.yml"),
+        `SAUCE_USERNAME: ${JSON.stringify(USER)}\nSAUCE_ACCESS_KEY: ${JSON.stringify(KEY)}\n`,
+      );
+      await git(dir, "add", ".gitlab-ci.yml");
+      await git(dir, "commit", "-q", "-m", "Pipeline");
+      return dir;
+    }
+
+    const inputs = () =>
+      [
+        "      registry: 127.0.0.1:5999/team",
+        `      release-url: ${JSON.stringify(releases)}`,
+        `      api-url: ${JSON.stringify(standIn.url)}`,
+      ].join("\n");
+
+    /** The job ran before_script, script and after_script, with no PATH advice in its log. */
+    async function assertJobRan(result: RunResult, tmp: string): Promise<void> {
+      assert.equal(result.code, 0, output(result));
+      const log = `${result.stdout}${result.stderr}`;
+      assert.match(
+        log,
+        /job > sauce-registry .*: docker, podman, buildah and skopeo get fresh tokens for 127\.0\.0\.1:5999/,
+      );
+      assert.match(log, new RegExp(`job > sauce-registry ${version.replaceAll(".", "\\.")}$`, "m"));
+      assert.doesNotMatch(log, /not on PATH/, "the job's log gives no PATH advice");
+      assert.match(log, /PASS +job/);
+      for (const issued of standIn.issued) scanner.add(issued.password);
+      scanner.check("gitlab-ci-local output", result.stdout, result.stderr);
+      assert.deepEqual(await readdir(tmp), [], "after_script removed the job's folder");
+    }
+
+    it("include: remote of README's URL (the template at the release tag) runs the job", {
+      timeout: 600_000,
+    }, async () => {
+      const url = /- remote: (https:\/\/raw\.githubusercontent\.com\/\S+)/.exec(readme)?.[1];
+      assert.ok(url, "README has an include: remote recipe");
+      const served = url.replace("https://raw.githubusercontent.com/", `${host.url}/raw/`);
+      const dir = await userProject("remote-include", `remote: ${served}`, inputs());
+      const { result, tmp } = await gitlabCiLocal(dir, ["job"]);
+      await assertJobRan(result, tmp);
+      assert.ok(host.requests.includes(new URL(served).pathname), host.requests.join("\n"));
+    });
+
+    it("include: component as README names it, from a mirror holding only the release tag", {
+      timeout: 600_000,
+    }, async () => {
+      const component = /- component: (\$CI_SERVER_FQDN\/\S+)/.exec(readme)?.[1];
+      assert.ok(component, "README has an include: component recipe");
+      const dir = await userProject("component-include", `component: ${component}`, inputs());
+      const { result, tmp } = await gitlabCiLocal(dir, ["job"]);
+      await assertJobRan(result, tmp);
+    });
+
+    it("fails the pipeline, installing nothing, when the version input has a v", {
+      timeout: 300_000,
+    }, async () => {
+      const url = /- remote: (https:\/\/raw\.githubusercontent\.com\/\S+)/.exec(readme)![1]
+        .replace("https://raw.githubusercontent.com/", `${host.url}/raw/`);
+      const dir = await userProject(
+        "v-version",
+        `remote: ${url}`,
+        `${inputs()}\n      version: v${version}`,
+      );
+      const { result, tmp } = await gitlabCiLocal(dir, ["job"]);
+      assert.notEqual(result.code, 0, output(result));
+      assert.match(
+        `${result.stdout}${result.stderr}`,
+        new RegExp(
+          `\`version\` input: \`v${version.replaceAll(".", "\\.")}\` does not match required regex`,
+        ),
+      );
+      assert.doesNotMatch(result.stdout, /job starting/);
+      assert.deepEqual(await readdir(tmp), []);
+    });
+
+    it("publishes to the CI/CD Catalog (create-release) for semantic-version tags only", {
+      timeout: 120_000,
+    }, async () => {
+      for (const [tag, listed] of [[version, true], ["1.2.3-rc.1", true], [`v${version}`, false]]) {
+        const { result } = await gitlabCiLocal(project, [
+          "--list",
+          "--variable",
+          `CI_COMMIT_TAG=${tag}`,
+        ]);
+        assert.equal(result.code, 0, output(result));
+        assert.equal(/^create-release\b/m.test(result.stdout), listed, `${tag}: ${result.stdout}`);
+      }
+      const { result: branch } = await gitlabCiLocal(project, ["--list"]);
+      assert.doesNotMatch(branch.stdout, /^create-release\b/m, "no release for a branch pipeline");
+    });
   });
 });

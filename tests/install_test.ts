@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import {
   chmod,
   chown,
+  lstat,
   mkdir,
   mkdtemp,
   readdir,
@@ -13,6 +14,7 @@ import {
   readlink,
   rm,
   stat,
+  symlink,
   writeFile,
 } from "node:fs/promises";
 import http from "node:http";
@@ -20,7 +22,13 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
-import { requireTool, run, type RunResult } from "./fixtures/services.ts";
+import {
+  makeArgvRecorderShim,
+  readShimCalls,
+  requireTool,
+  run,
+  type RunResult,
+} from "./fixtures/services.ts";
 import { ROOT } from "./harness.ts";
 
 const INSTALLER = join(ROOT, "scripts", "install.sh");
@@ -43,6 +51,45 @@ function sha256(bytes: Uint8Array | string): string {
 
 async function exists(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined)) !== undefined;
+}
+
+/** A release of small stand-in files, each holding its target's name, with their SHA256SUMS. */
+async function fakeRelease(folder: string): Promise<string> {
+  await mkdir(folder, { recursive: true });
+  const lines = [];
+  for (const target of TARGETS) {
+    const name = `sauce-registry-1.2.3-${target}`;
+    await writeFile(join(folder, name), `${target}\n`);
+    lines.push(`${sha256(`${target}\n`)}  ${name}`);
+  }
+  await writeFile(join(folder, "SHA256SUMS"), `${lines.join("\n")}\n`);
+  return folder;
+}
+
+/** An HTTP server on 127.0.0.1 that answers with `handler`; closed by `close()`. */
+async function serve(
+  handler: http.RequestListener,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Serves the files of `folder` under `/v1/`, recording each request's path in `served`. */
+function serveFolder(folder: string, served: string[]): http.RequestListener {
+  return (request, response) => {
+    served.push(request.url ?? "");
+    readFile(join(folder, (request.url ?? "").replace(/^\/v1\//, "")))
+      .then((body) => response.end(body))
+      .catch(() => {
+        response.statusCode = 404;
+        response.end("not found");
+      });
+  };
 }
 
 describe("scripts/install.sh", () => {
@@ -182,45 +229,26 @@ describe("scripts/install.sh", () => {
     timeout: 120_000,
   }, async () => {
     const served: string[] = [];
-    const server = http.createServer((request, response) => {
-      served.push(request.url ?? "");
-      readFile(join(release, (request.url ?? "").replace(/^\/v1\//, "")))
-        .then((body) => response.end(body))
-        .catch(() => {
-          response.statusCode = 404;
-          response.end("not found");
-        });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const server = await serve(serveFolder(release, served));
     try {
-      const { port } = server.address() as AddressInfo;
       const bin = join(work, "url-bin");
-      const result = await install(["--from", `http://127.0.0.1:${port}/v1/`, "--dir", bin]);
+      const result = await install(["--from", `${server.url}/v1/`, "--dir", bin]);
       assert.equal(result.code, 0, output(result));
       assert.deepEqual(served, ["/v1/SHA256SUMS", `/v1/${binaryName}`]);
       assert.equal(await readlink(join(bin, "docker-credential-saucelabs")), "sauce-registry");
     } finally {
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
     }
     const plain = await install(["--from", "http://downloads.example.com/v1", "--dir", "x"]);
-    assert.equal(plain.code, 1, output(plain));
+    assert.equal(plain.code, 2, output(plain));
     assert.match(plain.stderr, /plain http:\/\/ is accepted only from this machine/);
   });
 
   describe("picking the binary for the machine", () => {
     let fake: string;
 
-    /** A release of small stand-in files, each holding its target's name. */
     before(async () => {
-      fake = join(work, "fake-release");
-      await mkdir(fake);
-      const lines = [];
-      for (const target of TARGETS) {
-        const name = `sauce-registry-1.2.3-${target}`;
-        await writeFile(join(fake, name), `${target}\n`);
-        lines.push(`${sha256(`${target}\n`)}  ${name}`);
-      }
-      await writeFile(join(fake, "SHA256SUMS"), `${lines.join("\n")}\n`);
+      fake = await fakeRelease(join(work, "fake-release"));
     });
 
     /**
@@ -289,6 +317,7 @@ describe("scripts/install.sh", () => {
           ["--dir", "x"],
           ["--from", fake, "--target", "plan9-x64"],
           ["--from", fake, "--version", "1.2.3;rm"],
+          ["--from", fake, "--version", "x1.2.3"],
           ["--from"],
           ["--frm", fake],
         ]
@@ -329,6 +358,218 @@ describe("scripts/install.sh", () => {
         await readlink(join(userHome, ".local", "bin", "docker-credential-saucelabs")),
         "sauce-registry",
       );
+    });
+  });
+
+  describe("refusing what it cannot trust", () => {
+    let fake: string;
+
+    before(async () => {
+      fake = await fakeRelease(join(work, "trust-release"));
+    });
+
+    /** A copy of the stand-in release, to tamper with. */
+    async function copyOfFake(name: string): Promise<string> {
+      const copy = join(work, name);
+      await mkdir(copy);
+      for (const file of await readdir(fake)) {
+        await writeFile(join(copy, file), await readFile(join(fake, file)));
+      }
+      return copy;
+    }
+
+    /**
+     * A folder for PATH holding every command of /usr/bin except curl and wget, plus `wget` when
+     * given: the installer then downloads with that wget.
+     */
+    async function pathWithWget(wget: string): Promise<string> {
+      const tools = await mkdtemp(join(work, "wget-path-"));
+      for (const name of await readdir("/usr/bin")) {
+        if (name === "curl" || name === "wget") continue;
+        await symlink(join("/usr/bin", name), join(tools, name));
+      }
+      await symlink(wget, join(tools, "wget"));
+      return tools;
+    }
+
+    it(
+      "refuses plain http to any host but this machine's, and URLs with user@host, before fetching",
+      {
+        timeout: 120_000,
+      },
+      async () => {
+        const tools = await mkdtemp(join(work, "no-fetch-"));
+        const curl = await makeArgvRecorderShim(tools, "curl", null, { exitCode: 1 });
+        const wget = await makeArgvRecorderShim(tools, "wget", null, { exitCode: 1 });
+        const refused: [string, RegExp][] = [
+          ["http://127.0.0.1@evil.example/rel", /no user@host/],
+          ["http://localhost:x@evil.example/", /no user@host/],
+          ["http://[::1]@evil.example/", /no user@host/],
+          [
+            "http://127.evil.example/",
+            /accepted only from this machine .*got host 127\.evil\.example/,
+          ],
+          ["http://localhost.evil.example/", /accepted only from this machine/],
+          ["http://127.0.0.2/rel", /accepted only from this machine/],
+          ["http://127.0.0.1#@evil.example/", /no user@host, \? or #/],
+          ["http://127.0.0.1:80x/", /the port in .* is not a number/],
+          ["https://user@downloads.example.com/rel", /no user@host/],
+          ["HTTP://evil.example/", /expects a folder or an https:\/\/ URL/],
+        ];
+        for (const [from, message] of refused) {
+          const bin = join(work, "never-bin");
+          const result = await install(["--from", from, "--dir", bin, "--target", "linux-x64"], {
+            PATH: `${tools}:/usr/bin:/bin`,
+          });
+          assert.equal(result.code, 2, `${from}: ${output(result)}`);
+          assert.match(result.stderr, /^install\.sh: error: --from/, from);
+          assert.match(result.stderr, message, from);
+          assert.equal(await exists(bin), false, from);
+        }
+        assert.deepEqual(await readShimCalls(curl.log), [], "curl was never run");
+        assert.deepEqual(await readShimCalls(wget.log), [], "wget was never run");
+      },
+    );
+
+    for (const [which, wget] of [["GNU wget", "/usr/bin/wget"], ["BusyBox wget", "busybox"]]) {
+      it(`with ${which} (no curl), follows redirects on the same server and none to plain http`, {
+        timeout: 120_000,
+      }, async () => {
+        const tools = await pathWithWget(requireTool(wget));
+        const elsewhere: string[] = [];
+        const other = await serve(serveFolder(fake, elsewhere));
+        const served: string[] = [];
+        const files = serveFolder(fake, served);
+        const server = await serve((request, response) => {
+          const path = request.url ?? "";
+          if (path.startsWith("/to-http/")) {
+            response.writeHead(302, { location: `${other.url}/v1/${path.slice(9)}` }).end();
+          } else if (path.startsWith("/same-server/")) {
+            response.writeHead(302, { location: `/v1/${path.slice(13)}` }).end();
+          } else files(request, response);
+        });
+        try {
+          const bin = join(work, `redirected-bin-${which.split(" ")[0]}`);
+          const followed = await install(
+            ["--from", `${server.url}/same-server`, "--dir", bin, "--target", "linux-x64"],
+            { PATH: tools },
+          );
+          assert.equal(followed.code, 0, output(followed));
+          assert.equal(await readFile(join(bin, "sauce-registry"), "utf8"), "linux-x64\n");
+
+          const refusedBin = join(work, `refused-bin-${which.split(" ")[0]}`);
+          const refused = await install(
+            ["--from", `${server.url}/to-http`, "--dir", refusedBin, "--target", "linux-x64"],
+            { PATH: tools },
+          );
+          assert.equal(refused.code, 1, output(refused));
+          assert.match(
+            refused.stderr,
+            /install\.sh: error: .*\/to-http\/SHA256SUMS was redirected to plain http:\/\/.*nothing was installed/,
+          );
+          assert.equal(refused.stderr.trim().split("\n").length, 1, "one line");
+          assert.equal(await exists(refusedBin), false);
+          assert.deepEqual(elsewhere, ["/v1/SHA256SUMS"], "only SHA256SUMS came from there");
+        } finally {
+          await server.close();
+          await other.close();
+        }
+      });
+    }
+
+    it(
+      "refuses, on every target, a changed binary and a SHA256SUMS line changed in its last hex digit",
+      {
+        timeout: 300_000,
+      },
+      async () => {
+        for (const target of TARGETS) {
+          const name = `sauce-registry-1.2.3-${target}`;
+          const changedBinary = await copyOfFake(`changed-binary-${target}`);
+          await writeFile(join(changedBinary, name), `${target}!\n`);
+          const changedSum = await copyOfFake(`changed-sum-${target}`);
+          const sums = await readFile(join(changedSum, "SHA256SUMS"), "utf8");
+          const line = sums.split("\n").find((entry) => entry.endsWith(`  ${name}`))!;
+          const last = line[63] === "0" ? "1" : "0";
+          await writeFile(
+            join(changedSum, "SHA256SUMS"),
+            sums.replace(line, `${line.slice(0, 63)}${last}${line.slice(64)}`),
+          );
+          for (const from of [changedBinary, changedSum]) {
+            const bin = join(work, `tamper-bin-${target}`);
+            const result = await install(["--from", from, "--dir", bin, "--target", target]);
+            assert.equal(result.code, 1, `${target} ${from}: ${output(result)}`);
+            assert.match(
+              result.stderr,
+              new RegExp(
+                `^install\\.sh: error: checksum mismatch for ${name}: .*nothing was installed\n$`,
+              ),
+            );
+            assert.equal(await exists(bin), false, `${target}: nothing installed`);
+          }
+        }
+      },
+    );
+
+    it(
+      "stages in a new folder: a link or folder already at the old staging names changes nothing",
+      {
+        timeout: 120_000,
+      },
+      async () => {
+        const bin = join(work, "planted-bin");
+        await mkdir(bin);
+        const victim = join(work, "victim-file");
+        await writeFile(victim, "not yours\n");
+        // The installer named its staging files after its PID: exec keeps the planting shell's.
+        const planted = await run(requireTool("dash"), [
+          "-c",
+          'ln -s "$1" "$2/.sauce-registry.install-$$" && mkdir "$2/.docker-credential-saucelabs.install-$$" && ' +
+          'shift 2 && exec dash "$@"',
+          "plant",
+          victim,
+          bin,
+          INSTALLER,
+          "--from",
+          fake,
+          "--dir",
+          bin,
+          "--target",
+          "linux-x64",
+        ], { env: { PATH: "/usr/bin:/bin", HOME: home }, inheritEnv: false, cwd: work });
+        assert.equal(planted.code, 0, output(planted));
+        assert.equal(
+          await readFile(victim, "utf8"),
+          "not yours\n",
+          "the link's target is untouched",
+        );
+        const installed = await lstat(join(bin, "sauce-registry"));
+        assert.equal(installed.isFile(), true, "sauce-registry is a file, not a link");
+        assert.equal(await readFile(join(bin, "sauce-registry"), "utf8"), "linux-x64\n");
+        assert.equal(await readlink(join(bin, "docker-credential-saucelabs")), "sauce-registry");
+        const left = (await readdir(bin)).filter((entry) => entry.startsWith("."));
+        assert.equal(left.length, 2, `only the planted entries are left: ${left.join(", ")}`);
+      },
+    );
+
+    it("refuses a version in SHA256SUMS that is not a version, and never prints it raw", {
+      timeout: 120_000,
+    }, async () => {
+      for (const version of ["1.2.3\x1b[2J\x1b]0;owned\x07", "evil", "1.2.3/../../x"]) {
+        const folder = await mkdtemp(join(work, "odd-version-"));
+        const name = `sauce-registry-${version}-linux-x64`;
+        if (!version.includes("/")) await writeFile(join(folder, name), "linux-x64\n");
+        await writeFile(join(folder, "SHA256SUMS"), `${sha256("linux-x64\n")}  ${name}\n`);
+        const bin = join(work, "odd-version-bin");
+        const result = await install(["--from", folder, "--dir", bin, "--target", "linux-x64"]);
+        assert.equal(result.code, 1, `${JSON.stringify(version)}: ${output(result)}`);
+        assert.match(
+          result.stderr,
+          /^install\.sh: error: SHA256SUMS in .* names a linux-x64 binary whose version is not a version such as 1\.2\.3 .*nothing was installed\n$/,
+        );
+        assert.doesNotMatch(result.stderr.trimEnd(), /\p{Cc}/u, "no control characters");
+        assert.equal(await exists(bin), false);
+      }
     });
   });
 });

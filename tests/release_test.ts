@@ -1,7 +1,9 @@
 // `deno task release`: the compiled binary for every platform, named by target and version, with
 // a SHA256SUMS that `sha256sum -c` accepts. The formats are checked with `file`, the linux-x64
 // binary is run, and a second release built in a copy of the repository gives the same bytes.
-// Also the Windows naming rules that install-helper and the PATH lookup follow.
+// One build policy (scripts/build_policy.sh) for release.sh, compile.sh, test.sh and deno.json's
+// compile:bun: the pinned Bun, and --bytecode for the build machine's target only. Also the
+// Windows naming rules that install-helper and the PATH lookup follow.
 
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -172,6 +174,172 @@ describe("deno task release", () => {
       ),
     );
     assert.equal(await stat(out).catch(() => undefined), undefined, "nothing was built");
+  });
+});
+
+/** What scripts/build_policy.sh says, read by bash itself. */
+async function buildPolicy(repository: string): Promise<{
+  bunVersion: string;
+  buildMachine: string;
+  flags: Record<string, string[]>;
+}> {
+  const result = await run(requireTool("bash"), [
+    "-c",
+    'source scripts/build_policy.sh && echo "$BUN_VERSION" && echo "$BUILD_MACHINE" && ' +
+    'for target in "${BUN_TARGETS[@]}"; do echo "$target $(bun_build_flags "$target")"; done',
+  ], { cwd: repository });
+  assert.equal(result.code, 0, output(result));
+  const [bunVersion, buildMachine, ...lines] = result.stdout.trim().split("\n");
+  const flags: Record<string, string[]> = {};
+  for (const line of lines) {
+    const [target, ...words] = line.split(" ");
+    flags[target] = words;
+  }
+  return { bunVersion, buildMachine, flags };
+}
+
+describe("the build policy", () => {
+  let work: string;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), "sr-policy-"));
+  });
+
+  after(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  /**
+   * A `bun` first on PATH that answers `--version` with `version`, records each `bun build` (and
+   * writes a small file as its output) and hands everything else to the real Bun.
+   */
+  async function recordingBun(version: string): Promise<{ path: string; log: string }> {
+    const tools = await mkdtemp(join(work, "bun-"));
+    const log = join(tools, "builds.log");
+    const quote = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
+    await writeFile(
+      join(tools, "bun"),
+      [
+        "#!/bin/sh",
+        `case "$1" in`,
+        `  --version) echo ${quote(version)} ;;`,
+        "  build)",
+        `    printf '%s\\n' "$*" >> ${quote(log)}`,
+        '    out= previous=; for word; do [ "$previous" = --outfile ] && out=$word; previous=$word; done',
+        '    mkdir -p "$(dirname "$out")" && echo "built by the recording bun" > "$out" ;;',
+        `  *) exec ${quote(requireTool("bun"))} "$@" ;;`,
+        "esac",
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    return { path: `${tools}:${process.env.PATH ?? ""}`, log };
+  }
+
+  /** Each recorded `bun build`: its target (bun-… less the prefix) and its other flags. */
+  async function builds(log: string): Promise<Record<string, string[]>> {
+    const recorded: Record<string, string[]> = {};
+    for (const line of (await readFile(log, "utf8")).trim().split("\n")) {
+      const words = line.split(" ").slice(1);
+      const target = words.find((word) => word.startsWith("--target=bun-"))!.slice(13);
+      const outfile = words.indexOf("--outfile");
+      recorded[target] = words.filter((word, index) =>
+        word.startsWith("--") && !word.startsWith("--target=") && index !== outfile
+      );
+    }
+    return recorded;
+  }
+
+  it(
+    "gives each target the same flags in release.sh and compile.sh, --bytecode to linux-x64 only",
+    {
+      timeout: 300_000,
+    },
+    async () => {
+      const repository = join(work, "repository");
+      await copyRepository(repository);
+      const policy = await buildPolicy(repository);
+      assert.equal(policy.buildMachine, "linux-x64");
+      for (const [target, flags] of Object.entries(policy.flags)) {
+        assert.equal(flags.includes("--bytecode"), target === "linux-x64", target);
+        assert.ok(flags.includes("--no-compile-autoload-dotenv"), target);
+      }
+
+      const released = await recordingBun(policy.bunVersion);
+      const release = await run(requireTool("bash"), [
+        "scripts/release.sh",
+        "--out",
+        join(work, "out"),
+      ], {
+        cwd: repository,
+        env: { PATH: released.path },
+        timeoutMs: 240_000,
+      });
+      assert.equal(release.code, 0, output(release));
+      assert.deepEqual(await builds(released.log), policy.flags, "release.sh");
+
+      const compiled = await recordingBun(policy.bunVersion);
+      const compile = await run(requireTool("bash"), ["scripts/compile.sh", "bun"], {
+        cwd: repository,
+        env: { PATH: compiled.path },
+        timeoutMs: 240_000,
+      });
+      assert.equal(compile.code, 0, output(compile));
+      const { "windows-x64": _, ...unixFlags } = policy.flags;
+      assert.deepEqual(await builds(compiled.log), unixFlags, "compile.sh bun");
+    },
+  );
+
+  it("holds deno.json's compile:bun and scripts/test.sh's Bun to the policy", async () => {
+    const policy = await buildPolicy(ROOT);
+    const task: string[] = JSON.parse(await readFile(join(ROOT, "deno.json"), "utf8")).tasks[
+      "compile:bun"
+    ].split(/\s+/);
+    assert.deepEqual(task.slice(0, 2), ["bun", "build"]);
+    const outfile = task.indexOf("--outfile");
+    assert.deepEqual(
+      task.filter((word, index) => word.startsWith("--") && index !== outfile),
+      policy.flags[policy.buildMachine],
+      "compile:bun builds for the machine it runs on, with the build machine's flags",
+    );
+    const testScript = await readFile(join(ROOT, "scripts", "test.sh"), "utf8");
+    assert.match(testScript, /^source scripts\/build_policy\.sh\b/m, "test.sh takes BUN_VERSION");
+    for (const script of await readdir(join(ROOT, "scripts"))) {
+      if (script === "build_policy.sh") continue;
+      const text = await readFile(join(ROOT, "scripts", script), "utf8");
+      assert.doesNotMatch(
+        text,
+        /\bBUN_VERSION=|--bytecode/,
+        `${script} sets no Bun policy of its own`,
+      );
+    }
+  });
+
+  it("refuses to build with a Bun other than the pinned one: exit 1, nothing built", {
+    timeout: 120_000,
+  }, async () => {
+    const repository = join(work, "other-bun");
+    await copyRepository(repository);
+    const { bunVersion } = await buildPolicy(repository);
+    const other = await recordingBun("1.0.0");
+    for (
+      const args of [["scripts/release.sh", "--out", join(work, "other-out")], [
+        "scripts/compile.sh",
+        "bun",
+      ]]
+    ) {
+      const result = await run(requireTool("bash"), args, {
+        cwd: repository,
+        env: { PATH: other.path },
+      });
+      assert.equal(result.code, 1, `${args[0]}: ${output(result)}`);
+      assert.match(
+        result.stderr,
+        new RegExp(`bun 1\\.0\\.0 is not the pinned ${bunVersion.replaceAll(".", "\\.")}`),
+      );
+      assert.equal(await stat(other.log).catch(() => undefined), undefined, "nothing was built");
+    }
+    assert.equal(await stat(join(work, "other-out")).catch(() => undefined), undefined);
   });
 });
 
