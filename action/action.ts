@@ -27,21 +27,20 @@ import {
   mkdir,
   mkdtemp,
   readFile,
-  realpath,
   rename,
   rm,
   rmdir,
   stat,
   writeFile,
 } from "node:fs/promises";
-import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import {
   apiBaseUrl,
   configureDocker,
   credentialHelper,
+  dockerConfigStatus,
   fetchToken,
   HELPER_PROGRAM,
   login,
@@ -53,8 +52,11 @@ import {
 } from "../mod.ts";
 import { errorText, shellQuote } from "../_errors.ts";
 
-/** The helper's name in `credHelpers`. */
-const HELPER_NAME = "saucelabs";
+/** Docker runs the helper that `credHelpers` names `<name>` as the program `docker-credential-<name>`. */
+const HELPER_PREFIX = "docker-credential-";
+
+/** The name `configure-docker` gives the helper in `credHelpers`. */
+const HELPER_NAME = HELPER_PROGRAM.slice(HELPER_PREFIX.length);
 
 /** How long `main` waits for the Sauce API, whole operation. */
 const TOKEN_TIMEOUT_MS = 120_000;
@@ -65,7 +67,7 @@ interface ActionState {
   mode: string;
   /** The private folder under RUNNER_TEMP: key file, helper script, registries, token cache. */
   dir?: string;
-  /** The Docker config folder as the tools find it ($DOCKER_CONFIG, else ~/.docker). */
+  /** The Docker config's folder (that of its target when config.json is a symlink). */
   dockerConfigDir: string;
   /** Whether that folder existed before `main`. */
   dockerConfigDirExisted: boolean;
@@ -149,40 +151,26 @@ function childEnvironment(): Record<string, string> {
 // Files
 // ---------------------------------------------------------------------------------------------
 
+function isNotFound(error: unknown): boolean {
+  return (error as { code?: string }).code === "ENOENT";
+}
+
 async function exists(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined)) !== undefined;
-}
-
-/** The Docker config folder that docker, podman, buildah and skopeo read. */
-function dockerConfigDirectory(): string {
-  return process.env.DOCKER_CONFIG || join(process.env.HOME || homedir(), ".docker");
-}
-
-/** config.json after following a symlink, as configure-docker writes it. */
-async function dockerConfigTarget(dir: string): Promise<string> {
-  const path = join(dir, "config.json");
-  return await realpath(path).catch(() => path);
-}
-
-async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
-  const text = await readFile(path, "utf8").catch(() => undefined);
-  if (text === undefined || text.trim() === "") return undefined;
-  let json: unknown;
   try {
-    json = JSON.parse(text.replace(/^\uFEFF/, ""));
-  } catch {
-    throw new SauceRegistryError(`The Docker config ${path} is not valid JSON: fix or move it`);
+    await stat(path);
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
   }
-  return json && typeof json === "object" && !Array.isArray(json)
-    ? json as Record<string, unknown>
-    : undefined;
 }
 
 /** Whether a Docker config holds nothing but empty sections (what is left after undoing). */
-function holdsNothing(json: Record<string, unknown>): boolean {
-  return Object.values(json).every((value) =>
-    value === null || (typeof value === "object" && Object.keys(value as object).length === 0)
-  );
+function holdsNothing(json: unknown): boolean {
+  return json === null ||
+    Object.values(json as Record<string, unknown>).every((value) =>
+      value === null || (typeof value === "object" && Object.keys(value as object).length === 0)
+    );
 }
 
 /** The helper Docker finds on PATH: this checkout's cli.ts, with this Node, reading the key file. */
@@ -278,21 +266,21 @@ export async function main(): Promise<number> {
     }
     const inputs = readInputs();
     const reference = parseRegistry(inputs.registry);
-    const dockerConfigDir = dockerConfigDirectory();
-    const dockerConfig = await dockerConfigTarget(dockerConfigDir);
-    const existing = await readJson(dockerConfig);
-    const helpers = (existing?.credHelpers ?? {}) as Record<string, unknown>;
-    const current = helpers[reference.host];
+    // A config that is not valid JSON stops here, before anything is written.
+    const docker = await dockerConfigStatus(reference.host);
+    const dockerConfig = docker.path;
+    const current = docker.credHelper;
     if (inputs.mode === "helper" && current !== undefined && current !== HELPER_NAME) {
       throw new UsageError(
-        `The Docker config ${dockerConfig} already sends ${reference.host} to docker-credential-${current}: remove that entry, or use mode: login`,
+        `The Docker config ${dockerConfig} already sends ${reference.host} to ${HELPER_PREFIX}${current}: remove that entry, or use mode: login`,
       );
     }
+    const dockerConfigDir = dirname(dockerConfig);
     state = {
       mode: inputs.mode,
       dockerConfigDir,
       dockerConfigDirExisted: await exists(dockerConfigDir),
-      dockerConfigExisted: await exists(dockerConfig),
+      dockerConfigExisted: docker.exists,
       backupExisted: await exists(`${dockerConfig}.bak`),
       addedHosts: [],
     };
@@ -393,9 +381,21 @@ async function restoreBackup(state: ActionState, dockerConfig: string): Promise<
   }
 }
 
+/** Remove config.json that `main` created, when it holds nothing any more. */
+async function removeIfEmpty(dockerConfig: string): Promise<void> {
+  let text: string;
+  try {
+    text = (await readFile(dockerConfig, "utf8")).replace(/^\uFEFF/, "");
+  } catch (error) {
+    if (isNotFound(error)) return;
+    throw error;
+  }
+  if (text.trim() === "" || holdsNothing(JSON.parse(text))) await rm(dockerConfig, { force: true });
+}
+
 /** Undo what `main` recorded: logout or credHelpers entries, files it created, its folder. */
 async function undo(state: ActionState): Promise<void> {
-  const dockerConfig = await dockerConfigTarget(state.dockerConfigDir);
+  const dockerConfig = join(state.dockerConfigDir, "config.json");
   if (state.loginHost) {
     await logout(state.loginHost, { tool: "docker", env: childEnvironment() }).catch((error) =>
       warn(`docker logout ${state.loginHost}: ${errorText(error)}`)
@@ -410,10 +410,7 @@ async function undo(state: ActionState): Promise<void> {
     // configure-docker and the undo each kept a backup of the config they replaced.
     await restoreBackup(state, dockerConfig);
   }
-  if (!state.dockerConfigExisted) {
-    const json = await readJson(dockerConfig).catch(() => undefined);
-    if (json === undefined || holdsNothing(json)) await rm(dockerConfig, { force: true });
-  }
+  if (!state.dockerConfigExisted) await removeIfEmpty(dockerConfig);
   if (!state.dockerConfigDirExisted) {
     // Only when empty: a later step may have put its own files there.
     await rmdir(state.dockerConfigDir).catch(() => undefined);

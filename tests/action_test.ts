@@ -162,7 +162,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     assert.equal(main.code, 1, output(main));
     assert.match(
       main.stdout,
-      /^::error::The Docker config .*config\.json is not valid JSON: fix or move it$/m,
+      /^::error::Cannot use .*config\.json: not valid JSON at line 1, column 12; fix or move it/m,
     );
     assert.equal(
       await readFile(join(job.home, ".docker", "config.json"), "utf8"),
