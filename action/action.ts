@@ -77,7 +77,7 @@ interface ActionState {
   backupExisted: boolean;
   /** The hosts whose `credHelpers` entry `main` added. */
   addedHosts: string[];
-  /** The host `docker login` logged in to (login mode). */
+  /** Login mode: the host `docker login` logged in to, set once it has. */
   loginHost?: string;
 }
 
@@ -285,9 +285,7 @@ export async function main(): Promise<number> {
       addedHosts: [],
     };
     if (inputs.mode === "login") {
-      state.loginHost = reference.host;
-      await saveState(state);
-      await loginNow(inputs, reference.registryUrl);
+      await loginNow(inputs, reference.registryUrl, state);
     } else {
       const runnerTemp = process.env.RUNNER_TEMP;
       if (!runnerTemp) {
@@ -308,7 +306,7 @@ export async function main(): Promise<number> {
   }
 }
 
-async function loginNow(inputs: Inputs, registryUrl: string): Promise<void> {
+async function loginNow(inputs: Inputs, registryUrl: string, state: ActionState): Promise<void> {
   const token = await fetchToken({
     credentials: { username: inputs.username, accessKey: inputs.accessKey },
     registryUrl,
@@ -317,10 +315,14 @@ async function loginNow(inputs: Inputs, registryUrl: string): Promise<void> {
     signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
   });
   mask(token.password);
+  const host = parseRegistry(registryUrl).host;
   await login(token, registryUrl, { tool: "docker", env: childEnvironment() });
+  // Only a login this run made is logged out: a failed one may have left the user's own.
+  state.loginHost = host;
+  await saveState(state);
   const expiresAt = token.expiresAt.toISOString().replace(/\.000Z$/, "Z");
   await fileCommand("GITHUB_OUTPUT", "expires-at", expiresAt);
-  info(`Logged docker in to ${parseRegistry(registryUrl).host}; the login expires at ${expiresAt}`);
+  info(`Logged docker in to ${host}; the login expires at ${expiresAt}`);
 }
 
 async function configureHelper(

@@ -391,6 +391,38 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     assert.deepEqual(await filesUnder(job.home), [], "the config docker login created is gone");
     await scanner.checkTree(job.dir);
   });
+
+  it("login mode: a main that fails leaves the login it found, and so does post", {
+    timeout: 120_000,
+  }, async () => {
+    const host = "127.0.0.1:5999";
+    const job = await RunnerJob.create(work);
+    const dockerDir = join(job.home, ".docker");
+    await mkdir(dockerDir);
+    // The user's own login for the host, from before this step (a made-up one).
+    const original = JSON.stringify({
+      auths: { [host]: { auth: btoa("someone:their-password") } },
+    });
+    await writeFile(join(dockerDir, "config.json"), original, { mode: 0o600 });
+    const main = await runEntry(
+      job,
+      "main",
+      inputs({
+        registry: `${host}/team`,
+        username: USER,
+        "access-key": "wrong-access-key-for-the-test",
+        "api-url": standIn.url,
+        mode: "login",
+      }),
+    );
+    assert.equal(main.code, 1, output(main));
+    assert.match(main.stdout, /^::error::.*refused the username or access key/m);
+    assert.equal(await readFile(join(dockerDir, "config.json"), "utf8"), original);
+    const post = await runEntry(job, "post", stateEnv(main));
+    assert.equal(post.code, 0, output(post));
+    assert.equal(await readFile(join(dockerDir, "config.json"), "utf8"), original);
+    assert.deepEqual(await filesUnder(dockerDir), ["config.json"]);
+  });
 });
 
 describe("unconfigureDocker, which the action's post step uses", () => {
