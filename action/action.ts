@@ -1,14 +1,16 @@
 /**
  * The GitHub Action (`action.yml` at the repository's root): `main` logs the job in to a Sauce
- * Labs Container Registry, `post` undoes all of it. Node 24 runs this TypeScript as it is (type
- * stripping), together with the repository's own `mod.ts`: there is no bundle that could fall
- * behind the library.
+ * Labs Container Registry, `post` undoes what `main` did and nothing else. Node 24 runs this
+ * TypeScript as it is (type stripping), together with the repository's own `mod.ts`: there is no
+ * bundle that could fall behind the library.
  *
- * Mode `helper` (the default) configures `docker-credential-saucelabs` for the registry host, so
- * every later docker, podman, buildah or skopeo step of the job gets a fresh token. The access key
- * goes only into a 0600 file in a private folder under `RUNNER_TEMP`, which the helper (a script
- * this action puts on `GITHUB_PATH`) reads: never into `GITHUB_ENV`, `GITHUB_OUTPUT`, `GITHUB_PATH`
- * or the Docker config. Mode `login` runs one `docker login` now.
+ * Mode `helper` (the default) configures a credential helper of this run's own,
+ * `docker-credential-saucelabs-<id>`, for the registry host, so every later docker, podman, buildah
+ * or skopeo step of the job gets a fresh token; a job that runs the action for several registries
+ * (each with its own Sauce account) has one helper per registry. The access key goes only into a
+ * 0600 file in the run's private folder under `RUNNER_TEMP`, which its helper (a script this action
+ * puts on `GITHUB_PATH`) reads: never into `GITHUB_ENV`, `GITHUB_OUTPUT`, `GITHUB_PATH` or the
+ * Docker config. Mode `login` runs one `docker login` now.
  *
  * @example
  * ```ts
@@ -19,13 +21,11 @@
  * @module
  */
 
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import {
   appendFile,
   chmod,
-  copyFile,
   mkdir,
-  mkdtemp,
   readFile,
   rename,
   rm,
@@ -40,6 +40,7 @@ import {
   apiBaseUrl,
   configureDocker,
   credentialHelper,
+  type DockerConfigStatus,
   dockerConfigStatus,
   fetchToken,
   HELPER_PROGRAM,
@@ -55,30 +56,44 @@ import { errorText, shellQuote } from "../_errors.ts";
 /** Docker runs the helper that `credHelpers` names `<name>` as the program `docker-credential-<name>`. */
 const HELPER_PREFIX = "docker-credential-";
 
-/** The name `configure-docker` gives the helper in `credHelpers`. */
+/** The name `configure-docker` gives the helper in `credHelpers`: this machine's own helper. */
 const HELPER_NAME = HELPER_PROGRAM.slice(HELPER_PREFIX.length);
 
 /** How long `main` waits for the Sauce API, whole operation. */
 const TOKEN_TIMEOUT_MS = 120_000;
 
-/** What `main` changed, kept in `GITHUB_STATE` so that `post` can undo it. */
+/**
+ * What `main` changed, kept in `GITHUB_STATE` so that `post` undoes that and nothing else. A job
+ * can run the action several times (one registry each, often each with its own Sauce account):
+ * each run has its own helper, its own folder and its own state.
+ */
 interface ActionState {
   /** `helper` or `login`. */
   mode: string;
-  /** The private folder under RUNNER_TEMP: key file, helper script, registries, token cache. */
-  dir?: string;
   /** The Docker config's folder (that of its target when config.json is a symlink). */
   dockerConfigDir: string;
   /** Whether that folder existed before `main`. */
   dockerConfigDirExisted: boolean;
   /** Whether config.json existed before `main`. */
   dockerConfigExisted: boolean;
-  /** Whether config.json.bak existed before `main` (then a copy of it is kept in `dir`). */
-  backupExisted: boolean;
-  /** The hosts whose `credHelpers` entry `main` added. */
-  addedHosts: string[];
+  /** Helper mode: this run's helper. */
+  helper?: HelperRun;
   /** Login mode: the host `docker login` logged in to, set once it has. */
   loginHost?: string;
+}
+
+/** One run's credential helper (helper mode). */
+interface HelperRun {
+  /** The private folder under RUNNER_TEMP: key file, helper program, registries file, tokens. */
+  dir: string;
+  /** The registry host whose `credHelpers` entry names this helper. */
+  host: string;
+  /** `saucelabs-<id>`: Docker runs `docker-credential-saucelabs-<id>` from `dir/bin`. */
+  name: string;
+  /** The host's entry before `main` (this machine's own helper), which post puts back. */
+  replaced?: string;
+  /** Whether config.json.bak existed before `main` (then `dir` holds a copy). */
+  backupExisted: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,6 +180,30 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** A file's bytes and mode; undefined when it does not exist. */
+async function readOptional(
+  path: string,
+): Promise<{ bytes: Uint8Array; mode: number } | undefined> {
+  try {
+    return { bytes: await readFile(path), mode: (await stat(path)).mode & 0o777 };
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Make `path` hold these bytes with this mode (atomically), or not exist (undefined). */
+async function putBack(path: string, file: { bytes: Uint8Array; mode: number } | undefined) {
+  if (!file) {
+    await rm(path, { force: true });
+    return;
+  }
+  const staged = `${path}.tmp-${randomUUID()}`;
+  await writeFile(staged, file.bytes, { mode: file.mode });
+  await chmod(staged, file.mode);
+  await rename(staged, path);
+}
+
 /** Whether a Docker config holds nothing but empty sections (what is left after undoing). */
 function holdsNothing(json: unknown): boolean {
   return json === null ||
@@ -246,8 +285,27 @@ function readInputs(): Inputs {
   return { registry, username, accessKey, region, apiUrl, mode };
 }
 
+/** Record what `main` did so far (post reads the last record). */
 async function saveState(state: ActionState): Promise<void> {
   await fileCommand("GITHUB_STATE", "sauce-registry", JSON.stringify(state));
+}
+
+/**
+ * The entry the Docker config has for the host that this run's helper stands in for until post:
+ * none, or this machine's own `saucelabs` helper (from `sauce-registry configure-docker`). Any
+ * other helper is refused: Docker asks one helper per host.
+ */
+function helperToReplace(docker: DockerConfigStatus, host: string): string | undefined {
+  const current = docker.credHelper;
+  if (current === undefined || current === HELPER_NAME) return current;
+  if (current.startsWith(`${HELPER_NAME}-`)) {
+    throw new UsageError(
+      `The Docker config ${docker.path} already sends ${host} to ${HELPER_PREFIX}${current}, which an earlier step of this job set up with this action: Docker asks one helper per host, so use the action once per registry host`,
+    );
+  }
+  throw new UsageError(
+    `The Docker config ${docker.path} already sends ${host} to ${HELPER_PREFIX}${current}: remove that entry, or use mode: login`,
+  );
 }
 
 /**
@@ -268,39 +326,26 @@ export async function main(): Promise<number> {
     const reference = parseRegistry(inputs.registry);
     // A config that is not valid JSON stops here, before anything is written.
     const docker = await dockerConfigStatus(reference.host);
-    const dockerConfig = docker.path;
-    const current = docker.credHelper;
-    if (inputs.mode === "helper" && current !== undefined && current !== HELPER_NAME) {
-      throw new UsageError(
-        `The Docker config ${dockerConfig} already sends ${reference.host} to ${HELPER_PREFIX}${current}: remove that entry, or use mode: login`,
-      );
-    }
-    const dockerConfigDir = dirname(dockerConfig);
+    const replacedHelper = inputs.mode === "helper"
+      ? helperToReplace(docker, reference.host)
+      : undefined;
+    const dockerConfigDir = dirname(docker.path);
     state = {
       mode: inputs.mode,
       dockerConfigDir,
       dockerConfigDirExisted: await exists(dockerConfigDir),
       dockerConfigExisted: docker.exists,
-      backupExisted: await exists(`${dockerConfig}.bak`),
-      addedHosts: [],
     };
     if (inputs.mode === "login") {
       await loginNow(inputs, reference.registryUrl, state);
     } else {
-      const runnerTemp = process.env.RUNNER_TEMP;
-      if (!runnerTemp) {
-        throw new SauceRegistryError("RUNNER_TEMP is not set: run this action as a step of a job");
-      }
-      state.dir = await mkdtemp(join(runnerTemp, "sauce-registry-"));
-      await chmod(state.dir, 0o700);
-      if (current !== HELPER_NAME) state.addedHosts = [reference.host];
-      await saveState(state);
-      await configureHelper(inputs, reference.host, state, dockerConfig);
+      await configureHelper(inputs, reference.host, state, replacedHelper);
     }
     await fileCommand("GITHUB_OUTPUT", "registry-host", reference.host);
     return 0;
   } catch (error) {
     fail(errorText(error));
+    // post runs after a failed main too, and finds nothing more to undo: undo is idempotent.
     if (state) await undo(state).catch((cleanup) => warn(`Cleaning up: ${errorText(cleanup)}`));
     return 1;
   }
@@ -317,7 +362,7 @@ async function loginNow(inputs: Inputs, registryUrl: string, state: ActionState)
   mask(token.password);
   const host = parseRegistry(registryUrl).host;
   await login(token, registryUrl, { tool: "docker", env: childEnvironment() });
-  // Only a login this run made is logged out: a failed one may have left the user's own.
+  // Only a login this run made is logged out by post: a failed one may have left the user's own.
   state.loginHost = host;
   await saveState(state);
   const expiresAt = token.expiresAt.toISOString().replace(/\.000Z$/, "Z");
@@ -329,10 +374,31 @@ async function configureHelper(
   inputs: Inputs,
   host: string,
   state: ActionState,
-  dockerConfig: string,
+  replacedHelper: string | undefined,
 ): Promise<void> {
-  const dir = state.dir!;
-  if (state.backupExisted) await copyFile(`${dockerConfig}.bak`, join(dir, "config.json.bak"));
+  const runnerTemp = process.env.RUNNER_TEMP;
+  if (!runnerTemp) {
+    throw new SauceRegistryError("RUNNER_TEMP is not set: run this action as a step of a job");
+  }
+  // One id names this run's folder and helper, so that each run of the action in a job keeps its
+  // own registry and account: Docker runs docker-credential-saucelabs-<id> for this host only.
+  const id = randomBytes(4).toString("hex");
+  const dir = join(runnerTemp, `sauce-registry-${id}`);
+  await mkdir(dir, { mode: 0o700 }); // fails if it exists: never a folder of someone else's
+  await chmod(dir, 0o700);
+  const backup = join(state.dockerConfigDir, "config.json.bak");
+  const foundBackup = await readOptional(backup);
+  const helper: HelperRun = {
+    dir,
+    host,
+    name: `${HELPER_NAME}-${id}`,
+    ...(replacedHelper ? { replaced: replacedHelper } : {}),
+    backupExisted: foundBackup !== undefined,
+  };
+  state.helper = helper;
+  await saveState(state);
+  // configure-docker keeps a backup of the config it replaces: post puts the user's back.
+  if (foundBackup) await putBack(join(dir, "config.json.bak"), foundBackup);
   await writeFile(
     join(dir, "credentials.yml"),
     credentialsFile(inputs.username, inputs.accessKey),
@@ -342,13 +408,16 @@ async function configureHelper(
   );
   const bin = join(dir, "bin");
   await mkdir(bin, { mode: 0o700 });
-  await writeFile(join(bin, HELPER_PROGRAM), helperScript(dir), { mode: 0o700 });
+  await writeFile(join(bin, `${HELPER_PREFIX}${helper.name}`), helperScript(dir), {
+    mode: 0o700,
+  });
   const paths = settingsPaths(dir);
   await configureDocker([inputs.registry], {
     region: inputs.region,
     apiUrl: inputs.apiUrl,
     settingsFile: paths.settingsFile,
     dockerConfigDir: state.dockerConfigDir,
+    helperName: helper.name,
   });
   // One token now, the way later steps get theirs: a wrong key fails here, not at a push, and
   // the token waits in the cache for the first step that needs it.
@@ -365,22 +434,34 @@ async function configureHelper(
   mask((JSON.parse(answer.stdout) as { Secret: string }).Secret);
   await addPath(bin);
   info(
-    `Docker, Podman, Buildah and Skopeo in later steps get fresh tokens for ${host} from ${HELPER_PROGRAM}`,
+    `Docker, Podman, Buildah and Skopeo in later steps get fresh tokens for ${host} from ${HELPER_PREFIX}${helper.name}`,
   );
 }
 
-/** Put config.json.bak back as it was before `main`: removed, or the copy `main` kept. */
-async function restoreBackup(state: ActionState, dockerConfig: string): Promise<void> {
-  const backup = `${dockerConfig}.bak`;
-  const kept = state.dir ? join(state.dir, "config.json.bak") : undefined;
-  if (!state.backupExisted) {
-    await rm(backup, { force: true });
-  } else if (kept && (await exists(kept))) {
-    const staged = `${backup}.tmp-${randomUUID()}`;
-    await copyFile(kept, staged);
-    await chmod(staged, (await stat(backup).catch(() => stat(kept))).mode & 0o777);
-    await rename(staged, backup);
+/**
+ * Take this run's helper out of the Docker config: drop its entry, or put back the entry it stood
+ * in for (unless a later step changed it). Then config.json.bak, which each change of the config
+ * replaced: back to what it was before `main`.
+ */
+async function removeHelper(helper: HelperRun, dockerConfigDir: string): Promise<void> {
+  const { dir, host, replaced } = helper;
+  const backup = join(dockerConfigDir, "config.json.bak");
+  const paths = settingsPaths(dir);
+  if (replaced) {
+    const { credHelper } = await dockerConfigStatus(host, { dockerConfigDir });
+    if (credHelper === helper.name) {
+      // configureDocker also records the host in this run's registries file, removed below.
+      await configureDocker([host], {
+        dockerConfigDir,
+        settingsFile: paths.settingsFile,
+        helperName: replaced,
+      });
+    }
+  } else {
+    await unconfigureDocker([host], { dockerConfigDir, ...paths, helperName: helper.name });
   }
+  const kept = helper.backupExisted ? await readOptional(join(dir, "config.json.bak")) : undefined;
+  if (!helper.backupExisted || kept) await putBack(backup, kept);
 }
 
 /** Remove config.json that `main` created, when it holds nothing any more. */
@@ -395,7 +476,7 @@ async function removeIfEmpty(dockerConfig: string): Promise<void> {
   if (text.trim() === "" || holdsNothing(JSON.parse(text))) await rm(dockerConfig, { force: true });
 }
 
-/** Undo what `main` recorded: logout or credHelpers entries, files it created, its folder. */
+/** Undo what `main` recorded, and only that: its login or helper, files it created, its folder. */
 async function undo(state: ActionState): Promise<void> {
   const dockerConfig = join(state.dockerConfigDir, "config.json");
   if (state.loginHost) {
@@ -403,26 +484,19 @@ async function undo(state: ActionState): Promise<void> {
       warn(`docker logout ${state.loginHost}: ${errorText(error)}`)
     );
   }
-  if (state.addedHosts.length > 0) {
-    const paths = state.dir ? settingsPaths(state.dir) : {};
-    await unconfigureDocker(state.addedHosts, {
-      dockerConfigDir: state.dockerConfigDir,
-      ...paths,
-    });
-    // configure-docker and the undo each kept a backup of the config they replaced.
-    await restoreBackup(state, dockerConfig);
-  }
+  if (state.helper) await removeHelper(state.helper, state.dockerConfigDir);
   if (!state.dockerConfigExisted) await removeIfEmpty(dockerConfig);
   if (!state.dockerConfigDirExisted) {
     // Only when empty: a later step may have put its own files there.
     await rmdir(state.dockerConfigDir).catch(() => undefined);
   }
-  if (state.dir) await rm(state.dir, { recursive: true, force: true });
+  if (state.helper) await rm(state.helper.dir, { recursive: true, force: true });
 }
 
 /**
- * The action's `post`: undo what `main` recorded in its state (the credHelpers entries it added,
- * the key file, the helper script, the cached tokens; in login mode, `docker logout`).
+ * The action's `post`: undo what `main` recorded in its state (this run's credHelpers entry, the
+ * key file, the helper script, the cached tokens; in login mode, `docker logout`), and nothing
+ * that another run of the action or a later step did.
  *
  * @returns The exit code for the runner.
  */
@@ -432,13 +506,13 @@ export async function post(): Promise<number> {
   try {
     const state = JSON.parse(saved) as ActionState;
     await undo(state);
-    info(
-      state.loginHost
-        ? `Logged docker out of ${state.loginHost}`
-        : `Removed the credential helper for ${
-          state.addedHosts.join(", ") || "the registry"
-        }, its key file and cached tokens`,
-    );
+    if (state.loginHost) {
+      info(`Logged docker out of ${state.loginHost}`);
+    } else if (state.helper) {
+      const { host, name, replaced } = state.helper;
+      const back = replaced ? `; ${host} goes to ${HELPER_PREFIX}${replaced} again` : "";
+      info(`Removed ${HELPER_PREFIX}${name} for ${host}, its key file and cached tokens${back}`);
+    }
     return 0;
   } catch (error) {
     fail(`Cleaning up: ${errorText(error)}`);
