@@ -21,7 +21,7 @@
  * @module
  */
 
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import {
   appendFile,
   chmod,
@@ -62,6 +62,9 @@ const HELPER_NAME = HELPER_PROGRAM.slice(HELPER_PREFIX.length);
 /** How long `main` waits for the Sauce API, whole operation. */
 const TOKEN_TIMEOUT_MS = 120_000;
 
+/** What {@linkcode fileDigest} answers for a file that does not exist. */
+const NO_FILE = "none";
+
 /**
  * What `main` changed, kept in `GITHUB_STATE` so that `post` undoes that and nothing else. A job
  * can run the action several times (one registry each, often each with its own Sauce account):
@@ -94,6 +97,8 @@ interface HelperRun {
   replaced?: string;
   /** Whether config.json.bak existed before `main` (then `dir` holds a copy). */
   backupExisted: boolean;
+  /** config.json.bak's digest once `main` changed the config: how post knows it is main's. */
+  backupAfterMain?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,6 +195,11 @@ async function readOptional(
     if (isNotFound(error)) return undefined;
     throw error;
   }
+}
+
+/** A SHA-256 of the bytes, or {@linkcode NO_FILE}: how post recognizes a file `main` left. */
+function fileDigest(file: { bytes: Uint8Array } | undefined): string {
+  return file ? createHash("sha256").update(file.bytes).digest("hex") : NO_FILE;
 }
 
 /** Make `path` hold these bytes with this mode (atomically), or not exist (undefined). */
@@ -419,6 +429,8 @@ async function configureHelper(
     dockerConfigDir: state.dockerConfigDir,
     helperName: helper.name,
   });
+  helper.backupAfterMain = fileDigest(await readOptional(backup));
+  await saveState(state);
   // One token now, the way later steps get theirs: a wrong key fails here, not at a push, and
   // the token waits in the cache for the first step that needs it.
   const answer = await credentialHelper("get", host, {
@@ -440,28 +452,44 @@ async function configureHelper(
 
 /**
  * Take this run's helper out of the Docker config: drop its entry, or put back the entry it stood
- * in for (unless a later step changed it). Then config.json.bak, which each change of the config
- * replaced: back to what it was before `main`.
+ * in for (unless a later step changed it). Then config.json.bak: each change of the config kept
+ * a backup, so it goes back to what it was before `main` when it is still as `main` left it, and
+ * to what a later step made it otherwise.
  */
 async function removeHelper(helper: HelperRun, dockerConfigDir: string): Promise<void> {
   const { dir, host, replaced } = helper;
   const backup = join(dockerConfigDir, "config.json.bak");
+  const found = await readOptional(backup);
+  const backupIsMains = fileDigest(found) === helper.backupAfterMain;
   const paths = settingsPaths(dir);
+  let changed = false;
   if (replaced) {
     const { credHelper } = await dockerConfigStatus(host, { dockerConfigDir });
     if (credHelper === helper.name) {
       // configureDocker also records the host in this run's registries file, removed below.
-      await configureDocker([host], {
+      const restored = await configureDocker([host], {
         dockerConfigDir,
         settingsFile: paths.settingsFile,
         helperName: replaced,
       });
+      changed = restored.dockerConfigChanged;
     }
   } else {
-    await unconfigureDocker([host], { dockerConfigDir, ...paths, helperName: helper.name });
+    const removed = await unconfigureDocker([host], {
+      dockerConfigDir,
+      ...paths,
+      helperName: helper.name,
+    });
+    changed = removed.dockerConfigChanged;
   }
-  const kept = helper.backupExisted ? await readOptional(join(dir, "config.json.bak")) : undefined;
-  if (!helper.backupExisted || kept) await putBack(backup, kept);
+  if (backupIsMains) {
+    const kept = helper.backupExisted
+      ? await readOptional(join(dir, "config.json.bak"))
+      : undefined;
+    if (!helper.backupExisted || kept) await putBack(backup, kept);
+  } else if (changed) {
+    await putBack(backup, found);
+  }
 }
 
 /** Remove config.json that `main` created, when it holds nothing any more. */

@@ -609,6 +609,33 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     assert.deepEqual(await filesUnder(dockerDir), ["config.json"]);
   });
 
+  it("post leaves what a later step wrote in the Docker folder it made (a config.json.bak)", {
+    timeout: 120_000,
+  }, async () => {
+    const job = await RunnerJob.create(work);
+    const dockerDir = join(job.home, ".docker");
+    const main = await runEntry(
+      job,
+      "main",
+      inputs({
+        registry: "127.0.0.1:5999/team",
+        username: USER,
+        "access-key": KEY,
+        "api-url": standIn.url,
+      }),
+    );
+    assert.equal(main.code, 0, output(main));
+    scanner.add(standIn.issued.at(-1)!.password);
+    // A later step keeps a copy of the config, as a user's script might.
+    const later = '{"kept by": "a later step"}\n';
+    await writeFile(join(dockerDir, "config.json.bak"), later, { mode: 0o600 });
+    const post = await runEntry(job, "post", stateEnv(main));
+    assert.equal(post.code, 0, output(post));
+    assert.equal(await readFile(join(dockerDir, "config.json.bak"), "utf8"), later);
+    assert.deepEqual(await filesUnder(job.home), [".docker", ".docker/config.json.bak"]);
+    assert.deepEqual(await leftInRunnerTemp(job), []);
+  });
+
   it("stands in for the machine's own saucelabs helper until post; refuses a host a run took", {
     timeout: 120_000,
   }, async () => {
