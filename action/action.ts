@@ -506,19 +506,45 @@ async function removeIfEmpty(dockerConfig: string): Promise<void> {
 
 /** Undo what `main` recorded, and only that: its login or helper, files it created, its folder. */
 async function undo(state: ActionState): Promise<void> {
+  const problems: string[] = [];
+  const attempt = async (what: string, step: () => Promise<void>) => {
+    try {
+      await step();
+    } catch (error) {
+      problems.push(`${what}: ${errorText(error)}`);
+    }
+  };
   const dockerConfig = join(state.dockerConfigDir, "config.json");
   if (state.loginHost) {
     await logout(state.loginHost, { tool: "docker", env: childEnvironment() }).catch((error) =>
       warn(`docker logout ${state.loginHost}: ${errorText(error)}`)
     );
   }
-  if (state.helper) await removeHelper(state.helper, state.dockerConfigDir);
-  if (!state.dockerConfigExisted) await removeIfEmpty(dockerConfig);
-  if (!state.dockerConfigDirExisted) {
-    // Only when empty: a later step may have put its own files there.
-    await rmdir(state.dockerConfigDir).catch(() => undefined);
+  const helper = state.helper;
+  if (helper) {
+    await attempt(
+      `Removing ${helper.name} from ${dockerConfig}`,
+      () => removeHelper(helper, state.dockerConfigDir),
+    );
   }
-  if (state.helper) await rm(state.helper.dir, { recursive: true, force: true });
+  if (!state.dockerConfigExisted) {
+    await attempt(`Removing ${dockerConfig}`, () => removeIfEmpty(dockerConfig));
+  }
+  if (!state.dockerConfigDirExisted) {
+    await attempt(`Removing ${state.dockerConfigDir}`, async () => {
+      // Only when empty: a later step may have put its own files there.
+      await rmdir(state.dockerConfigDir).catch((error: { code?: string }) => {
+        if (error.code !== "ENOTEMPTY" && error.code !== "EEXIST" && !isNotFound(error)) {
+          throw error;
+        }
+      });
+    });
+  }
+  // The key file goes whatever else failed.
+  if (helper) {
+    await attempt(`Removing ${helper.dir}`, () => rm(helper.dir, { recursive: true, force: true }));
+  }
+  if (problems.length > 0) throw new SauceRegistryError(problems.join("; "));
 }
 
 /**

@@ -636,6 +636,32 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     assert.deepEqual(await leftInRunnerTemp(job), []);
   });
 
+  it("post removes the key file even when a later step broke the Docker config, and says so", {
+    timeout: 120_000,
+  }, async () => {
+    const job = await RunnerJob.create(work);
+    const main = await runEntry(
+      job,
+      "main",
+      inputs({
+        registry: "127.0.0.1:5999/team",
+        username: USER,
+        "access-key": KEY,
+        "api-url": standIn.url,
+      }),
+    );
+    assert.equal(main.code, 0, output(main));
+    scanner.add(standIn.issued.at(-1)!.password);
+    const broken = '{"credHelpers": {,}}\n';
+    await writeFile(join(job.home, ".docker", "config.json"), broken);
+    const post = await runEntry(job, "post", stateEnv(main));
+    assert.equal(post.code, 1, output(post));
+    assert.match(post.stdout, /^::error::Cleaning up: .*config\.json: not valid JSON/m);
+    scanner.check("post output", post.stdout, post.stderr);
+    assert.equal(await readFile(join(job.home, ".docker", "config.json"), "utf8"), broken);
+    assert.deepEqual(await leftInRunnerTemp(job), [], "no key file is left");
+  });
+
   it("stands in for the machine's own saucelabs helper until post; refuses a host a run took", {
     timeout: 120_000,
   }, async () => {
