@@ -53,7 +53,7 @@ import {
 } from "../mod.ts";
 import { errorText, shellQuote } from "../_errors.ts";
 
-/** Docker runs the helper that `credHelpers` names `<name>` as the program `docker-credential-<name>`. */
+/** Docker runs the helper named `<name>` in `credHelpers` as `docker-credential-<name>`. */
 const HELPER_PREFIX = "docker-credential-";
 
 /** The name `configure-docker` gives the helper in `credHelpers`: this machine's own helper. */
@@ -310,7 +310,7 @@ function helperToReplace(docker: DockerConfigStatus, host: string): string | und
   if (current === undefined || current === HELPER_NAME) return current;
   if (current.startsWith(`${HELPER_NAME}-`)) {
     throw new UsageError(
-      `The Docker config ${docker.path} already sends ${host} to ${HELPER_PREFIX}${current}, which an earlier step of this job set up with this action: Docker asks one helper per host, so use the action once per registry host`,
+      `The Docker config ${docker.path} already sends ${host} to ${HELPER_PREFIX}${current}, which an earlier run of this action set up: Docker asks one helper per host, so use the action once per registry host in a job (if a job ended before its post step, remove that entry)`,
     );
   }
   throw new UsageError(

@@ -701,7 +701,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     assert.equal(second.code, 1, output(second));
     assert.match(
       second.stdout,
-      /^::error::The Docker config .* already sends 127\.0\.0\.1:5999 to docker-credential-saucelabs-[0-9a-f]{8}, which an earlier step of this job set up/m,
+      /^::error::The Docker config .* already sends 127\.0\.0\.1:5999 to docker-credential-saucelabs-[0-9a-f]{8}, which an earlier run of this action set up/m,
     );
     assert.deepEqual(second.path, []);
     assert.equal(
