@@ -1,14 +1,16 @@
 /**
  * The GitHub Action (`action.yml` at the repository's root): `main` logs the job in to a Sauce
- * Labs Container Registry, `post` undoes all of it. Node 24 runs this TypeScript as it is (type
- * stripping), together with the repository's own `mod.ts`: there is no bundle that could fall
- * behind the library.
+ * Labs Container Registry, `post` undoes what `main` did and nothing else. Node 24 runs this
+ * TypeScript as it is (type stripping), together with the repository's own `mod.ts`: there is no
+ * bundle that could fall behind the library.
  *
- * Mode `helper` (the default) configures `docker-credential-saucelabs` for the registry host, so
- * every later docker, podman, buildah or skopeo step of the job gets a fresh token. The access key
- * goes only into a 0600 file in a private folder under `RUNNER_TEMP`, which the helper (a script
- * this action puts on `GITHUB_PATH`) reads: never into `GITHUB_ENV`, `GITHUB_OUTPUT`, `GITHUB_PATH`
- * or the Docker config. Mode `login` runs one `docker login` now.
+ * Mode `helper` (the default) configures a credential helper of this run's own,
+ * `docker-credential-saucelabs-<id>`, for the registry host, so every later docker, podman, buildah
+ * or skopeo step of the job gets a fresh token; a job that runs the action for several registries
+ * (each with its own Sauce account) has one helper per registry. The access key goes only into a
+ * 0600 file in the run's private folder under `RUNNER_TEMP`, which its helper (a script this action
+ * puts on `GITHUB_PATH`) reads: never into `GITHUB_ENV`, `GITHUB_OUTPUT`, `GITHUB_PATH` or the
+ * Docker config. Mode `login` runs one `docker login` now.
  *
  * @example
  * ```ts
@@ -19,29 +21,27 @@
  * @module
  */
 
-import { randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import {
   appendFile,
   chmod,
-  copyFile,
   mkdir,
-  mkdtemp,
   readFile,
-  realpath,
   rename,
   rm,
   rmdir,
   stat,
   writeFile,
 } from "node:fs/promises";
-import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import {
   apiBaseUrl,
   configureDocker,
   credentialHelper,
+  type DockerConfigStatus,
+  dockerConfigStatus,
   fetchToken,
   HELPER_PROGRAM,
   login,
@@ -54,30 +54,52 @@ import {
 import { errorText } from "../src/errors.ts";
 import { shellQuote } from "../src/quote.ts";
 
-/** The helper's name in `credHelpers`. */
-const HELPER_NAME = "saucelabs";
+/** Docker runs the helper named `<name>` in `credHelpers` as `docker-credential-<name>`. */
+const HELPER_PREFIX = "docker-credential-";
+
+/** The name `configure-docker` gives the helper in `credHelpers`: this machine's own helper. */
+const HELPER_NAME = HELPER_PROGRAM.slice(HELPER_PREFIX.length);
 
 /** How long `main` waits for the Sauce API, whole operation. */
 const TOKEN_TIMEOUT_MS = 120_000;
 
-/** What `main` changed, kept in `GITHUB_STATE` so that `post` can undo it. */
+/** What {@linkcode fileDigest} answers for a file that does not exist. */
+const NO_FILE = "none";
+
+/**
+ * What `main` changed, kept in `GITHUB_STATE` so that `post` undoes that and nothing else. A job
+ * can run the action several times (one registry each, often each with its own Sauce account):
+ * each run has its own helper, its own folder and its own state.
+ */
 interface ActionState {
   /** `helper` or `login`. */
   mode: string;
-  /** The private folder under RUNNER_TEMP: key file, helper script, registries, token cache. */
-  dir?: string;
-  /** The Docker config folder as the tools find it ($DOCKER_CONFIG, else ~/.docker). */
+  /** The Docker config's folder (that of its target when config.json is a symlink). */
   dockerConfigDir: string;
   /** Whether that folder existed before `main`. */
   dockerConfigDirExisted: boolean;
   /** Whether config.json existed before `main`. */
   dockerConfigExisted: boolean;
-  /** Whether config.json.bak existed before `main` (then a copy of it is kept in `dir`). */
-  backupExisted: boolean;
-  /** The hosts whose `credHelpers` entry `main` added. */
-  addedHosts: string[];
-  /** The host `docker login` logged in to (login mode). */
+  /** Helper mode: this run's helper. */
+  helper?: HelperRun;
+  /** Login mode: the host `docker login` logged in to, set once it has. */
   loginHost?: string;
+}
+
+/** One run's credential helper (helper mode). */
+interface HelperRun {
+  /** The private folder under RUNNER_TEMP: key file, helper program, registries file, tokens. */
+  dir: string;
+  /** The registry host whose `credHelpers` entry names this helper. */
+  host: string;
+  /** `saucelabs-<id>`: Docker runs `docker-credential-saucelabs-<id>` from `dir/bin`. */
+  name: string;
+  /** The host's entry before `main` (this machine's own helper), which post puts back. */
+  replaced?: string;
+  /** Whether config.json.bak existed before `main` (then `dir` holds a copy). */
+  backupExisted: boolean;
+  /** config.json.bak's digest once `main` changed the config: how post knows it is main's. */
+  backupAfterMain?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -150,40 +172,55 @@ function childEnvironment(): Record<string, string> {
 // Files
 // ---------------------------------------------------------------------------------------------
 
+function isNotFound(error: unknown): boolean {
+  return (error as { code?: string }).code === "ENOENT";
+}
+
 async function exists(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined)) !== undefined;
-}
-
-/** The Docker config folder that docker, podman, buildah and skopeo read. */
-function dockerConfigDirectory(): string {
-  return process.env.DOCKER_CONFIG || join(process.env.HOME || homedir(), ".docker");
-}
-
-/** config.json after following a symlink, as configure-docker writes it. */
-async function dockerConfigTarget(dir: string): Promise<string> {
-  const path = join(dir, "config.json");
-  return await realpath(path).catch(() => path);
-}
-
-async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
-  const text = await readFile(path, "utf8").catch(() => undefined);
-  if (text === undefined || text.trim() === "") return undefined;
-  let json: unknown;
   try {
-    json = JSON.parse(text.replace(/^\uFEFF/, ""));
-  } catch {
-    throw new SauceRegistryError(`The Docker config ${path} is not valid JSON: fix or move it`);
+    await stat(path);
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
   }
-  return json && typeof json === "object" && !Array.isArray(json)
-    ? json as Record<string, unknown>
-    : undefined;
+}
+
+/** A file's bytes and mode; undefined when it does not exist. */
+async function readOptional(
+  path: string,
+): Promise<{ bytes: Uint8Array; mode: number } | undefined> {
+  try {
+    return { bytes: await readFile(path), mode: (await stat(path)).mode & 0o777 };
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** A SHA-256 of the bytes, or {@linkcode NO_FILE}: how post recognizes a file `main` left. */
+function fileDigest(file: { bytes: Uint8Array } | undefined): string {
+  return file ? createHash("sha256").update(file.bytes).digest("hex") : NO_FILE;
+}
+
+/** Make `path` hold these bytes with this mode (atomically), or not exist (undefined). */
+async function putBack(path: string, file: { bytes: Uint8Array; mode: number } | undefined) {
+  if (!file) {
+    await rm(path, { force: true });
+    return;
+  }
+  const staged = `${path}.tmp-${randomUUID()}`;
+  await writeFile(staged, file.bytes, { mode: file.mode });
+  await chmod(staged, file.mode);
+  await rename(staged, path);
 }
 
 /** Whether a Docker config holds nothing but empty sections (what is left after undoing). */
-function holdsNothing(json: Record<string, unknown>): boolean {
-  return Object.values(json).every((value) =>
-    value === null || (typeof value === "object" && Object.keys(value as object).length === 0)
-  );
+function holdsNothing(json: unknown): boolean {
+  return json === null ||
+    Object.values(json as Record<string, unknown>).every((value) =>
+      value === null || (typeof value === "object" && Object.keys(value as object).length === 0)
+    );
 }
 
 /** The helper Docker finds on PATH: this checkout's cli.ts, with this Node, reading the key file. */
@@ -259,8 +296,27 @@ function readInputs(): Inputs {
   return { registry, username, accessKey, region, apiUrl, mode };
 }
 
+/** Record what `main` did so far (post reads the last record). */
 async function saveState(state: ActionState): Promise<void> {
   await fileCommand("GITHUB_STATE", "sauce-registry", JSON.stringify(state));
+}
+
+/**
+ * The entry the Docker config has for the host that this run's helper stands in for until post:
+ * none, or this machine's own `saucelabs` helper (from `sauce-registry configure-docker`). Any
+ * other helper is refused: Docker asks one helper per host.
+ */
+function helperToReplace(docker: DockerConfigStatus, host: string): string | undefined {
+  const current = docker.credHelper;
+  if (current === undefined || current === HELPER_NAME) return current;
+  if (current.startsWith(`${HELPER_NAME}-`)) {
+    throw new UsageError(
+      `The Docker config ${docker.path} already sends ${host} to ${HELPER_PREFIX}${current}, which an earlier run of this action set up: Docker asks one helper per host, so use the action once per registry host in a job (if a job ended before its post step, remove that entry)`,
+    );
+  }
+  throw new UsageError(
+    `The Docker config ${docker.path} already sends ${host} to ${HELPER_PREFIX}${current}: remove that entry, or use mode: login`,
+  );
 }
 
 /**
@@ -279,49 +335,34 @@ export async function main(): Promise<number> {
     }
     const inputs = readInputs();
     const reference = parseRegistry(inputs.registry);
-    const dockerConfigDir = dockerConfigDirectory();
-    const dockerConfig = await dockerConfigTarget(dockerConfigDir);
-    const existing = await readJson(dockerConfig);
-    const helpers = (existing?.credHelpers ?? {}) as Record<string, unknown>;
-    const current = helpers[reference.host];
-    if (inputs.mode === "helper" && current !== undefined && current !== HELPER_NAME) {
-      throw new UsageError(
-        `The Docker config ${dockerConfig} already sends ${reference.host} to docker-credential-${current}: remove that entry, or use mode: login`,
-      );
-    }
+    // A config that is not valid JSON stops here, before anything is written.
+    const docker = await dockerConfigStatus(reference.host);
+    const replacedHelper = inputs.mode === "helper"
+      ? helperToReplace(docker, reference.host)
+      : undefined;
+    const dockerConfigDir = dirname(docker.path);
     state = {
       mode: inputs.mode,
       dockerConfigDir,
       dockerConfigDirExisted: await exists(dockerConfigDir),
-      dockerConfigExisted: await exists(dockerConfig),
-      backupExisted: await exists(`${dockerConfig}.bak`),
-      addedHosts: [],
+      dockerConfigExisted: docker.exists,
     };
     if (inputs.mode === "login") {
-      state.loginHost = reference.host;
-      await saveState(state);
-      await loginNow(inputs, reference.registryUrl);
+      await loginNow(inputs, reference.registryUrl, state);
     } else {
-      const runnerTemp = process.env.RUNNER_TEMP;
-      if (!runnerTemp) {
-        throw new SauceRegistryError("RUNNER_TEMP is not set: run this action as a step of a job");
-      }
-      state.dir = await mkdtemp(join(runnerTemp, "sauce-registry-"));
-      await chmod(state.dir, 0o700);
-      if (current !== HELPER_NAME) state.addedHosts = [reference.host];
-      await saveState(state);
-      await configureHelper(inputs, reference.host, state, dockerConfig);
+      await configureHelper(inputs, reference.host, state, replacedHelper);
     }
     await fileCommand("GITHUB_OUTPUT", "registry-host", reference.host);
     return 0;
   } catch (error) {
     fail(errorText(error));
+    // post runs after a failed main too, and finds nothing more to undo: undo is idempotent.
     if (state) await undo(state).catch((cleanup) => warn(`Cleaning up: ${errorText(cleanup)}`));
     return 1;
   }
 }
 
-async function loginNow(inputs: Inputs, registryUrl: string): Promise<void> {
+async function loginNow(inputs: Inputs, registryUrl: string, state: ActionState): Promise<void> {
   const token = await fetchToken({
     credentials: { username: inputs.username, accessKey: inputs.accessKey },
     registryUrl,
@@ -330,20 +371,45 @@ async function loginNow(inputs: Inputs, registryUrl: string): Promise<void> {
     signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
   });
   mask(token.password);
+  const host = parseRegistry(registryUrl).host;
   await login(token, registryUrl, { tool: "docker", env: childEnvironment() });
+  // Only a login this run made is logged out by post: a failed one may have left the user's own.
+  state.loginHost = host;
+  await saveState(state);
   const expiresAt = token.expiresAt.toISOString().replace(/\.000Z$/, "Z");
   await fileCommand("GITHUB_OUTPUT", "expires-at", expiresAt);
-  info(`Logged docker in to ${parseRegistry(registryUrl).host}; the login expires at ${expiresAt}`);
+  info(`Logged docker in to ${host}; the login expires at ${expiresAt}`);
 }
 
 async function configureHelper(
   inputs: Inputs,
   host: string,
   state: ActionState,
-  dockerConfig: string,
+  replacedHelper: string | undefined,
 ): Promise<void> {
-  const dir = state.dir!;
-  if (state.backupExisted) await copyFile(`${dockerConfig}.bak`, join(dir, "config.json.bak"));
+  const runnerTemp = process.env.RUNNER_TEMP;
+  if (!runnerTemp) {
+    throw new SauceRegistryError("RUNNER_TEMP is not set: run this action as a step of a job");
+  }
+  // One id names this run's folder and helper, so that each run of the action in a job keeps its
+  // own registry and account: Docker runs docker-credential-saucelabs-<id> for this host only.
+  const id = randomBytes(4).toString("hex");
+  const dir = join(runnerTemp, `sauce-registry-${id}`);
+  await mkdir(dir, { mode: 0o700 }); // fails if it exists: never a folder of someone else's
+  await chmod(dir, 0o700);
+  const backup = join(state.dockerConfigDir, "config.json.bak");
+  const foundBackup = await readOptional(backup);
+  const helper: HelperRun = {
+    dir,
+    host,
+    name: `${HELPER_NAME}-${id}`,
+    ...(replacedHelper ? { replaced: replacedHelper } : {}),
+    backupExisted: foundBackup !== undefined,
+  };
+  state.helper = helper;
+  await saveState(state);
+  // configure-docker keeps a backup of the config it replaces: post puts the user's back.
+  if (foundBackup) await putBack(join(dir, "config.json.bak"), foundBackup);
   await writeFile(
     join(dir, "credentials.yml"),
     credentialsFile(inputs.username, inputs.accessKey),
@@ -353,14 +419,19 @@ async function configureHelper(
   );
   const bin = join(dir, "bin");
   await mkdir(bin, { mode: 0o700 });
-  await writeFile(join(bin, HELPER_PROGRAM), helperScript(dir), { mode: 0o700 });
+  await writeFile(join(bin, `${HELPER_PREFIX}${helper.name}`), helperScript(dir), {
+    mode: 0o700,
+  });
   const paths = settingsPaths(dir);
   await configureDocker([inputs.registry], {
     region: inputs.region,
     apiUrl: inputs.apiUrl,
     settingsFile: paths.settingsFile,
     dockerConfigDir: state.dockerConfigDir,
+    helperName: helper.name,
   });
+  helper.backupAfterMain = fileDigest(await readOptional(backup));
+  await saveState(state);
   // One token now, the way later steps get theirs: a wrong key fails here, not at a push, and
   // the token waits in the cache for the first step that needs it.
   const answer = await credentialHelper("get", host, {
@@ -376,55 +447,111 @@ async function configureHelper(
   mask((JSON.parse(answer.stdout) as { Secret: string }).Secret);
   await addPath(bin);
   info(
-    `Docker, Podman, Buildah and Skopeo in later steps get fresh tokens for ${host} from ${HELPER_PROGRAM}`,
+    `Docker, Podman, Buildah and Skopeo in later steps get fresh tokens for ${host} from ${HELPER_PREFIX}${helper.name}`,
   );
 }
 
-/** Put config.json.bak back as it was before `main`: removed, or the copy `main` kept. */
-async function restoreBackup(state: ActionState, dockerConfig: string): Promise<void> {
-  const backup = `${dockerConfig}.bak`;
-  const kept = state.dir ? join(state.dir, "config.json.bak") : undefined;
-  if (!state.backupExisted) {
-    await rm(backup, { force: true });
-  } else if (kept && (await exists(kept))) {
-    const staged = `${backup}.tmp-${randomUUID()}`;
-    await copyFile(kept, staged);
-    await chmod(staged, (await stat(backup).catch(() => stat(kept))).mode & 0o777);
-    await rename(staged, backup);
+/**
+ * Take this run's helper out of the Docker config: drop its entry, or put back the entry it stood
+ * in for (unless a later step changed it). Then config.json.bak: each change of the config kept
+ * a backup, so it goes back to what it was before `main` when it is still as `main` left it, and
+ * to what a later step made it otherwise.
+ */
+async function removeHelper(helper: HelperRun, dockerConfigDir: string): Promise<void> {
+  const { dir, host, replaced } = helper;
+  const backup = join(dockerConfigDir, "config.json.bak");
+  const found = await readOptional(backup);
+  const backupIsMains = fileDigest(found) === helper.backupAfterMain;
+  const paths = settingsPaths(dir);
+  let changed = false;
+  if (replaced) {
+    const { credHelper } = await dockerConfigStatus(host, { dockerConfigDir });
+    if (credHelper === helper.name) {
+      // configureDocker also records the host in this run's registries file, removed below.
+      const restored = await configureDocker([host], {
+        dockerConfigDir,
+        settingsFile: paths.settingsFile,
+        helperName: replaced,
+      });
+      changed = restored.dockerConfigChanged;
+    }
+  } else {
+    const removed = await unconfigureDocker([host], {
+      dockerConfigDir,
+      ...paths,
+      helperName: helper.name,
+    });
+    changed = removed.dockerConfigChanged;
+  }
+  if (backupIsMains) {
+    const kept = helper.backupExisted
+      ? await readOptional(join(dir, "config.json.bak"))
+      : undefined;
+    if (!helper.backupExisted || kept) await putBack(backup, kept);
+  } else if (changed) {
+    await putBack(backup, found);
   }
 }
 
-/** Undo what `main` recorded: logout or credHelpers entries, files it created, its folder. */
+/** Remove config.json that `main` created, when it holds nothing any more. */
+async function removeIfEmpty(dockerConfig: string): Promise<void> {
+  let text: string;
+  try {
+    text = (await readFile(dockerConfig, "utf8")).replace(/^\uFEFF/, "");
+  } catch (error) {
+    if (isNotFound(error)) return;
+    throw error;
+  }
+  if (text.trim() === "" || holdsNothing(JSON.parse(text))) await rm(dockerConfig, { force: true });
+}
+
+/** Undo what `main` recorded, and only that: its login or helper, files it created, its folder. */
 async function undo(state: ActionState): Promise<void> {
-  const dockerConfig = await dockerConfigTarget(state.dockerConfigDir);
+  const problems: string[] = [];
+  const attempt = async (what: string, step: () => Promise<void>) => {
+    try {
+      await step();
+    } catch (error) {
+      problems.push(`${what}: ${errorText(error)}`);
+    }
+  };
+  const dockerConfig = join(state.dockerConfigDir, "config.json");
   if (state.loginHost) {
     await logout(state.loginHost, { tool: "docker", env: childEnvironment() }).catch((error) =>
       warn(`docker logout ${state.loginHost}: ${errorText(error)}`)
     );
   }
-  if (state.addedHosts.length > 0) {
-    const paths = state.dir ? settingsPaths(state.dir) : {};
-    await unconfigureDocker(state.addedHosts, {
-      dockerConfigDir: state.dockerConfigDir,
-      ...paths,
-    });
-    // configure-docker and the undo each kept a backup of the config they replaced.
-    await restoreBackup(state, dockerConfig);
+  const helper = state.helper;
+  if (helper) {
+    await attempt(
+      `Removing ${helper.name} from ${dockerConfig}`,
+      () => removeHelper(helper, state.dockerConfigDir),
+    );
   }
   if (!state.dockerConfigExisted) {
-    const json = await readJson(dockerConfig).catch(() => undefined);
-    if (json === undefined || holdsNothing(json)) await rm(dockerConfig, { force: true });
+    await attempt(`Removing ${dockerConfig}`, () => removeIfEmpty(dockerConfig));
   }
   if (!state.dockerConfigDirExisted) {
-    // Only when empty: a later step may have put its own files there.
-    await rmdir(state.dockerConfigDir).catch(() => undefined);
+    await attempt(`Removing ${state.dockerConfigDir}`, async () => {
+      // Only when empty: a later step may have put its own files there.
+      await rmdir(state.dockerConfigDir).catch((error: { code?: string }) => {
+        if (error.code !== "ENOTEMPTY" && error.code !== "EEXIST" && !isNotFound(error)) {
+          throw error;
+        }
+      });
+    });
   }
-  if (state.dir) await rm(state.dir, { recursive: true, force: true });
+  // The key file goes whatever else failed.
+  if (helper) {
+    await attempt(`Removing ${helper.dir}`, () => rm(helper.dir, { recursive: true, force: true }));
+  }
+  if (problems.length > 0) throw new SauceRegistryError(problems.join("; "));
 }
 
 /**
- * The action's `post`: undo what `main` recorded in its state (the credHelpers entries it added,
- * the key file, the helper script, the cached tokens; in login mode, `docker logout`).
+ * The action's `post`: undo what `main` recorded in its state (this run's credHelpers entry, the
+ * key file, the helper script, the cached tokens; in login mode, `docker logout`), and nothing
+ * that another run of the action or a later step did.
  *
  * @returns The exit code for the runner.
  */
@@ -434,13 +561,13 @@ export async function post(): Promise<number> {
   try {
     const state = JSON.parse(saved) as ActionState;
     await undo(state);
-    info(
-      state.loginHost
-        ? `Logged docker out of ${state.loginHost}`
-        : `Removed the credential helper for ${
-          state.addedHosts.join(", ") || "the registry"
-        }, its key file and cached tokens`,
-    );
+    if (state.loginHost) {
+      info(`Logged docker out of ${state.loginHost}`);
+    } else if (state.helper) {
+      const { host, name, replaced } = state.helper;
+      const back = replaced ? `; ${host} goes to ${HELPER_PREFIX}${replaced} again` : "";
+      info(`Removed ${HELPER_PREFIX}${name} for ${host}, its key file and cached tokens${back}`);
+    }
     return 0;
   } catch (error) {
     fail(`Cleaning up: ${errorText(error)}`);

@@ -17,8 +17,10 @@ import {
   buildOciImage,
   loadIntoDocker,
   OnDemandServices,
+  type Registry,
   requireTool,
   type RunResult,
+  startRegistry,
 } from "./fixtures/services.ts";
 import {
   parseYamlDocuments,
@@ -30,6 +32,9 @@ import { ROOT, SecretScanner } from "./harness.ts";
 import { configureDocker, unconfigureDocker } from "../mod.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
+// A second Sauce account: a job's US and EU registries usually belong to different ones.
+const EU_USER = "bob-eu";
+const EU_KEY = "bob-eu-access-key-9876543210";
 
 interface ActionYaml {
   runs: { using: string; main: string; post: string };
@@ -48,18 +53,20 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
   let action: ActionYaml;
   let work: string;
   let image: string;
+  let secondRegistry: Promise<Registry> | undefined;
   const scanner = new SecretScanner();
-  scanner.add(KEY);
+  scanner.add(KEY, EU_KEY);
 
   // Bun cuts hooks off after 5 s: Node and the YAML are found in the first test instead.
   before(async () => {
-    standIn = await startStandIn();
+    standIn = await startStandIn({ users: { ...DEFAULT_USERS, [EU_USER]: EU_KEY } });
     services = new OnDemandServices(standIn);
     work = await mkdtemp(join(tmpdir(), "sr-action-"));
     image = await buildOciImage(join(work, "oci"), { tag: "v1" });
   });
 
   after(async () => {
+    await (await secondRegistry?.catch(() => undefined))?.stop();
     await services?.stop();
     await standIn?.close();
     if (work) await rm(work, { recursive: true, force: true });
@@ -101,6 +108,41 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
   async function filesUnder(dir: string): Promise<string[]> {
     const entries = await readdir(dir, { recursive: true }).catch(() => [] as string[]);
     return entries.map(String).sort();
+  }
+
+  /** The Docker config the job's tools read, parsed. */
+  async function dockerConfig(job: RunnerJob): Promise<Record<string, unknown>> {
+    return JSON.parse(await readFile(join(job.home, ".docker", "config.json"), "utf8"));
+  }
+
+  /** What is left under RUNNER_TEMP besides the runner's own files. */
+  async function leftInRunnerTemp(job: RunnerJob): Promise<string[]> {
+    return (await filesUnder(job.runnerTemp)).filter((path) => !path.startsWith("_runner"));
+  }
+
+  /** A second registry (another region's), started on first use. */
+  function euRegistry(): Promise<Registry> {
+    return secondRegistry ??= startRegistry(standIn);
+  }
+
+  /**
+   * Which Sauce accounts' tokens the registries' realm saw for each repository, from the realm
+   * request numbered `from` on.
+   */
+  function accountsByRepository(from: number): Record<string, string[]> {
+    const seen: Record<string, Set<string>> = {};
+    for (const request of standIn.realmRequests.slice(from)) {
+      const authorization = request.headers.authorization ?? "";
+      if (!authorization.startsWith("Basic ")) continue;
+      const password = atob(authorization.slice("Basic ".length)).replace(/^[^:]*:/, "");
+      const token = standIn.issued.find((issued) => issued.password === password);
+      for (const scope of new URL(request.path, "http://realm").searchParams.getAll("scope")) {
+        (seen[scope.split(":")[1]] ??= new Set()).add(token?.sauceUser ?? "(not issued)");
+      }
+    }
+    return Object.fromEntries(
+      Object.entries(seen).map(([repository, accounts]) => [repository, [...accounts].sort()]),
+    );
   }
 
   it("declares a node24 action with main and post, the issue's inputs and outputs", {
@@ -162,7 +204,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     assert.equal(main.code, 1, output(main));
     assert.match(
       main.stdout,
-      /^::error::The Docker config .*config\.json is not valid JSON: fix or move it$/m,
+      /^::error::Cannot use .*config\.json: not valid JSON at line 1, column 12; fix or move it/m,
     );
     assert.equal(
       await readFile(join(job.home, ".docker", "config.json"), "utf8"),
@@ -248,7 +290,11 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
         path.endsWith("credentials.yml") || path.includes(`${join("cache", "sauce-registry")}`),
     );
     const config = JSON.parse(await readFile(join(job.home, ".docker", "config.json"), "utf8"));
-    assert.deepEqual(config, { credHelpers: { [host]: "saucelabs" } });
+    // The run's own helper, on the PATH of later steps.
+    const helperName = config.credHelpers[host];
+    assert.match(helperName, /^saucelabs-[0-9a-f]{8}$/);
+    assert.deepEqual(config, { credHelpers: { [host]: helperName } });
+    assert.deepEqual(await readdir(main.path[0]), [`docker-credential-${helperName}`]);
 
     // A later step: the env and PATH the runner gives it, and no access key anywhere in it.
     const stepEnv = job.stepEnv();
@@ -313,7 +359,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     assert.equal(main.code, 0, output(main));
     scanner.add(standIn.issued.at(-1)!.password);
     const configured = JSON.parse(await readFile(join(dockerDir, "config.json"), "utf8"));
-    assert.deepEqual(configured.credHelpers, { [host]: "saucelabs" });
+    assert.deepEqual(Object.keys(configured.credHelpers), [host]);
     assert.deepEqual(configured.unknownKey, [1, 2]);
 
     const post = await runEntry(job, "post", stateEnv(main));
@@ -390,6 +436,291 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     assert.match(post.stdout, new RegExp(`Logged docker out of ${host.replace(/\./g, "\\.")}`));
     assert.deepEqual(await filesUnder(job.home), [], "the config docker login created is gone");
     await scanner.checkTree(job.dir);
+  });
+
+  it("two registries, two accounts: later steps push to both; each post undoes its part", {
+    timeout: 600_000,
+  }, async () => {
+    const us = await services.registry();
+    const eu = await euRegistry();
+    const dockerd = await services.dockerd();
+    const job = await RunnerJob.create(work, {
+      DOCKER_HOST: dockerd.host,
+      XDG_RUNTIME_DIR: join(work, "xdg-runtime-two-registries"),
+    });
+    const usRegistry = `${us.host}/team-us`;
+    const euRegistryUrl = `${eu.host}/team-eu`;
+    const apiUrl = standIn.url;
+    const mainUs = await runEntry(
+      job,
+      "main",
+      inputs({ registry: usRegistry, username: USER, "access-key": KEY, "api-url": apiUrl }),
+    );
+    assert.equal(mainUs.code, 0, output(mainUs));
+    const mainEu = await runEntry(
+      job,
+      "main",
+      inputs({
+        registry: euRegistryUrl,
+        username: EU_USER,
+        "access-key": EU_KEY,
+        "api-url": apiUrl,
+      }),
+    );
+    assert.equal(mainEu.code, 0, output(mainEu));
+    for (const issued of standIn.issued) scanner.add(issued.password);
+    for (const main of [mainUs, mainEu]) {
+      scanner.check("main output", masks(main).rest, main.stderr);
+      for (const [name, text] of Object.entries(main.files)) scanner.check(name, text);
+    }
+    const helpers = (await dockerConfig(job)).credHelpers as Record<string, string>;
+    assert.deepEqual(Object.keys(helpers).sort(), [us.host, eu.host].sort());
+
+    // A later step pushes to each registry with no key in its environment, each with its account.
+    scanner.check("later step env", JSON.stringify(job.stepEnv()));
+    const realmFrom = standIn.realmRequests.length;
+    for (const registry of [usRegistry, euRegistryUrl]) {
+      const reference = `${registry}/app:1`;
+      await loadIntoDocker(image, reference, dockerd.env);
+      const push = await job.step(requireTool("docker"), ["push", reference], {}, 300_000);
+      assert.equal(push.code, 0, `docker push ${reference}\n${output(push)}`);
+      scanner.check("docker push output", push.stdout, push.stderr);
+    }
+    // (Docker also asks for repositories it may mount layers from: only these two matter.)
+    const accounts = accountsByRepository(realmFrom);
+    assert.deepEqual(accounts["team-us/app"], [USER], JSON.stringify(accounts));
+    assert.deepEqual(accounts["team-eu/app"], [EU_USER], JSON.stringify(accounts));
+
+    // The runner runs post steps in the reverse order: EU's leaves US's helper working.
+    const postEu = await runEntry(job, "post", stateEnv(mainEu));
+    assert.equal(postEu.code, 0, output(postEu));
+    assert.deepEqual(await dockerConfig(job), { credHelpers: { [us.host]: helpers[us.host] } });
+    const pull = await job.step(requireTool("skopeo"), [
+      "inspect",
+      "--tls-verify=false",
+      `docker://${usRegistry}/app:1`,
+    ]);
+    assert.equal(pull.code, 0, output(pull));
+    const postUs = await runEntry(job, "post", stateEnv(mainUs));
+    assert.equal(postUs.code, 0, output(postUs));
+    assert.deepEqual(await filesUnder(job.home), [], "no Docker config is left");
+    assert.deepEqual(await leftInRunnerTemp(job), [], "no key file, helper or token is left");
+    for (const issued of standIn.issued) scanner.add(issued.password);
+    await scanner.checkTree(job.dir);
+  });
+
+  it("two registries, posts run in the order of the mains: each still undoes only its own part", {
+    timeout: 600_000,
+  }, async () => {
+    const us = await services.registry();
+    const eu = await euRegistry();
+    const job = await RunnerJob.create(work, {
+      XDG_RUNTIME_DIR: join(work, "xdg-runtime-two-registries-in-order"),
+    });
+    const dockerDir = join(job.home, ".docker");
+    await mkdir(dockerDir);
+    const original = '{\n  "auths": {"other.example.com": {}},\n  "unknownKey": [1, 2]\n}\n';
+    await writeFile(join(dockerDir, "config.json"), original, { mode: 0o644 });
+    const usRegistry = `${us.host}/team-us`;
+    const euRegistryUrl = `${eu.host}/team-eu`;
+    const mainUs = await runEntry(
+      job,
+      "main",
+      inputs({ registry: usRegistry, username: USER, "access-key": KEY, "api-url": standIn.url }),
+    );
+    assert.equal(mainUs.code, 0, output(mainUs));
+    const mainEu = await runEntry(
+      job,
+      "main",
+      inputs({
+        registry: euRegistryUrl,
+        username: EU_USER,
+        "access-key": EU_KEY,
+        "api-url": standIn.url,
+      }),
+    );
+    assert.equal(mainEu.code, 0, output(mainEu));
+    for (const issued of standIn.issued) scanner.add(issued.password);
+    const helpers = (await dockerConfig(job)).credHelpers as Record<string, string>;
+    /** A later step's push with skopeo, which reads the same Docker config. */
+    const skopeoPush = (reference: string) =>
+      job.step(
+        requireTool("skopeo"),
+        [
+          "copy",
+          "--dest-tls-verify=false",
+          image,
+          `docker://${reference}`,
+        ],
+        {},
+        300_000,
+      );
+    const usPush = await skopeoPush(`${usRegistry}/in-order:1`);
+    assert.equal(usPush.code, 0, output(usPush));
+
+    const postUs = await runEntry(job, "post", stateEnv(mainUs));
+    assert.equal(postUs.code, 0, output(postUs));
+    assert.deepEqual(await dockerConfig(job), {
+      ...JSON.parse(original),
+      credHelpers: { [eu.host]: helpers[eu.host] },
+    });
+    // EU's helper still serves a push after US's post.
+    const realmFrom = standIn.realmRequests.length;
+    const euPush = await skopeoPush(`${euRegistryUrl}/in-order:1`);
+    assert.equal(euPush.code, 0, output(euPush));
+    assert.deepEqual(accountsByRepository(realmFrom)["team-eu/in-order"], [EU_USER]);
+    const postEu = await runEntry(job, "post", stateEnv(mainEu));
+    assert.equal(postEu.code, 0, output(postEu));
+    assert.deepEqual(await dockerConfig(job), JSON.parse(original), "the config is as it was");
+    assert.deepEqual(await leftInRunnerTemp(job), []);
+    for (const issued of standIn.issued) scanner.add(issued.password);
+    await scanner.checkTree(job.dir);
+  });
+
+  it("login mode: a main that fails leaves the login it found, and so does post", {
+    timeout: 120_000,
+  }, async () => {
+    const host = "127.0.0.1:5999";
+    const job = await RunnerJob.create(work);
+    const dockerDir = join(job.home, ".docker");
+    await mkdir(dockerDir);
+    // The user's own login for the host, from before this step (a made-up one).
+    const original = JSON.stringify({
+      auths: { [host]: { auth: btoa("someone:their-password") } },
+    });
+    await writeFile(join(dockerDir, "config.json"), original, { mode: 0o600 });
+    const main = await runEntry(
+      job,
+      "main",
+      inputs({
+        registry: `${host}/team`,
+        username: USER,
+        "access-key": "wrong-access-key-for-the-test",
+        "api-url": standIn.url,
+        mode: "login",
+      }),
+    );
+    assert.equal(main.code, 1, output(main));
+    assert.match(main.stdout, /^::error::.*refused the username or access key/m);
+    assert.equal(await readFile(join(dockerDir, "config.json"), "utf8"), original);
+    const post = await runEntry(job, "post", stateEnv(main));
+    assert.equal(post.code, 0, output(post));
+    assert.equal(await readFile(join(dockerDir, "config.json"), "utf8"), original);
+    assert.deepEqual(await filesUnder(dockerDir), ["config.json"]);
+  });
+
+  it("post leaves what a later step wrote in the Docker folder it made (a config.json.bak)", {
+    timeout: 120_000,
+  }, async () => {
+    const job = await RunnerJob.create(work);
+    const dockerDir = join(job.home, ".docker");
+    const main = await runEntry(
+      job,
+      "main",
+      inputs({
+        registry: "127.0.0.1:5999/team",
+        username: USER,
+        "access-key": KEY,
+        "api-url": standIn.url,
+      }),
+    );
+    assert.equal(main.code, 0, output(main));
+    scanner.add(standIn.issued.at(-1)!.password);
+    // A later step keeps a copy of the config, as a user's script might.
+    const later = '{"kept by": "a later step"}\n';
+    await writeFile(join(dockerDir, "config.json.bak"), later, { mode: 0o600 });
+    const post = await runEntry(job, "post", stateEnv(main));
+    assert.equal(post.code, 0, output(post));
+    assert.equal(await readFile(join(dockerDir, "config.json.bak"), "utf8"), later);
+    assert.deepEqual(await filesUnder(job.home), [".docker", ".docker/config.json.bak"]);
+    assert.deepEqual(await leftInRunnerTemp(job), []);
+  });
+
+  it("post removes the key file even when a later step broke the Docker config, and says so", {
+    timeout: 120_000,
+  }, async () => {
+    const job = await RunnerJob.create(work);
+    const main = await runEntry(
+      job,
+      "main",
+      inputs({
+        registry: "127.0.0.1:5999/team",
+        username: USER,
+        "access-key": KEY,
+        "api-url": standIn.url,
+      }),
+    );
+    assert.equal(main.code, 0, output(main));
+    scanner.add(standIn.issued.at(-1)!.password);
+    const broken = '{"credHelpers": {,}}\n';
+    await writeFile(join(job.home, ".docker", "config.json"), broken);
+    const post = await runEntry(job, "post", stateEnv(main));
+    assert.equal(post.code, 1, output(post));
+    assert.match(post.stdout, /^::error::Cleaning up: .*config\.json: not valid JSON/m);
+    scanner.check("post output", post.stdout, post.stderr);
+    assert.equal(await readFile(join(job.home, ".docker", "config.json"), "utf8"), broken);
+    assert.deepEqual(await leftInRunnerTemp(job), [], "no key file is left");
+  });
+
+  it("stands in for the machine's own saucelabs helper until post; refuses a host a run took", {
+    timeout: 120_000,
+  }, async () => {
+    const host = "127.0.0.1:5999";
+    const job = await RunnerJob.create(work);
+    const dockerDir = join(job.home, ".docker");
+    await mkdir(dockerDir);
+    // What `sauce-registry configure-docker` left on a self-hosted runner.
+    const original = `${JSON.stringify({ credHelpers: { [host]: "saucelabs" } })}\n`;
+    await writeFile(join(dockerDir, "config.json"), original);
+    const first = await runEntry(
+      job,
+      "main",
+      inputs({
+        registry: `${host}/team`,
+        username: USER,
+        "access-key": KEY,
+        "api-url": standIn.url,
+      }),
+    );
+    assert.equal(first.code, 0, output(first));
+    scanner.add(standIn.issued.at(-1)!.password);
+    const helperName = ((await dockerConfig(job)).credHelpers as Record<string, string>)[host];
+    assert.match(helperName, /^saucelabs-[0-9a-f]{8}$/);
+
+    // Docker asks one helper per host: a second run for it is refused and changes nothing.
+    const second = await runEntry(
+      job,
+      "main",
+      inputs({
+        registry: `${host}/other-team`,
+        username: EU_USER,
+        "access-key": EU_KEY,
+        "api-url": standIn.url,
+      }),
+    );
+    assert.equal(second.code, 1, output(second));
+    assert.match(
+      second.stdout,
+      /^::error::The Docker config .* already sends 127\.0\.0\.1:5999 to docker-credential-saucelabs-[0-9a-f]{8}, which an earlier run of this action set up/m,
+    );
+    assert.deepEqual(second.path, []);
+    assert.equal(
+      ((await dockerConfig(job)).credHelpers as Record<string, string>)[host],
+      helperName,
+    );
+
+    const postSecond = await runEntry(job, "post", stateEnv(second));
+    assert.equal(postSecond.code, 0, output(postSecond));
+    assert.equal(
+      ((await dockerConfig(job)).credHelpers as Record<string, string>)[host],
+      helperName,
+    );
+    const postFirst = await runEntry(job, "post", stateEnv(first));
+    assert.equal(postFirst.code, 0, output(postFirst));
+    assert.match(postFirst.stdout, /goes to docker-credential-saucelabs again/);
+    assert.equal(await readFile(join(dockerDir, "config.json"), "utf8"), original);
+    assert.deepEqual(await filesUnder(dockerDir), ["config.json"]);
+    assert.deepEqual(await leftInRunnerTemp(job), []);
   });
 });
 
