@@ -30,7 +30,7 @@ export interface SauceRegistryErrorOptions {
  *
  * @example
  * ```ts
- * import { fetchToken, SauceRegistryError } from "./mod.ts";
+ * import { fetchToken, SauceRegistryError } from "@saucelabs-community/sauce-registry";
  * try {
  *   await fetchToken({ credentials: { username: "u", accessKey: "k" } });
  * } catch (error) {
@@ -61,7 +61,7 @@ export class SauceRegistryError extends Error {
  *
  * @example
  * ```ts
- * import { UsageError, registryHost } from "./mod.ts";
+ * import { UsageError, registryHost } from "@saucelabs-community/sauce-registry";
  * try { registryHost("not a registry"); } catch (e) { console.log(e instanceof UsageError); }
  * ```
  */
@@ -92,7 +92,7 @@ export interface ApiErrorOptions {
  *
  * @example
  * ```ts
- * import { ApiError } from "./mod.ts";
+ * import { ApiError } from "@saucelabs-community/sauce-registry";
  * const error = new ApiError("Cannot fetch registry token: Sauce Labs answered 500", { status: 500 });
  * console.log(error.status);
  * ```
@@ -120,7 +120,7 @@ export class ApiError extends SauceRegistryError {
  *
  * @example
  * ```ts
- * import { AuthenticationError } from "./mod.ts";
+ * import { AuthenticationError } from "@saucelabs-community/sauce-registry";
  * const error = new AuthenticationError("Sauce Labs refused the username or access key", { status: 401 });
  * console.log(error.exitCode); // 3
  * ```
@@ -144,7 +144,7 @@ export class AuthenticationError extends ApiError {
  *
  * @example
  * ```ts
- * import { TimeoutError } from "./mod.ts";
+ * import { TimeoutError } from "@saucelabs-community/sauce-registry";
  * console.log(new TimeoutError("Timed out after 5 s").exitCode); // 124
  * ```
  */
@@ -177,7 +177,7 @@ export interface ToolErrorOptions {
  *
  * @example
  * ```ts
- * import { ToolError } from "./mod.ts";
+ * import { ToolError } from "@saucelabs-community/sauce-registry";
  * const error = new ToolError("docker", "docker login failed: unauthorized", { toolExitCode: 1 });
  * console.log(error.tool, error.toolExitCode);
  * ```
@@ -209,7 +209,7 @@ export class ToolError extends SauceRegistryError {
  *
  * @example
  * ```ts
- * import { CredentialsNotFoundError, resolveCredentials } from "./mod.ts";
+ * import { CredentialsNotFoundError, resolveCredentials } from "@saucelabs-community/sauce-registry";
  * try {
  *   await resolveCredentials();
  * } catch (error) {
@@ -251,7 +251,7 @@ export class CredentialsNotFoundError extends SauceRegistryError {
  *
  * @example
  * ```ts
- * import { ConfigError } from "./mod.ts";
+ * import { ConfigError } from "@saucelabs-community/sauce-registry";
  * const error = new ConfigError("/root/.docker/config.json", "not valid JSON at line 3, column 7");
  * console.log(error.path);
  * ```
@@ -295,7 +295,7 @@ export function abortError(signal: AbortSignal): SauceRegistryError {
  *
  * @example
  * ```ts
- * import { redact } from "./mod.ts";
+ * import { redact } from "@saucelabs-community/sauce-registry";
  * redact("password=hunter22", ["hunter22"]); // "password=***"
  * ```
  *

@@ -45,7 +45,7 @@ export function isLoopbackHost(hostname: string): boolean {
  *
  * @example
  * ```ts
- * import { isSauceLabsUrl } from "@saucelabs-community/sauce-registry";
+ * import { isSauceLabsUrl } from "./settings.ts";
  * isSauceLabsUrl("https://api.eu-central-1.saucelabs.com"); // true
  * isSauceLabsUrl("http://127.0.0.1:8080"); // false
  * ```

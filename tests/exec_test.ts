@@ -8,7 +8,7 @@
 
 import { Buffer } from "node:buffer";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import process from "node:process";
@@ -342,8 +342,9 @@ describe("exec and push", () => {
         killed.child.kill("SIGKILL");
         await exited;
         assert.ok(await exists(join(killed.dir, "config.json")), "SIGKILL left no token behind?");
-        // The folder is named after its owner: the PID, then what tells it from a later process.
-        const [, ownerPid, identity] = /^sauce-registry-tmp-(\d+)-([0-9a-f]+\.\d+)-/.exec(
+        // The folder is named after its owner: the PID, then what tells it from a later process
+        // (boot, PID namespace, start time).
+        const [, ownerPid, identity] = /^sauce-registry-tmp-(\d+)-([0-9a-f]{8}\.\d+\.\d+)-/.exec(
           basename(killed.dir),
         ) ?? [];
         assert.equal(Number(ownerPid), killed.child.pid, basename(killed.dir));
@@ -354,6 +355,9 @@ describe("exec and push", () => {
         );
         await mkdir(reused, { mode: 0o700 });
         await writeFile(join(reused, "config.json"), "{}", { mode: 0o600 });
+        // A sweep removes only what was left over a minute ago: age both as if it had been.
+        const longAgo = new Date(Date.now() - 120_000);
+        for (const dir of [killed.dir, reused]) await utimes(dir, longAgo, longAgo);
 
         const live = await startExec("live");
         const next = await cli(sandbox, ["exec", REGISTRY_URL, "--", "true"]);

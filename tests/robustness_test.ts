@@ -4,7 +4,17 @@
 // old config or the new one, never anything else.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import {
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -330,11 +340,14 @@ describe("configure-docker's atomic replacement", () => {
     async () => {
       // A SIGKILL between writing the temporary file and the rename leaves it, with the config's
       // credentials (or, in the token cache, a token) in it. Its name says who wrote it:
-      // TARGET.tmp-PID-TAG-RANDOM, the tag being the boot id's first 8 hex digits and the
-      // process's start time (/proc/PID/stat, field 22), so a later process with the same PID
-      // is told apart. Read here from /proc, not from the code under test.
-      const boot = (await readFile("/proc/sys/kernel/random/boot_id", "utf8")).trim()
+      // TARGET.tmp-PID-TAG-RANDOM, the tag being the boot id's first 8 hex digits, the PID
+      // namespace and the process's start time (/proc/PID/stat, field 22), so a later process
+      // with the same PID, or a process of another namespace, is told apart. Read here from
+      // /proc, not from the code under test.
+      const bootId = (await readFile("/proc/sys/kernel/random/boot_id", "utf8")).trim()
         .replaceAll("-", "").slice(0, 8);
+      const namespace = /\d+/.exec(await readlink("/proc/self/ns/pid"))![0];
+      const boot = `${bootId}.${namespace}`;
       const startTime = async (pid: number) => {
         const text = await readFile(`/proc/${pid}/stat`, "utf8");
         return text.slice(text.lastIndexOf(")") + 2).split(" ")[19];
@@ -357,6 +370,10 @@ describe("configure-docker's atomic replacement", () => {
         live: `config.json.tmp-${self.pid}-${self.tag}-17-18`, // its writer is still running
         recent: `config.json.tmp-${gone.pid}-${gone.tag}-19-20`, // gone, but written moments ago
         otherTarget: `registries.json.tmp-${gone.pid}-${gone.tag}-21-22`, // not a config write
+        // Its writer ran in another PID namespace (a container sharing the folder): this one's
+        // /proc says nothing of it.
+        otherNamespace: `config.json.tmp-${gone.pid}-${bootId}.1${namespace}.1-23-24`,
+        oldFormat: `config.json.tmp-${gone.pid}-${bootId}.1-25-26`, // named before namespaces
         notOurs: `config.json.tmp-notes`,
       };
       const old = new Date(Date.now() - 5 * 60_000);
@@ -376,12 +393,23 @@ describe("configure-docker's atomic replacement", () => {
       for (const which of ["dead", "deadBackup", "reused"] as const) {
         assert.ok(!left.has(files[which]), `${which}: ${files[which]} was removed`);
       }
-      for (const which of ["live", "recent", "otherTarget", "notOurs"] as const) {
+      const kept = [
+        "live",
+        "recent",
+        "otherTarget",
+        "otherNamespace",
+        "oldFormat",
+        "notOurs",
+      ] as const;
+      for (const which of kept) {
         assert.ok(left.has(files[which]), `${which}: ${files[which]} was kept`);
       }
       // And the write itself left none of its own.
       const temporaries = [...left].filter((name) => /^config\.json(\.bak)?\.tmp-/.test(name));
-      assert.deepEqual(temporaries.sort(), [files.live, files.recent, files.notOurs].sort());
+      assert.deepEqual(
+        temporaries.sort(),
+        [files.live, files.recent, files.otherNamespace, files.oldFormat, files.notOurs].sort(),
+      );
     },
   );
 });
