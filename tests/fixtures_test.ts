@@ -683,7 +683,8 @@ describe("SecretScanner.checkTree", () => {
     const script = join(workDir, "scan.ts");
     await writeFile(
       script,
-      `import { SecretScanner } from ${JSON.stringify(join(ROOT, "tests", "harness.ts"))};
+      `import process from "node:process";
+import { SecretScanner } from ${JSON.stringify(join(ROOT, "tests", "harness.ts"))};
 const scanner = new SecretScanner();
 scanner.add(process.env.SCAN_SECRET ?? "");
 try {
