@@ -1,8 +1,8 @@
 // Attacks through the files sauce-registry reads and writes (issue 14): a token cache another
-// user controls (their folder, a symlink, a folder anyone can write to, their file in ours), a
-// cached token that claims to live for years, a FIFO where a config file should be, a read that
-// never ends under --timeout, a backup that outlives a logout, and a Docker config whose values
-// configure-docker must not respell.
+// user controls (their folder, a symlink, a folder its group or anyone can write to, their file
+// in ours), a cached token that claims to live for years, a FIFO where a config file should be,
+// a read that never ends under --timeout, a backup that outlives a logout, and a Docker config
+// whose values configure-docker must not respell.
 //
 // The tests run as root, as the suite does: root can hand folders to `nobody` (65534) and run the
 // real CLI against them. Runs unchanged under `deno test -A` and `bun test`.
@@ -203,18 +203,34 @@ describe("a token cache that is not this user's alone", () => {
     await getRefusingTheCache(box, /it is a symlink, not a folder/);
   });
 
-  it("refuses a cache folder anyone can write to (0777)", async () => {
-    const { box, file } = await withCachedToken();
-    await plant(file);
-    await chmod(cacheDir(box), 0o777);
-    await getRefusingTheCache(box, /others can write to it \(mode 0777\)/);
-    assert.equal((await stat(cacheDir(box))).mode & 0o777, 0o777, "left as it was");
+  it("refuses a cache folder anyone can write to (0777) or its group can (0770)", async () => {
+    for (const mode of [0o777, 0o770]) {
+      const { box, file } = await withCachedToken();
+      await plant(file);
+      await chmod(cacheDir(box), mode);
+      const shown = `0${mode.toString(8)}`;
+      try {
+        await getRefusingTheCache(box, new RegExp(`others can write to it \\(mode ${shown}\\)`));
+      } catch (error) {
+        throw new Error(`a ${shown} folder: ${(error as Error).message}`);
+      }
+      assert.equal((await stat(cacheDir(box))).mode & 0o777, mode, "left as it was");
+    }
   });
 
-  it("refuses another user's file, a writable file, a symlink and a FIFO in its own folder", async () => {
+  it("refuses another user's file, a file others or its group can write, a symlink and a FIFO in its own folder", async () => {
     const cases: [string, (file: string) => Promise<void>, RegExp][] = [
       ["another user's file", (file) => chown(file, NOBODY, NOBODY), /belongs to user 65534/],
-      ["a file others can write", (file) => chmod(file, 0o666), /others can write to it/],
+      [
+        "a file anyone can write",
+        (file) => chmod(file, 0o666),
+        /others can write to it \(mode 0666\)/,
+      ],
+      [
+        "a file its group can write",
+        (file) => chmod(file, 0o620),
+        /others can write to it \(mode 0620\)/,
+      ],
       ["a symlink", async (file) => {
         const target = `${file}.target`;
         await rename(file, target);

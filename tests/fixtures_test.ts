@@ -1,13 +1,14 @@
 // Proves the test fixtures honestly work: the stand-in checks credentials and injects faults as
 // documented, its realm signs tokens a real docker-registry accepts only for live Sauce tokens,
-// and the dockerd, OCI image and argv-recorder helpers do what the other tests rely on.
+// the dockerd, OCI image and argv-recorder helpers do what the other tests rely on, and the
+// secret scanner fails on what it cannot read instead of passing it.
 //
 // Runs unchanged under `deno test -A` and `bun test`. Bun ignores hook timeouts (5 s cap), so
 // slow starts (registry, dockerd) happen inside tests that carry their own timeout.
 
 import { Buffer } from "node:buffer";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -32,6 +33,7 @@ import {
   startDockerd,
   startRegistry,
 } from "./fixtures/services.ts";
+import { ROOT, runtime, runtimeExecutable, SecretScanner } from "./harness.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
 const BOB_KEY = "bob-access-key-9876543210";
@@ -104,8 +106,10 @@ describe("stand-in token endpoint", () => {
 
     assert.equal(first.username, TOKEN_USERNAME);
     assert.match(first.expires_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    const lifetimeMs = Date.parse(first.expires_at) - before;
-    assert.ok(lifetimeMs >= 300_000 && lifetimeMs <= 302_000, `lifetime ${lifetimeMs} ms`);
+    // From when the stand-in took the request (it issues in the same turn): 300 s, rounded up to
+    // a whole second, whatever the round trip cost.
+    const lifetimeMs = Date.parse(first.expires_at) - standIn.requests.at(-2)!.at;
+    assert.ok(lifetimeMs >= 300_000 && lifetimeMs <= 301_000, `lifetime ${lifetimeMs} ms`);
     assert.ok(first.password.length >= 40, "password is long");
     assert.notEqual(first.password, second.password);
 
@@ -128,10 +132,11 @@ describe("stand-in token endpoint", () => {
   it("rounds expires_at up so a short token is never shorter than asked", async () => {
     standIn.tokenLifetimeSeconds = 3;
     try {
-      const before = Date.now();
       const token = await issueViaApi(standIn);
-      const lifetimeMs = Date.parse(token.expires_at) - before;
-      assert.ok(lifetimeMs >= 3_000 && lifetimeMs <= 4_100, `lifetime ${lifetimeMs} ms`);
+      // From when the stand-in took the request, not from before the round trip: a bound of
+      // 4 s plus the trip's time would leave a loaded machine 100 ms.
+      const lifetimeMs = Date.parse(token.expires_at) - standIn.requests.at(-1)!.at;
+      assert.ok(lifetimeMs >= 3_000 && lifetimeMs <= 4_000, `lifetime ${lifetimeMs} ms`);
     } finally {
       standIn.tokenLifetimeSeconds = 300;
     }
@@ -644,5 +649,103 @@ describe("dockerd, OCI image and tool helpers", () => {
       await standIn.close();
     }
     assert.equal(existsSync(dockerd.dir), false, "stop() removes the daemon's directory");
+  });
+});
+
+describe("SecretScanner.checkTree", () => {
+  const SECRET = "scanner-test-secret-4f9a";
+  let workDir: string;
+
+  before(async () => {
+    workDir = await mkdtemp(join(tmpdir(), "scanner-test-"));
+  });
+  after(async () => {
+    await run("chmod", ["-R", "u+rwx", workDir]);
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  /** A tree whose `inner` folder holds a file with the secret, the folder given `mode`. */
+  async function treeWithSecret(name: string, mode = 0o700): Promise<string> {
+    const dir = join(workDir, name);
+    await mkdir(join(dir, "outer", "inner"), { recursive: true });
+    await writeFile(join(dir, "outer", "clean.txt"), "nothing here\n");
+    await writeFile(join(dir, "outer", "inner", "leak.txt"), `token=${SECRET}\n`);
+    await chmod(join(dir, "outer", "inner"), mode);
+    return dir;
+  }
+
+  /**
+   * checkTree of `dir` in a process of this runtime that runs as root but without root's right
+   * to read what its mode forbids (no CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), as a test run by
+   * an ordinary user would: what it printed.
+   */
+  async function scanWithoutOverride(dir: string): Promise<string> {
+    const script = join(workDir, "scan.ts");
+    await writeFile(
+      script,
+      `import process from "node:process";
+import { SecretScanner } from ${JSON.stringify(join(ROOT, "tests", "harness.ts"))};
+const scanner = new SecretScanner();
+scanner.add(process.env.SCAN_SECRET ?? "");
+try {
+  await scanner.checkTree(process.argv.at(-1) ?? "");
+  console.log("scanned: no secret found");
+} catch (error) {
+  console.log(\`failed: \${(error as Error).message}\`);
+}
+`,
+    );
+    const runtimeArgs = runtime() === "deno" ? ["run", "-A", "--no-config", script] : [script];
+    const result = await run(requireTool("setpriv"), [
+      "--bounding-set=-dac_override,-dac_read_search",
+      runtimeExecutable(),
+      ...runtimeArgs,
+      dir,
+    ], { env: { SCAN_SECRET: SECRET } });
+    assert.equal(result.code, 0, result.stderr);
+    return result.stdout.trim();
+  }
+
+  it("finds a secret in any file of the tree, and wants files allowed one to be private", async () => {
+    const scanner = new SecretScanner();
+    scanner.add(SECRET);
+    const dir = await treeWithSecret("readable");
+    // A link back to the tree's top (as a symlinked cache folder can make) and one to nothing.
+    await symlink(dir, join(dir, "outer", "loop"));
+    await symlink(join(dir, "gone"), join(dir, "outer", "dangling"));
+    await assert.rejects(scanner.checkTree(dir), /a secret \(scan…\) appeared in .*leak\.txt/);
+    const leak = join(dir, "outer", "inner", "leak.txt");
+    await chmod(leak, 0o644);
+    await assert.rejects(
+      scanner.checkTree(dir, (path) => path === leak),
+      /leak\.txt holds a secret and must be private/,
+    );
+    await chmod(leak, 0o600);
+    await scanner.checkTree(dir, (path) => path === leak);
+  });
+
+  it("fails on a folder that does not exist, rather than pass it", async () => {
+    const scanner = new SecretScanner();
+    scanner.add(SECRET);
+    await assert.rejects(scanner.checkTree(join(workDir, "no-such-folder")), /ENOENT/);
+  });
+
+  it("fails on a folder it cannot read, open or enter, rather than pass it", {
+    timeout: 60_000,
+  }, async () => {
+    // First the same tree, readable: the scan without the override does find the secret.
+    assert.match(
+      await scanWithoutOverride(await treeWithSecret("control")),
+      /^failed: a secret \(scan…\) appeared in .*leak\.txt$/,
+    );
+    const cases: [string, string][] = [
+      ["a folder it cannot open (0000)", await treeWithSecret("closed", 0o000)],
+      ["a folder it can list but not enter (0444)", await treeWithSecret("unentered", 0o444)],
+      ["a top folder it cannot open", join(await treeWithSecret("top"), "outer", "inner")],
+    ];
+    await chmod(join(workDir, "top", "outer", "inner"), 0o000);
+    for (const [what, dir] of cases) {
+      assert.match(await scanWithoutOverride(dir), /^failed: .*(EACCES|permission denied)/i, what);
+    }
   });
 });

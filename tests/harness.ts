@@ -135,18 +135,23 @@ export class SecretScanner {
 
   /**
    * Check every file under `dir`, except those allowed to hold a secret (0600 files the tool
-   * writes on purpose, such as the token cache); those must be mode 0600.
+   * writes on purpose, such as the token cache); those must be mode 0600. A folder or file it
+   * cannot read (or a `dir` that does not exist) fails the check: it cannot vouch for it.
+   * Symlinked files are read, symlinked folders not entered (one can loop back to its parent;
+   * Bun's recursive readdir would follow it), under both runtimes alike.
    */
   async checkTree(dir: string, allowed: (path: string) => boolean = () => false): Promise<void> {
-    let entries: string[];
-    try {
-      entries = await readdir(dir, { recursive: true });
-    } catch {
-      return;
-    }
-    for (const entry of entries) {
-      const path = join(dir, entry);
-      const info = await stat(path).catch(() => undefined);
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        await this.checkTree(path, allowed);
+        continue;
+      }
+      const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+        // A dangling symlink points at nothing that could hold a secret.
+        if (error.code === "ENOENT") return undefined;
+        throw error;
+      });
       if (!info?.isFile()) continue;
       if (allowed(path)) {
         assert.equal(info.mode & 0o077, 0, `${path} holds a secret and must be private`);

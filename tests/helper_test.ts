@@ -19,7 +19,7 @@ import {
   utimes,
   writeFile,
 } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import { run } from "./fixtures/services.ts";
@@ -650,23 +650,6 @@ describe("token cache and lock", () => {
     return sandbox;
   }
 
-  /** How long one get that must fetch takes, in a cache folder of its own. */
-  async function timedUncachedGet(sandbox: Sandbox): Promise<number> {
-    const elsewhere = {
-      ...sandbox.env,
-      XDG_CACHE_HOME: join(sandbox.dir, `baseline-${Date.now()}`),
-    };
-    const started = Date.now();
-    parseAnswer(
-      await runCli(["credential-helper", "get"], {
-        env: elsewhere,
-        stdin: HOST,
-        cwd: sandbox.dir,
-      }),
-    );
-    return Date.now() - started;
-  }
-
   /**
    * A lock as a holder that has the given identity writes it (see withFileLock in mod.ts), over
    * an unusable cache entry so that the next get must take the lock.
@@ -694,15 +677,43 @@ describe("token cache and lock", () => {
   }
 
   /**
-   * A get that gives up after 8 s: a lock it wrongly keeps makes it fail, where the 10 s an
-   * unverifiable lock used to be kept would not show within the test.
+   * A get that gives up after 20 s, with room for a slow start on a loaded machine: behind a lock
+   * that {@linkcode whileLockLooksLive} renews, a lock it wrongly keeps makes it fail (no time
+   * stamp goes stale, and the 2-minute age limit is far off).
    */
   async function impatientGet(sandbox: Sandbox): Promise<CliResult> {
     return await runCli(["credential-helper", "get"], {
-      env: { ...sandbox.env, SAUCE_REGISTRY_TIMEOUT: "8" },
+      env: { ...sandbox.env, SAUCE_REGISTRY_TIMEOUT: "20" },
       stdin: HOST,
       cwd: sandbox.dir,
     });
+  }
+
+  /**
+   * Run `work` while the lock at `lockPath` looks held: its time stamp renewed every 250 ms (a
+   * live holder renews it every second), so it never goes stale (5 s) and a waiter can only break
+   * it by checking its holder, or by its age. No wall clock then judges how soon a lock is broken.
+   */
+  async function whileLockLooksLive<T>(lockPath: string, work: () => Promise<T>): Promise<T> {
+    const renew = setInterval(() => {
+      const now = new Date();
+      utimes(lockPath, now, now).catch(() => {}); // gone once broken: nothing left to renew
+    }, 250);
+    try {
+      return await work();
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  /** A process that ran and is gone (reaped): its PID and the start time it had. */
+  async function goneProcess(): Promise<{ pid: number; startTime: string }> {
+    const child = spawn("sleep", ["60"], { stdio: "ignore" });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    const startTime = await startTimeOf(child.pid!);
+    child.kill("SIGKILL");
+    await exited;
+    return { pid: child.pid!, startTime };
   }
 
   /** `credential-helper get` with the permissions of install-helper's Deno wrapper (no /proc). */
@@ -751,29 +762,55 @@ describe("token cache and lock", () => {
     assert.ok(!cached.includes(ALICE_KEY));
   });
 
-  it("breaks a lock left by a dead process within a few seconds", { timeout: 60_000 }, async () => {
+  it("breaks a dead holder's lock at once, by its PID, however fresh its time stamp", {
+    timeout: 60_000,
+  }, async () => {
+    // The lock as a holder writes it (pid, start time, boot id, PID namespace), of a process that
+    // is gone, its time stamp kept fresh: only the check of its holder can break it in time.
     const sandbox = await configured();
-    parseAnswer(await helper(sandbox, ["get"], HOST));
-    const [name] = await listing(cacheDir(sandbox));
-    const cacheFile = join(cacheDir(sandbox), name);
-    // What an uncached get costs here, so that only the wait for the lock is judged.
-    assert.equal((await helper(sandbox, ["erase"], HOST)).code, 0);
-    const baselineStart = Date.now();
-    parseAnswer(await helper(sandbox, ["get"], HOST));
-    const baseline = Date.now() - baselineStart;
-
-    // A holder that no longer exists, as a SIGKILLed helper leaves it.
-    const gone = await run("sh", ["-c", "echo $$"]);
-    const deadPid = Number(gone.stdout.trim());
-    await writeFile(`${cacheFile}.lock`, `${deadPid} ${Date.now() - 1000} x`, { mode: 0o600 });
-    await writeFile(cacheFile, "{}"); // unusable, so the next get must take the lock
+    const file = await plantLock(sandbox, await goneProcess());
     const before = standIn.tokenRequestCount();
-    const started = Date.now();
-    const answer = parseAnswer(await helper(sandbox, ["get"], HOST));
-    const delay = Date.now() - started - baseline;
-    assert.ok(delay < 5_000, `get waited ${delay} ms behind a dead lock`);
+    const result = await whileLockLooksLive(`${file}.lock`, () => impatientGet(sandbox));
+    const answer = parseAnswer(result);
     assert.equal(standIn.tokenRequestCount(), before + 1);
     assert.equal(answer.Secret, standIn.issued.at(-1)!.password);
+    assert.deepEqual(await listing(cacheDir(sandbox)), [basename(file)], "no lock left behind");
+  });
+
+  it("breaks a lock whose holder it cannot check once its time stamp is 5 s old", {
+    timeout: 60_000,
+  }, async () => {
+    // Judged by the time stamp alone: a lock of an earlier version (its text is not this
+    // version's JSON), and one taken on another machine sharing the folder (another boot id).
+    const gone = await goneProcess();
+    const locks: [string, (lock: string) => Promise<void>][] = [
+      ["an earlier version's lock", async (lock) => {
+        await writeFile(lock, `${gone.pid} ${Date.now()} x`, { mode: 0o600 });
+      }],
+      ["another machine's lock", async (lock) => {
+        const holder = JSON.parse(await readFile(lock, "utf8"));
+        holder.bootId = "00000000-0000-4000-8000-000000000000";
+        await writeFile(lock, JSON.stringify(holder), { mode: 0o600 });
+      }],
+    ];
+    await Promise.all(locks.map(async ([what, rewrite]) => {
+      const sandbox = await configured();
+      const file = await plantLock(sandbox, gone);
+      await rewrite(`${file}.lock`);
+      const planted = (await stat(`${file}.lock`)).mtimeMs;
+      const result = await runCli(["credential-helper", "get"], {
+        env: { ...sandbox.env, SAUCE_REGISTRY_TIMEOUT: "30" },
+        stdin: HOST,
+        cwd: sandbox.dir,
+      });
+      const brokenAfter = Date.now() - planted;
+      assert.equal(result.code, 0, `${what}: ${result.stderr}`);
+      // Not before: its holder might still be at work. Then without waiting for the 2-minute age
+      // limit: 15 s more than the 5 s leave room for two gets at once on a loaded machine.
+      assert.ok(brokenAfter > 5_000, `${what}: broken ${brokenAfter} ms after its time stamp`);
+      assert.ok(brokenAfter < 20_000, `${what}: broken ${brokenAfter} ms after its time stamp`);
+      assert.deepEqual(await listing(cacheDir(sandbox)), [basename(file)], `${what}: lock left`);
+    }));
   });
 
   it("still makes one token request when 32 concurrent gets find a dead holder's lock", {
@@ -782,12 +819,8 @@ describe("token cache and lock", () => {
     // Twice: when several waiters break the same dead lock at once, the race shows most times.
     for (let round = 0; round < 2; round++) {
       const sandbox = await configured();
-      parseAnswer(await helper(sandbox, ["get"], HOST));
-      const [name] = await listing(cacheDir(sandbox));
-      const cacheFile = join(cacheDir(sandbox), name);
-      const gone = await run("sh", ["-c", "echo $$"]);
-      await writeFile(`${cacheFile}.lock`, `${gone.stdout.trim()} ${Date.now()} x`);
-      await writeFile(cacheFile, "{}");
+      const cacheFile = await plantLock(sandbox, await goneProcess());
+      const name = basename(cacheFile);
       const before = standIn.tokenRequestCount();
       standIn.fault({ delayMs: 300 });
       const results = await Promise.all(
@@ -821,17 +854,13 @@ describe("token cache and lock", () => {
       holder.kill("SIGKILL");
       await exited;
     }
-    // What a get that fetches costs here (a cold start on a loaded machine can take seconds),
-    // so that only the wait for the lock is judged; in another cache folder, not to touch ours.
-    const baseline = await timedUncachedGet(sandbox);
-    const started = Date.now();
-    const answer = parseAnswer(await helper(sandbox, ["get"], HOST));
-    const delay = Date.now() - started - baseline;
-    assert.ok(
-      delay < 5_000,
-      `get waited ${delay} ms (beyond ${baseline} ms) behind a killed holder`,
+    // Its lock's time stamp kept fresh, as if the holder still ran: only the check of the holder
+    // (gone) can break the lock before the get gives up.
+    const [lock] = (await listing(dir)).filter((entry) => entry.endsWith(".lock"));
+    const answer = parseAnswer(
+      await whileLockLooksLive(join(dir, lock), () => impatientGet(sandbox)),
     );
-    assert.equal(standIn.tokenRequestCount(), before + 3, "the killed holder's, a baseline, ours");
+    assert.equal(standIn.tokenRequestCount(), before + 2, "the killed holder's, then ours");
     assert.equal(answer.Secret, standIn.issued.at(-1)!.password);
     assert.ok(!(await listing(dir)).some((entry) => entry.endsWith(".lock")), "lock released");
   });
@@ -844,9 +873,9 @@ describe("token cache and lock", () => {
     try {
       // The PID runs, but it started at another time than the lock's holder did.
       const startTime = String(Number(await startTimeOf(other.pid!)) - 1);
-      await plantLock(sandbox, { pid: other.pid, startTime });
+      const file = await plantLock(sandbox, { pid: other.pid, startTime });
       const before = standIn.tokenRequestCount();
-      const result = await impatientGet(sandbox);
+      const result = await whileLockLooksLive(`${file}.lock`, () => impatientGet(sandbox));
       assert.equal(result.code, 0, `a reused PID kept its lock: ${result.stderr}`);
       assert.equal(standIn.tokenRequestCount(), before + 1);
     } finally {
@@ -870,9 +899,9 @@ describe("token cache and lock", () => {
         const stat = await readFile(`/proc/${zombie}/stat`, "utf8");
         return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
       });
-      await plantLock(sandbox, { pid: zombie, startTime: await startTimeOf(zombie) });
+      const file = await plantLock(sandbox, { pid: zombie, startTime: await startTimeOf(zombie) });
       const before = standIn.tokenRequestCount();
-      const result = await impatientGet(sandbox);
+      const result = await whileLockLooksLive(`${file}.lock`, () => impatientGet(sandbox));
       assert.equal(result.code, 0, `a zombie kept its lock: ${result.stderr}`);
       assert.equal(standIn.tokenRequestCount(), before + 1);
     } finally {
@@ -886,13 +915,13 @@ describe("token cache and lock", () => {
     const sandbox = await configured();
     const holder = spawn("sleep", ["60"], { stdio: "ignore" });
     try {
-      await plantLock(sandbox, {
+      const file = await plantLock(sandbox, {
         pid: holder.pid,
         startTime: await startTimeOf(holder.pid!),
         created: Date.now() - 3 * 60_000,
       });
       const before = standIn.tokenRequestCount();
-      const result = await impatientGet(sandbox);
+      const result = await whileLockLooksLive(`${file}.lock`, () => impatientGet(sandbox));
       assert.equal(result.code, 0, `a hung holder kept its lock: ${result.stderr}`);
       assert.equal(standIn.tokenRequestCount(), before + 1);
     } finally {
@@ -1117,17 +1146,30 @@ describe("token cache and lock", () => {
     },
   );
 
-  it("keeps waiting behind a live holder of a slow request, past the lock's age limit", {
+  it("keeps waiting behind a live holder of a slow request, however old its lock's time stamp", {
     timeout: 90_000,
   }, async () => {
-    // The age limit (10 s) is for holders whose liveness cannot be checked: a live process that
-    // waits 11 s for the API keeps its lock, and the 8 waiters reuse its token.
+    // A live holder keeps its lock however long the API takes, whatever its time stamp says: the
+    // stamp is set 10 s back every 50 ms (the holder renews it every second), so that only the
+    // check of the holder keeps the 7 waiters from breaking the lock. They reuse its token. The
+    // 8 s answer leaves room for the 8 gets to start on a loaded machine and wait behind it.
     const sandbox = await configured();
+    const dir = cacheDir(sandbox);
     const before = standIn.tokenRequestCount();
-    standIn.fault({ delayMs: 11_000 });
-    const results = await Promise.all(
-      Array.from({ length: 8 }, () => helper(sandbox, ["get"], HOST)),
-    );
+    standIn.fault({ delayMs: 8_000 });
+    const aging = setInterval(async () => {
+      const old = new Date(Date.now() - 10_000);
+      const locks = (await listing(dir).catch(() => [])).filter((name) => name.endsWith(".lock"));
+      for (const lock of locks) await utimes(join(dir, lock), old, old).catch(() => {});
+    }, 50);
+    let results: CliResult[];
+    try {
+      results = await Promise.all(
+        Array.from({ length: 8 }, () => helper(sandbox, ["get"], HOST)),
+      );
+    } finally {
+      clearInterval(aging);
+    }
     const secrets = new Set(results.map((result) => parseAnswer(result).Secret));
     assert.equal(secrets.size, 1, "every process got the same token");
     assert.equal(standIn.tokenRequestCount() - before, 1, "exactly one token request");

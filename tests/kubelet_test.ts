@@ -12,7 +12,7 @@
 // and the standalone binary built as `deno task compile:bun` builds it.
 
 import { Buffer } from "node:buffer";
-import { chmod, link, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, link, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
@@ -750,27 +750,48 @@ describe("kubelet-credential-provider", () => {
     timeout: 120_000,
   }, async () => {
     const host = await registryWithImage();
-    // No credentials at all: an image of another registry must not even need them.
-    const node = await sandbox();
-    const config = providerConfig(host, API_VERSIONS[0], { env: [] });
-    const kubeletStandIn = await kubelet(WAYS[0], config, node.env);
     const port = Number(host.split(":")[1]);
+    const others = [
+      "docker.io/library/nginx:1.27",
+      "nginx",
+      "team/app:1",
+      "localhost/team/app:1",
+      "other.example.com/team/app:1",
+      `127.0.0.1:${port === 65535 ? port - 1 : port + 1}/team/app:1`,
+    ];
+    const assertEmptyAnswers = async (kubeletStandIn: KubeletStandIn, provider: ProviderConfig) => {
+      for (const image of others) {
+        const call = await kubeletStandIn.exec(provider, image);
+        assert.deepEqual(call.response.auth, {}, image);
+        assert.equal(call.cacheDurationMs, 0, `${image}: an empty answer is not cached`);
+      }
+    };
+    // As on a node: the provider has credentials and Sauce answers, so that only the image
+    // stands between it and a token request.
+    const node = await sandbox();
+    const config = providerConfig(host, API_VERSIONS[0]);
+    const kubeletStandIn = await kubelet(WAYS[0], config, node.env);
     const before = standIn.tokenRequestCount();
-    for (
-      const image of [
-        "docker.io/library/nginx:1.27",
-        "nginx",
-        "team/app:1",
-        "localhost/team/app:1",
-        "other.example.com/team/app:1",
-        `127.0.0.1:${port === 65535 ? port - 1 : port + 1}/team/app:1`,
-      ]
-    ) {
-      const call = await kubeletStandIn.exec(config.providers[0], image);
-      assert.deepEqual(call.response.auth, {}, image);
-      assert.equal(call.cacheDurationMs, 0, `${image}: an empty answer is not cached`);
-    }
-    assert.equal(standIn.tokenRequestCount(), before, "no token request");
+    await assertEmptyAnswers(kubeletStandIn, config.providers[0]);
+    assert.equal(standIn.tokenRequestCount(), before, "no token request for other images");
+    const cache = join(node.env.XDG_CACHE_HOME, "sauce-registry");
+    const cached = await readdir(cache).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return [];
+      throw error;
+    });
+    assert.deepEqual(cached, [], "no token cached for them");
+    // The same provider does ask for its own registry's image: the count above could move.
+    const [served] = await kubeletStandIn.credentialsFor(`${host}/team/app:1`);
+    assert.deepEqual(Object.keys(served.response.auth), [host]);
+    assert.equal(standIn.tokenRequestCount(), before + 1, "one token request for its own image");
+
+    // No credentials at all: an image of another registry must not even need them.
+    const bare = providerConfig(host, API_VERSIONS[0], { env: [] });
+    await assertEmptyAnswers(
+      await kubelet(WAYS[0], bare, (await sandbox()).env),
+      bare.providers[0],
+    );
+    assert.equal(standIn.tokenRequestCount(), before + 1, "no token request without credentials");
   });
 
   it("tells the kubelet to cache a login only until the token is due for renewal", {
