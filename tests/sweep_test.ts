@@ -5,7 +5,7 @@
 // is for: two real `exec` runs sharing TMPDIR or XDG_RUNTIME_DIR, one of them in a PID namespace
 // of its own (a container with `-v /tmp:/tmp`), must not delete each other's live folder.
 //
-// Runs unchanged under `deno test -A` and `bun test`.
+// Runs unchanged under `deno test -A` and `bun test` (as root: `unshare --pid` needs it).
 
 import { type ChildProcess, spawn } from "node:child_process";
 import {
