@@ -38,7 +38,8 @@ export interface TemporaryAuthOptions {
  * the user's other Docker settings (not their credentials), run `work` with its folder and the
  * environment that points tools at it (less `SAUCE_ACCESS_KEY`), then remove it whatever happens.
  * The folder is in `$XDG_RUNTIME_DIR/sauce-registry` when `XDG_RUNTIME_DIR` exists, else in the
- * temporary folder; one left by a process killed with SIGKILL is removed by the next call.
+ * temporary folder; one left by a process killed with SIGKILL is removed by a later call once it
+ * is a minute old.
  *
  * @example
  * ```ts

@@ -343,21 +343,20 @@ describe("exec and push", () => {
         await exited;
         assert.ok(await exists(join(killed.dir, "config.json")), "SIGKILL left no token behind?");
         // The folder is named after its owner: the PID, then what tells it from a later process
-        // (boot, PID namespace, start time).
-        const [, ownerPid, identity] = /^sauce-registry-tmp-(\d+)-([0-9a-f]{8}\.\d+\.\d+)-/.exec(
-          basename(killed.dir),
-        ) ?? [];
+        // (the boot and the start time) and from a process of another PID namespace.
+        const [, ownerPid, bootAndNamespace] =
+          /^sauce-registry-tmp-(\d+)-([0-9a-f]{8}\.\d+)\.\d+-/.exec(basename(killed.dir)) ?? [];
         assert.equal(Number(ownerPid), killed.child.pid, basename(killed.dir));
         // A folder whose PID now belongs to a live process (this one) that started at another time.
         const reused = join(
           sandbox.privateDir,
-          `sauce-registry-tmp-${process.pid}-${identity}-xYz123`,
+          `sauce-registry-tmp-${process.pid}-${bootAndNamespace}.1-xYz123`,
         );
         await mkdir(reused, { mode: 0o700 });
         await writeFile(join(reused, "config.json"), "{}", { mode: 0o600 });
-        // A sweep removes only what was left over a minute ago: age both as if it had been.
-        const longAgo = new Date(Date.now() - 120_000);
-        for (const dir of [killed.dir, reused]) await utimes(dir, longAgo, longAgo);
+        // Both were left over a minute ago: a sweep spares anything changed more recently.
+        const old = new Date(Date.now() - 5 * 60_000);
+        for (const folder of [killed.dir, reused]) await utimes(folder, old, old);
 
         const live = await startExec("live");
         const next = await cli(sandbox, ["exec", REGISTRY_URL, "--", "true"]);

@@ -172,9 +172,10 @@ in $XDG_RUNTIME_DIR/sauce-registry when it exists, else in the temp folder) hold
 registry host, and DOCKER_USERNAME, DOCKER_PASSWORD and DOCKER_REGISTRY set (SAUCE_ACCESS_KEY is
 not passed on; your other Docker settings are kept). Termination signals go to the command; the
 folder is removed afterwards, whatever happens, and a folder left by a killed run (SIGKILL) is
-removed by the next exec or push. The exit code is the command's. Waiting for the token gives
-up after SAUCE_REGISTRY_TIMEOUT seconds, else 60; the command itself runs as long as it runs
-(--timeout bounds the whole command). With --json, failures of sauce-registry itself are JSON.
+removed by a later exec or push once it is a minute old. The exit code is the command's. Waiting
+for the token gives up after SAUCE_REGISTRY_TIMEOUT seconds, else 60; the command itself runs as
+long as it runs (--timeout bounds the whole command). With --json, failures of sauce-registry
+itself are JSON.
 
 Example:
   sauce-registry exec registry.example.com/your-private-registry -- docker push registry.example.com/your-private-registry/app:1.0`,

@@ -1,0 +1,170 @@
+// The token cache when it cannot be used as it is: a full disk (a real 64 KiB tmpfs as the cache
+// folder) costs a warning that names the cache, never the answer, never a wait behind an empty
+// lock, never a file left behind; and on Windows, whose file modes say nothing of who may write,
+// the mode bits do not refuse the cache.
+//
+// Runs unchanged under `deno test -A` and `bun test` (as root: the tests mount a tmpfs).
+
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, assert, before, describe, it } from "./deps.ts";
+import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
+import { run } from "./fixtures/services.ts";
+import { makeSandbox, runCli, type Sandbox } from "./harness.ts";
+import { getToken } from "../mod.ts";
+import { ownershipProblem } from "../src/cache.ts";
+
+const ALICE_KEY = DEFAULT_USERS.alice;
+const HOST = "registry.example.com";
+const REGISTRY_URL = `${HOST}/your-private-registry`;
+/** A tmpfs holds this much, in 4 KiB pages; every file takes one page at least. */
+const TMPFS_BYTES = 64 * 1024;
+const PAGE_BYTES = 4096;
+
+/** Escape a text for use in a RegExp. */
+function literally(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+describe("a token cache on a full disk", () => {
+  let standIn: StandIn;
+  let work: string;
+  const mounts: string[] = [];
+  const sandboxes: Sandbox[] = [];
+
+  before(async () => {
+    standIn = await startStandIn();
+    work = await mkdtemp(join(tmpdir(), "cache-test-"));
+  });
+  after(async () => {
+    for (const mount of mounts) await run("umount", [mount]);
+    await Promise.all(sandboxes.map((sandbox) => sandbox.cleanup()));
+    await rm(work, { recursive: true, force: true });
+    await standIn.close();
+  });
+
+  /**
+   * Mount a 64 KiB tmpfs (0700, this user's: a cache folder that passes every check) at `dir`
+   * and fill it but for `freePages` pages.
+   */
+  async function fullTmpfs(dir: string, freePages = 0): Promise<void> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const mounted = await run("mount", [
+      "-t",
+      "tmpfs",
+      "-o",
+      `size=${TMPFS_BYTES},mode=0700`,
+      "tmpfs",
+      dir,
+    ]);
+    assert.equal(mounted.code, 0, `mount: ${mounted.stderr}`);
+    mounts.push(dir);
+    await writeFile(join(dir, "filler"), new Uint8Array(TMPFS_BYTES - freePages * PAGE_BYTES));
+  }
+
+  function options(cacheDir: string, warn: (line: string) => void) {
+    return {
+      credentials: { username: "alice", accessKey: ALICE_KEY },
+      apiUrl: standIn.url,
+      registryUrl: REGISTRY_URL,
+      cacheDir,
+      warn,
+    };
+  }
+
+  it("answers with a fetched token, warns once naming the cache, and leaves no lock", async () => {
+    const cacheDir = join(work, "full");
+    await fullTmpfs(cacheDir);
+    const warnings: string[] = [];
+    const token = await getToken(options(cacheDir, (line) => warnings.push(line)));
+    assert.equal(token.password, standIn.issued.at(-1)!.password);
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(warnings[0], new RegExp(`token cache ${literally(cacheDir)}\\b`));
+    assert.match(warnings[0], /no space left on device/i);
+    assert.deepEqual(await readdir(cacheDir), ["filler"]);
+  });
+
+  it("answers with the token it fetched when there was room for the lock but not the token", async () => {
+    const cacheDir = join(work, "one-page");
+    await fullTmpfs(cacheDir, 1);
+    const warnings: string[] = [];
+    const before = standIn.tokenRequestCount();
+    const token = await getToken(options(cacheDir, (line) => warnings.push(line)));
+    assert.equal(standIn.tokenRequestCount(), before + 1, "one token request");
+    assert.equal(token.password, standIn.issued.at(-1)!.password);
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(warnings[0], new RegExp(`token cache ${literally(cacheDir)}\\b`));
+    assert.match(warnings[0], /not kept/);
+    assert.deepEqual(await readdir(cacheDir), ["filler"], "no lock, no temporary file");
+  });
+
+  it("answers 8 concurrent helper gets promptly, each warning once, and leaves no lock", {
+    timeout: 120_000,
+  }, async () => {
+    const sandbox = await makeSandbox({
+      SAUCE_USERNAME: "alice",
+      SAUCE_ACCESS_KEY: ALICE_KEY,
+      SAUCE_API_URL: standIn.url,
+    });
+    sandboxes.push(sandbox);
+    const configured = await runCli(["configure-docker", REGISTRY_URL], {
+      env: sandbox.env,
+      cwd: sandbox.dir,
+    });
+    assert.equal(configured.code, 0, configured.stderr);
+    const cacheDir = join(sandbox.env.XDG_CACHE_HOME, "sauce-registry");
+    await fullTmpfs(cacheDir);
+
+    /** Eight gets at once, each with how long it took. */
+    const gets = (env: Record<string, string>) =>
+      Promise.all(Array.from({ length: 8 }, async () => {
+        const started = Date.now();
+        const result = await runCli(["credential-helper", "get"], {
+          env,
+          stdin: HOST,
+          cwd: sandbox.dir,
+        });
+        return { ...result, ms: Date.now() - started };
+      }));
+    const slowest = (results: { ms: number }[]) => Math.max(...results.map((r) => r.ms));
+    // What eight gets that fetch cost here, without the cache: only a wait beyond it counts.
+    const baseline = await gets({ ...sandbox.env, SAUCE_REGISTRY_NO_CACHE: "1" });
+    for (const result of baseline) assert.equal(result.code, 0, result.stderr);
+
+    const before = standIn.tokenRequestCount();
+    const results = await gets(sandbox.env);
+    const issued = new Set(standIn.issued.map((token) => token.password));
+    for (const result of results) {
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(issued.has(JSON.parse(result.stdout).Secret), result.stdout);
+      const lines = result.stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, result.stderr);
+      assert.match(lines[0], new RegExp(`token cache ${literally(cacheDir)}\\b`));
+    }
+    assert.equal(standIn.tokenRequestCount() - before, 8, "each get fetched without the cache");
+    // A get that waited behind an empty lock or breaker would wait out its 5 s staleness.
+    const waited = slowest(results) - slowest(baseline);
+    console.log(`8 gets, full cache: ${slowest(results)} ms; no cache: ${slowest(baseline)} ms`);
+    assert.ok(waited < 3_000, `the slowest get took ${waited} ms beyond the baseline`);
+    assert.deepEqual(await readdir(cacheDir), ["filler"], "no lock or breaker left");
+  });
+});
+
+describe("ownershipProblem on Windows", () => {
+  // What Bun's lstat says of a file or folder anyone may write to on Windows: mode 0666 (0777),
+  // no owner (common.ts leaves the uid out there), and chmod changes nothing.
+  const windowsFile = { mode: 0o666, mtimeMs: 0, kind: "file", isFile: true } as const;
+  const windowsFolder = { mode: 0o777, mtimeMs: 0, kind: "folder", isFile: false } as const;
+
+  it("does not judge the mode bits of a Windows file status", () => {
+    assert.equal(ownershipProblem(windowsFile, undefined, "file", true), undefined);
+    assert.equal(ownershipProblem(windowsFolder, undefined, "folder", true), undefined);
+  });
+
+  it("still refuses the wrong kind on Windows, and a writable mode elsewhere", () => {
+    assert.match(ownershipProblem(windowsFolder, undefined, "file", true)!, /not a regular file/);
+    assert.match(ownershipProblem(windowsFile, undefined, "file", false)!, /mode 0666/);
+    assert.match(ownershipProblem(windowsFolder, undefined, "folder", false)!, /mode 0777/);
+  });
+});
