@@ -8,9 +8,11 @@
  * `docker-credential-saucelabs-<id>`, for the registry host, so every later docker, podman, buildah
  * or skopeo step of the job gets a fresh token; a job that runs the action for several registries
  * (each with its own Sauce account) has one helper per registry. The access key goes only into a
- * 0600 file in the run's private folder under `RUNNER_TEMP`, which its helper (a script this action
- * puts on `GITHUB_PATH`) reads: never into `GITHUB_ENV`, `GITHUB_OUTPUT`, `GITHUB_PATH` or the
- * Docker config. Mode `login` runs one `docker login` now.
+ * 0600 credentials file in the run's private folder under `RUNNER_TEMP`, written by the library's
+ * `configureDocker` and recorded in the run's registries file, from which its helper (a script this
+ * action puts on `GITHUB_PATH`) reads it: never into `GITHUB_ENV`, `GITHUB_OUTPUT`, `GITHUB_PATH`
+ * or the Docker config. Mode `login` runs one `docker login` now. A refused key is reported in the
+ * action's words (its inputs), by `main` and by the helper in later steps.
  *
  * @example
  * ```ts
@@ -43,7 +45,6 @@ import {
   type DockerConfigStatus,
   dockerConfigStatus,
   fetchToken,
-  HELPER_PROGRAM,
   login,
   logout,
   parseRegistry,
@@ -51,14 +52,23 @@ import {
   unconfigureDocker,
   UsageError,
 } from "../mod.ts";
+import { checkUsername } from "../src/credentials.ts";
 import { errorText } from "../src/errors.ts";
+import { CI_SETTING_NAMES, HELPER_NAME, HELPER_PROGRAM, helperProgram } from "../src/helper.ts";
+import { readJsonObject } from "../src/json.ts";
+import {
+  cacheDirectoryIn,
+  dockerConfigFile,
+  resolveSymlinks,
+  settingsFileIn,
+} from "../src/paths.ts";
 import { shellQuote } from "../src/quote.ts";
 
-/** Docker runs the helper named `<name>` in `credHelpers` as `docker-credential-<name>`. */
-const HELPER_PREFIX = "docker-credential-";
+/** What tells the helper of later steps that it serves this action (see `CI_SETTING_NAMES`). */
+const CONFIGURED_BY = "github-action";
 
-/** The name `configure-docker` gives the helper in `credHelpers`: this machine's own helper. */
-const HELPER_NAME = HELPER_PROGRAM.slice(HELPER_PREFIX.length);
+/** How a refused key is reported: the action's inputs, not the command line's flags. */
+const SETTING_NAMES = CI_SETTING_NAMES[CONFIGURED_BY];
 
 /** How long `main` waits for the Sauce API, whole operation. */
 const TOKEN_TIMEOUT_MS = 120_000;
@@ -216,26 +226,30 @@ async function putBack(path: string, file: { bytes: Uint8Array; mode: number } |
 }
 
 /** Whether a Docker config holds nothing but empty sections (what is left after undoing). */
-function holdsNothing(json: unknown): boolean {
-  return json === null ||
-    Object.values(json as Record<string, unknown>).every((value) =>
-      value === null || (typeof value === "object" && Object.keys(value as object).length === 0)
-    );
+function holdsNothing(json: Record<string, unknown>): boolean {
+  return Object.values(json).every((value) =>
+    value === null || (typeof value === "object" && Object.keys(value as object).length === 0)
+  );
 }
 
-/** The helper Docker finds on PATH: this checkout's cli.ts, with this Node, reading the key file. */
+/** The XDG folders of a run's helper, in its private folder: its settings and its token cache. */
+function helperHomes(dir: string): { configHome: string; cacheHome: string } {
+  return { configHome: join(dir, "config"), cacheHome: join(dir, "cache") };
+}
+
+/** The helper Docker finds on PATH: this checkout's cli.ts, with this Node, in the run's folders. */
 function helperScript(dir: string): string {
   const cli = fileURLToPath(new URL("../cli.ts", import.meta.url));
+  const { configHome, cacheHome } = helperHomes(dir);
   const exports = [
-    `SAUCE_REGISTRY_CREDENTIALS_FILE=${shellQuote(join(dir, "credentials.yml"))}`,
-    `XDG_CONFIG_HOME=${shellQuote(join(dir, "config"))}`,
-    `XDG_CACHE_HOME=${shellQuote(join(dir, "cache"))}`,
+    `XDG_CONFIG_HOME=${shellQuote(configHome)}`,
+    `XDG_CACHE_HOME=${shellQuote(cacheHome)}`,
+    `SAUCE_REGISTRY_CONFIGURED_BY=${CONFIGURED_BY}`,
   ];
   return [
     "#!/bin/sh",
     "# Written by the sauce-registry GitHub Action for this job; its post step removes it.",
-    "# The identity is the action's: its key file, not a SAUCE_* variable of the step.",
-    "unset SAUCE_USERNAME SAUCE_ACCESS_KEY",
+    "# The identity is the action's: its registries file serves the host from the run's key file.",
     `export ${exports.join(" ")}`,
     `exec ${shellQuote(process.execPath)} --disable-warning=ExperimentalWarning ${
       shellQuote(cli)
@@ -244,16 +258,10 @@ function helperScript(dir: string): string {
   ].join("\n");
 }
 
-/** saucectl's credentials.yml shape, quoted: what the helper reads through the key file. */
-function credentialsFile(username: string, accessKey: string): string {
-  return `username: "${username}"\naccessKey: "${accessKey}"\n`;
-}
-
+/** The registries file and token cache of a run's helper, as it finds them from its XDG folders. */
 function settingsPaths(dir: string): { settingsFile: string; cacheDir: string } {
-  return {
-    settingsFile: join(dir, "config", "sauce-registry", "registries.json"),
-    cacheDir: join(dir, "cache", "sauce-registry"),
-  };
+  const { configHome, cacheHome } = helperHomes(dir);
+  return { settingsFile: settingsFileIn(configHome), cacheDir: cacheDirectoryIn(cacheHome) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,9 +291,10 @@ function readInputs(): Inputs {
       "Input access-key is required: pass it from a secret, as access-key: ${{ secrets.SAUCE_ACCESS_KEY }}",
     );
   }
-  if (/[\r\n"]/.test(username) || /[\r\n]/.test(accessKey)) {
+  if (/[\r\n]/.test(username) || /[\r\n]/.test(accessKey)) {
     throw new UsageError("Inputs username and access-key must be one line each");
   }
+  checkUsername(username, "the username input");
   const mode = input("mode") || "helper";
   if (mode !== "helper" && mode !== "login") {
     throw new UsageError(`Input mode expects helper or login, got "${mode}"`);
@@ -311,11 +320,15 @@ function helperToReplace(docker: DockerConfigStatus, host: string): string | und
   if (current === undefined || current === HELPER_NAME) return current;
   if (current.startsWith(`${HELPER_NAME}-`)) {
     throw new UsageError(
-      `The Docker config ${docker.path} already sends ${host} to ${HELPER_PREFIX}${current}, which an earlier run of this action set up: Docker asks one helper per host, so use the action once per registry host in a job (if a job ended before its post step, remove that entry)`,
+      `The Docker config ${docker.path} already sends ${host} to ${
+        helperProgram(current)
+      }, which an earlier run of this action set up: Docker asks one helper per host, so use the action once per registry host in a job (if a job ended before its post step, remove that entry)`,
     );
   }
   throw new UsageError(
-    `The Docker config ${docker.path} already sends ${host} to ${HELPER_PREFIX}${current}: remove that entry, or use mode: login`,
+    `The Docker config ${docker.path} already sends ${host} to ${
+      helperProgram(current)
+    }: remove that entry, or use mode: login`,
   );
 }
 
@@ -335,12 +348,14 @@ export async function main(): Promise<number> {
     }
     const inputs = readInputs();
     const reference = parseRegistry(inputs.registry);
+    // The folder of the file the library edits (config.json's target, when it is a symlink),
+    // where config.json.bak goes too; every later call is given this one folder.
+    const dockerConfigDir = dirname(await resolveSymlinks(dockerConfigFile()));
     // A config that is not valid JSON stops here, before anything is written.
-    const docker = await dockerConfigStatus(reference.host);
+    const docker = await dockerConfigStatus(reference.host, { dockerConfigDir });
     const replacedHelper = inputs.mode === "helper"
       ? helperToReplace(docker, reference.host)
       : undefined;
-    const dockerConfigDir = dirname(docker.path);
     state = {
       mode: inputs.mode,
       dockerConfigDir,
@@ -368,6 +383,7 @@ async function loginNow(inputs: Inputs, registryUrl: string, state: ActionState)
     registryUrl,
     region: inputs.region,
     apiUrl: inputs.apiUrl,
+    settingNames: SETTING_NAMES,
     signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
   });
   mask(token.password);
@@ -410,35 +426,29 @@ async function configureHelper(
   await saveState(state);
   // configure-docker keeps a backup of the config it replaces: post puts the user's back.
   if (foundBackup) await putBack(join(dir, "config.json.bak"), foundBackup);
-  await writeFile(
-    join(dir, "credentials.yml"),
-    credentialsFile(inputs.username, inputs.accessKey),
-    {
-      mode: 0o600,
-    },
-  );
   const bin = join(dir, "bin");
   await mkdir(bin, { mode: 0o700 });
-  await writeFile(join(bin, `${HELPER_PREFIX}${helper.name}`), helperScript(dir), {
-    mode: 0o700,
-  });
+  await writeFile(join(bin, helperProgram(helper.name)), helperScript(dir), { mode: 0o700 });
   const paths = settingsPaths(dir);
+  // The key goes into the run's credentials file (0600), which the registries file names for
+  // the host: the helper of later steps reads it from there and from nowhere else.
   await configureDocker([inputs.registry], {
     region: inputs.region,
     apiUrl: inputs.apiUrl,
     settingsFile: paths.settingsFile,
     dockerConfigDir: state.dockerConfigDir,
     helperName: helper.name,
+    credentialsFile: join(dir, "credentials.yml"),
+    credentials: { username: inputs.username, accessKey: inputs.accessKey },
   });
   helper.backupAfterMain = fileDigest(await readOptional(backup));
   await saveState(state);
-  // One token now, the way later steps get theirs: a wrong key fails here, not at a push, and
-  // the token waits in the cache for the first step that needs it.
+  // One token now, the way later steps get theirs (from the credentials file): a wrong key fails
+  // here, not at a push, and the token waits in the cache for the first step that needs it.
   const answer = await credentialHelper("get", host, {
     ...paths,
-    username: inputs.username,
-    accessKey: inputs.accessKey,
     envFile: false,
+    settingNames: SETTING_NAMES,
     signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
   });
   if (answer.exitCode !== 0) {
@@ -447,7 +457,9 @@ async function configureHelper(
   mask((JSON.parse(answer.stdout) as { Secret: string }).Secret);
   await addPath(bin);
   info(
-    `Docker, Podman, Buildah and Skopeo in later steps get fresh tokens for ${host} from ${HELPER_PREFIX}${helper.name}`,
+    `Docker, Podman, Buildah and Skopeo in later steps get fresh tokens for ${host} from ${
+      helperProgram(helper.name)
+    }`,
   );
 }
 
@@ -495,14 +507,8 @@ async function removeHelper(helper: HelperRun, dockerConfigDir: string): Promise
 
 /** Remove config.json that `main` created, when it holds nothing any more. */
 async function removeIfEmpty(dockerConfig: string): Promise<void> {
-  let text: string;
-  try {
-    text = (await readFile(dockerConfig, "utf8")).replace(/^\uFEFF/, "");
-  } catch (error) {
-    if (isNotFound(error)) return;
-    throw error;
-  }
-  if (text.trim() === "" || holdsNothing(JSON.parse(text))) await rm(dockerConfig, { force: true });
+  const json = await readJsonObject(dockerConfig);
+  if (json !== undefined && holdsNothing(json)) await rm(dockerConfig, { force: true });
 }
 
 /** Undo what `main` recorded, and only that: its login or helper, files it created, its folder. */
@@ -565,8 +571,8 @@ export async function post(): Promise<number> {
       info(`Logged docker out of ${state.loginHost}`);
     } else if (state.helper) {
       const { host, name, replaced } = state.helper;
-      const back = replaced ? `; ${host} goes to ${HELPER_PREFIX}${replaced} again` : "";
-      info(`Removed ${HELPER_PREFIX}${name} for ${host}, its key file and cached tokens${back}`);
+      const back = replaced ? `; ${host} goes to ${helperProgram(replaced)} again` : "";
+      info(`Removed ${helperProgram(name)} for ${host}, its key file and cached tokens${back}`);
     }
     return 0;
   } catch (error) {

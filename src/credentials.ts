@@ -15,7 +15,8 @@
 import { ConfigError, CredentialsNotFoundError, printable, UsageError } from "./errors.ts";
 import { readSettingsText, writeFileAtomic } from "./files.ts";
 import { yamlString } from "./quote.ts";
-import { homeDirectory, joinPath } from "./paths.ts";
+import { dirname, homeDirectory, joinPath } from "./paths.ts";
+import { makeDirectory } from "./runtime.ts";
 import {
   type CredentialSource,
   type Found,
@@ -303,10 +304,11 @@ export async function registryCredentials(
 }
 
 /**
- * Write a credentials file (mode 0600, atomically) in saucectl's shape, every value quoted so
- * that it reads back exactly, whatever it holds (`"`, `\`, `#`, `: `): what a registry configured
- * with `configure-docker --credentials-file` is served with, and how the GitHub Action and the
- * GitLab component keep the access key out of every step's environment.
+ * Write a credentials file (mode 0600, atomically, its folder made 0700 when missing) in
+ * saucectl's shape, every value quoted so that it reads back exactly, whatever it holds (`"`,
+ * `\`, `#`, `: `, leading spaces): what a registry configured with `configure-docker
+ * --credentials-file` is served with, and how the GitHub Action and the GitLab component keep the
+ * access key out of every step's environment.
  *
  * @example
  * ```ts
@@ -316,6 +318,7 @@ export async function registryCredentials(
  *
  * @param path The file.
  * @param credentials The username and access key.
+ * @throws {UsageError} When the username holds a `:` (HTTP Basic authentication cannot carry it).
  */
 export async function writeCredentialsFile(
   path: string,
@@ -326,5 +329,6 @@ export async function writeCredentialsFile(
     `username: ${yamlString(credentials.username)}\naccessKey: ${
       yamlString(credentials.accessKey)
     }\n`;
+  await makeDirectory(dirname(path), 0o700);
   await writeFileAtomic(path, text, 0o600);
 }

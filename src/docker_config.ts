@@ -15,11 +15,17 @@
 
 import { base64, type RegistryToken } from "./api.ts";
 import { type SauceCredentials, writeCredentialsFile } from "./credentials.ts";
-import { ConfigError, UsageError } from "./errors.ts";
+import { ConfigError, printable, UsageError } from "./errors.ts";
 import { readSettingsText, updateFile } from "./files.ts";
 import { HELPER_NAME } from "./helper.ts";
 import { jsonType, parseJsonObject, readJsonObject } from "./json.ts";
-import { dockerConfigFile, type PathOptions, resolveSymlinks, settingsFile } from "./paths.ts";
+import {
+  dockerConfigFile,
+  isAbsolute,
+  type PathOptions,
+  resolveSymlinks,
+  settingsFile,
+} from "./paths.ts";
 import { parseRegistry, safeHost } from "./reference.ts";
 import { registriesIn, type RegistrySettings } from "./registries.ts";
 import { apiBaseUrl, DEFAULT_REGION } from "./settings.ts";
@@ -70,7 +76,8 @@ export interface ConfigureDockerOptions extends PathOptions {
   /**
    * A file to serve these registries' credentials from (written now, mode 0600, with
    * `credentials`), instead of the environment and saucectl's file: how a machine serves two
-   * registries with two Sauce Labs identities, and how CI keeps the key out of every step.
+   * registries with two Sauce Labs identities, and how CI keeps the key out of every step. An
+   * absolute path: the helper runs in whatever folder Docker does.
    */
   credentialsFile?: string;
   /** The identity written to `credentialsFile`; needed with it. */
@@ -107,7 +114,8 @@ export interface ConfigureDockerResult {
  * @param registries Registry URLs as Sauce Labs gives them.
  * @param options Region or API URL, a credentials file, and where the files are.
  * @returns The hosts and files, and whether each file changed.
- * @throws {UsageError} For a malformed registry.
+ * @throws {UsageError} For a malformed registry, or a credentials file that is not an absolute
+ * path.
  * @throws {ConfigError} When the Docker config or the registries file cannot be used (not valid
  * JSON, not a regular file, the wrong shape): both are then left untouched.
  */
@@ -123,6 +131,15 @@ export async function configureDocker(
   const credentialsFile = options.credentialsFile;
   if ((credentialsFile === undefined) !== (options.credentials === undefined)) {
     throw new UsageError("configureDocker takes credentialsFile and credentials together");
+  }
+  if (credentialsFile !== undefined && !isAbsolute(credentialsFile)) {
+    // Docker runs the helper in whatever folder it was started in: a relative path would name
+    // another file there.
+    throw new UsageError(
+      `The credentials file must be an absolute path, as the helper reads it from any folder: got "${
+        printable(credentialsFile, 200)
+      }"`,
+    );
   }
   const dockerConfig = await resolveSymlinks(dockerConfigFile(options));
   const settingsPath = settingsFile(options);

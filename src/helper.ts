@@ -31,11 +31,21 @@ import { env, readStdin, writeStderr, writeStdout } from "./runtime.ts";
 import { VERSION } from "./version.ts";
 import { type CommandSpec, NO_CACHE_OPTION } from "./cli/options.ts";
 
-/** The name Docker runs the helper by (`credHelpers` value `saucelabs`). */
-export const HELPER_PROGRAM = "docker-credential-saucelabs";
-
 /** The helper's name in the Docker config's `credHelpers`: Docker runs `docker-credential-NAME`. */
 export const HELPER_NAME = "saucelabs";
+
+/**
+ * The program Docker runs for a helper named `name` in `credHelpers`.
+ *
+ * @param name The helper's name in `credHelpers`.
+ * @returns `docker-credential-<name>`.
+ */
+export function helperProgram(name: string): string {
+  return `docker-credential-${name}`;
+}
+
+/** The name Docker runs the helper by (`credHelpers` value `saucelabs`). */
+export const HELPER_PROGRAM: string = helperProgram(HELPER_NAME);
 
 /** The exact answer Docker's clients take as "no credentials here, carry on anonymously". */
 export const CREDENTIALS_NOT_FOUND = "credentials not found in native keychain";
@@ -190,12 +200,18 @@ async function helperGet(
   const entry = host && Object.hasOwn(registries, host) ? registries[host] : undefined;
   if (!entry) return { stdout: `${CREDENTIALS_NOT_FOUND}\n`, stderr: "", exitCode: 1 };
   const warnings: string[] = [];
+  // A refusal names the file the key came from, unless a CI integration names its own settings.
+  const settingNames = options.settingNames ??
+    (entry.credentialsFile
+      ? { credentials: `the username and access key in ${entry.credentialsFile}` }
+      : undefined);
   const token = await getToken({
     ...options,
     credentials: await registryCredentials(entry, { ...options, envFile: false }),
     registryUrl: entry.registryUrl,
     region: entry.region,
     apiUrl: entry.apiUrl,
+    ...(settingNames ? { settingNames } : {}),
     warn: (message) => warnings.push(`${HELPER_PROGRAM}: ${printable(message, 1000)}\n`),
   });
   const answer = { ServerURL: serverUrl, Username: token.username, Secret: token.password };

@@ -62,15 +62,23 @@ export function dockerConfigFile(options: PathOptions = {}): string {
 /** The registries file that `configure-docker` writes. */
 export function settingsFile(options: PathOptions = {}): string {
   if (options.settingsFile) return options.settingsFile;
-  const base = env("XDG_CONFIG_HOME") || joinPath(homeDirectory(), ".config");
-  return joinPath(base, "sauce-registry", "registries.json");
+  return settingsFileIn(env("XDG_CONFIG_HOME") || joinPath(homeDirectory(), ".config"));
+}
+
+/** The registries file of a process whose `XDG_CONFIG_HOME` is `configHome`. */
+export function settingsFileIn(configHome: string): string {
+  return joinPath(configHome, "sauce-registry", "registries.json");
 }
 
 /** The token cache's folder. */
 export function cacheDirectory(options: PathOptions = {}): string {
   if (options.cacheDir) return options.cacheDir;
-  const base = env("XDG_CACHE_HOME") || joinPath(homeDirectory(), ".cache");
-  return joinPath(base, "sauce-registry");
+  return cacheDirectoryIn(env("XDG_CACHE_HOME") || joinPath(homeDirectory(), ".cache"));
+}
+
+/** The token cache's folder of a process whose `XDG_CACHE_HOME` is `cacheHome`. */
+export function cacheDirectoryIn(cacheHome: string): string {
+  return joinPath(cacheHome, "sauce-registry");
 }
 
 /** Follow symlinks to the file they name; a path that does not exist yet is returned as is. */

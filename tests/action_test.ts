@@ -3,7 +3,9 @@
 // INPUT_* with hyphens kept, fresh GITHUB_ENV/GITHUB_PATH/GITHUB_STATE/GITHUB_OUTPUT files,
 // STATE_* for post, a clean HOME with no DOCKER_CONFIG and no SAUCE_* variable). A later step
 // with no access key in its environment pushes to the real registry through the helper, and after
-// post nothing the action added is left.
+// post nothing the action added is left. An identity that needs quoting passes through the key
+// file intact, and a refused key is named in the action's words (its inputs), by main and by the
+// helper of a later step.
 //
 // Node runs the action's TypeScript and this checkout's mod.ts as they are: when mod.ts stops
 // working under Node 24, these tests fail.
@@ -12,7 +14,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
-import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
+import { AWKWARD_USERS, DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import {
   buildOciImage,
   loadIntoDocker,
@@ -35,6 +37,12 @@ const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 // A second Sauce account: a job's US and EU registries usually belong to different ones.
 const EU_USER = "bob-eu";
 const EU_KEY = "bob-eu-access-key-9876543210";
+// An identity a YAML or shell writer must quote. Trimmed: the action trims its inputs, as
+// @actions/core does (a secret pasted with a newline still works), so no leading space here.
+const [AWKWARD_USER, AWKWARD_KEY] = Object.entries(AWKWARD_USERS)[0].map((text) => text.trim());
+// An account whose key is rotated while a job runs.
+const ROTATING_USER = "carol-rotates";
+const ROTATING_KEY = "carol-access-key-5555555555";
 
 interface ActionYaml {
   runs: { using: string; main: string; post: string };
@@ -55,11 +63,18 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
   let image: string;
   let secondRegistry: Promise<Registry> | undefined;
   const scanner = new SecretScanner();
-  scanner.add(KEY, EU_KEY);
+  scanner.add(KEY, EU_KEY, AWKWARD_KEY, ROTATING_KEY);
 
   // Bun cuts hooks off after 5 s: Node and the YAML are found in the first test instead.
   before(async () => {
-    standIn = await startStandIn({ users: { ...DEFAULT_USERS, [EU_USER]: EU_KEY } });
+    standIn = await startStandIn({
+      users: {
+        ...DEFAULT_USERS,
+        [EU_USER]: EU_KEY,
+        [AWKWARD_USER]: AWKWARD_KEY,
+        [ROTATING_USER]: ROTATING_KEY,
+      },
+    });
     services = new OnDemandServices(standIn);
     work = await mkdtemp(join(tmpdir(), "sr-action-"));
     image = await buildOciImage(join(work, "oci"), { tag: "v1" });
@@ -118,6 +133,26 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
   /** What is left under RUNNER_TEMP besides the runner's own files. */
   async function leftInRunnerTemp(job: RunnerJob): Promise<string[]> {
     return (await filesUnder(job.runnerTemp)).filter((path) => !path.startsWith("_runner"));
+  }
+
+  /** The private folder of the one run of the action in a job (under RUNNER_TEMP). */
+  async function runFolder(job: RunnerJob): Promise<string> {
+    const folders = (await readdir(job.runnerTemp)).filter((name) => !name.startsWith("_"));
+    assert.equal(folders.length, 1, folders.join(", "));
+    return join(job.runnerTemp, folders[0]);
+  }
+
+  /**
+   * A refusal as the action's user must read it: in the words of the inputs they set, never the
+   * command line's flags and variables, and with an explicit api-url no region to change.
+   */
+  function assertNamesTheInputs(message: string): void {
+    assert.match(
+      message,
+      /refused the username or access key \(401\).*; check the action's username and access-key inputs$/m,
+    );
+    assert.doesNotMatch(message, /--region|SAUCE_REGION|SAUCE_USERNAME|SAUCE_ACCESS_KEY/);
+    assert.doesNotMatch(message, /region/i, "api-url is set: there is no region to change");
   }
 
   /** A second registry (another region's), started on first use. */
@@ -334,6 +369,147 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     for (const issued of standIn.issued) scanner.add(issued.password);
     await scanner.checkTree(job.dir);
   });
+
+  it(
+    "helper mode: a username and key holding \\, \", ', #, ': ' and non-ASCII pass main; later steps push and pull with them",
+    {
+      timeout: 600_000,
+    },
+    async () => {
+      const { host } = await services.registry();
+      const dockerd = await services.dockerd();
+      const job = await RunnerJob.create(work, {
+        DOCKER_HOST: dockerd.host,
+        XDG_RUNTIME_DIR: join(work, "xdg-runtime-awkward"),
+      });
+      const registry = `${host}/team-awkward`;
+      const before = standIn.issued.length;
+      const main = await runEntry(
+        job,
+        "main",
+        inputs({
+          registry,
+          username: AWKWARD_USER,
+          "access-key": AWKWARD_KEY,
+          "api-url": standIn.url,
+        }),
+      );
+      assert.equal(main.code, 0, output(main));
+      for (const issued of standIn.issued) scanner.add(issued.password);
+      assert.deepEqual(standIn.issued.slice(before).map((issued) => issued.sauceUser), [
+        AWKWARD_USER,
+      ]);
+      scanner.check("main output", masks(main).rest, main.stderr);
+      for (const [name, text] of Object.entries(main.files)) scanner.check(name, text);
+
+      // The key file: 0600, and a YAML reader (saucectl's kind) reads the identity given from it.
+      const keyFile = join(await runFolder(job), "credentials.yml");
+      assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
+      const [read] = (await parseYamlDocuments(keyFile)) as [Record<string, string>];
+      assert.ok(
+        read.username === AWKWARD_USER && read.accessKey === AWKWARD_KEY,
+        "the key file reads back as the inputs",
+      );
+
+      // Later steps, with no key in their environment: a push and a pull, each with this account.
+      scanner.check("later step env", JSON.stringify(job.stepEnv()));
+      const realmFrom = standIn.realmRequests.length;
+      const reference = `${registry}/app:1`;
+      await loadIntoDocker(image, reference, dockerd.env);
+      const push = await job.step(requireTool("docker"), ["push", reference], {}, 300_000);
+      assert.equal(push.code, 0, output(push));
+      const pulled = join(job.dir, "pulled");
+      const pull = await job.step(
+        requireTool("skopeo"),
+        [
+          "copy",
+          "--src-tls-verify=false",
+          `docker://${reference}`,
+          `dir:${pulled}`,
+        ],
+        {},
+        300_000,
+      );
+      assert.equal(pull.code, 0, output(pull));
+      assert.ok((await readdir(pulled)).includes("manifest.json"), "skopeo pulled the image");
+      scanner.check("later steps' output", push.stdout, push.stderr, pull.stdout, pull.stderr);
+      assert.deepEqual(accountsByRepository(realmFrom)["team-awkward/app"], [AWKWARD_USER]);
+      // Both reused main's token: the helper read the same identity from the file.
+      assert.equal(standIn.issued.length, before + 1);
+
+      const post = await runEntry(job, "post", stateEnv(main));
+      assert.equal(post.code, 0, output(post));
+      assert.deepEqual(await filesUnder(job.home), []);
+      assert.deepEqual(await leftInRunnerTemp(job), []);
+      await scanner.checkTree(job.dir);
+    },
+  );
+
+  it(
+    "a refused key names the action's inputs, in both modes and in a later step, and no region with api-url",
+    {
+      timeout: 300_000,
+    },
+    async () => {
+      const host = "127.0.0.1:5999";
+      const wrongKey = "wrong-access-key-for-the-wording";
+      scanner.add(wrongKey);
+      for (const mode of ["helper", "login"]) {
+        const job = await RunnerJob.create(work);
+        const main = await runEntry(
+          job,
+          "main",
+          inputs({
+            registry: `${host}/team`,
+            username: USER,
+            "access-key": wrongKey,
+            "api-url": standIn.url,
+            mode,
+          }),
+        );
+        assert.equal(main.code, 1, output(main));
+        const errors = main.stdout.split("\n").filter((line) => line.startsWith("::error::"));
+        assert.equal(errors.length, 1, `${mode}: ${main.stdout}`);
+        assertNamesTheInputs(errors[0]);
+        scanner.check("main output", masks(main).rest, main.stderr);
+      }
+
+      // A later step's helper, once Sauce Labs refuses the key the action was given (rotated while
+      // the job runs) and main's token is no longer cached.
+      const job = await RunnerJob.create(work);
+      const main = await runEntry(
+        job,
+        "main",
+        inputs({
+          registry: `${host}/team`,
+          username: ROTATING_USER,
+          "access-key": ROTATING_KEY,
+          "api-url": standIn.url,
+        }),
+      );
+      assert.equal(main.code, 0, output(main));
+      scanner.add(standIn.issued.at(-1)!.password);
+      const helperName = ((await dockerConfig(job)).credHelpers as Record<string, string>)[host];
+      await rm(join(await runFolder(job), "cache"), { recursive: true, force: true });
+      standIn.setAccessKey(ROTATING_USER, "carol-rotated-access-key");
+      try {
+        // What Docker does, through the PATH the runner gives the step.
+        const get = await job.step(requireTool("sh"), [
+          "-c",
+          `printf %s ${host} | docker-credential-${helperName} get`,
+        ]);
+        assert.equal(get.code, 1, output(get));
+        assert.match(get.stderr, new RegExp(`^docker-credential-saucelabs: Sauce Labs at `, "m"));
+        assertNamesTheInputs(get.stderr);
+        scanner.check("the helper's output", get.stdout, get.stderr);
+      } finally {
+        standIn.setAccessKey(ROTATING_USER, ROTATING_KEY);
+      }
+      const post = await runEntry(job, "post", stateEnv(main));
+      assert.equal(post.code, 0, output(post));
+      assert.deepEqual(await leftInRunnerTemp(job), []);
+    },
+  );
 
   it("keeps a Docker config it found, restoring it and its backup exactly after post", {
     timeout: 300_000,

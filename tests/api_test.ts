@@ -27,6 +27,7 @@ import {
   UsageError,
   VERSION,
 } from "../mod.ts";
+import { CI_SETTING_NAMES } from "../src/helper.ts";
 
 const ALICE_KEY = "alice-access-key-0123456789";
 const BOB_KEY = "bob-access-key-9876543210";
@@ -821,6 +822,31 @@ describe("fetchToken: impossible dates, skewed clocks, where a 401 came from, ti
       /check the action's inputs, and the region: an account of us-west-1 or us-east-4 needs the region input$/,
     );
     assert.ok(!`${error.message}${named.message}`.includes(WRONG_KEY));
+  });
+
+  it("words a refused key of a region as each CI integration's users set it, and no region for api-url", async () => {
+    const refuse = (_url: URL, _init: RequestInit) =>
+      Promise.resolve(new Response('{"message":"Unauthorized"}', { status: 401 }));
+    const refusal = async (configuredBy: string, place: { region?: string; apiUrl?: string }) =>
+      (await rejection(fetchToken({
+        credentials: { username: "alice", accessKey: WRONG_KEY },
+        ...place,
+        fetch: refuse,
+        settingNames: CI_SETTING_NAMES[configuredBy],
+      }))).message;
+    assert.match(
+      await refusal("github-action", {}),
+      /\(region us-west-1\) refused the username or access key \(401\): Unauthorized; check the action's username and access-key inputs, and the region: an account of us-east-4 or eu-central-1 needs the action's region input$/,
+    );
+    assert.match(
+      await refusal("gitlab-component", { region: "eu-central-1" }),
+      /\(region eu-central-1\) refused the username or access key \(401\): Unauthorized; check the SAUCE_USERNAME and SAUCE_ACCESS_KEY CI\/CD variables, and the region: an account of us-west-1 or us-east-4 needs the component's region input$/,
+    );
+    for (const configuredBy of ["github-action", "gitlab-component"]) {
+      const message = await refusal(configuredBy, { apiUrl: "http://127.0.0.1:9" });
+      assert.match(message, /\(an explicit API URL\) refused/);
+      assert.doesNotMatch(message, /region/i, `${configuredBy}: api-url has no region to change`);
+    }
   });
 
   it("gives up after SAUCE_REGISTRY_TIMEOUT when no limit is given, naming it", {

@@ -3,7 +3,8 @@
 // inputs as GitLab does, then runs the template's before_script and a job script in one shell,
 // and after_script in another (as the GitLab runner does), against a release built here, the
 // stand-in for the Sauce API and a real docker-registry: skopeo pushes through the helper while
-// the job's script has no access key in its environment. Then gitlab-ci-local includes it as README
+// the job's script has no access key in its environment, also for CI/CD variables that need
+// quoting; a refused key is named as the CI/CD variables. Then gitlab-ci-local includes it as README
 // says, from a Git host on loopback holding only the release tag: by `include: remote` (as from
 // GitHub) and as a component (as from a GitLab mirror), and runs the job; and the repository's
 // .gitlab-ci.yml publishes only semantic-version tags to the CI/CD Catalog.
@@ -12,7 +13,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
-import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
+import { AWKWARD_USERS, DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import {
   buildOciImage,
   OnDemandServices,
@@ -25,6 +26,8 @@ import { type GitHost, startGitHost } from "./fixtures/git_http.ts";
 import { ROOT, SecretScanner } from "./harness.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
+// CI/CD variables that a YAML or shell writer must quote (a leading space included).
+const [AWKWARD_USER, AWKWARD_KEY] = Object.entries(AWKWARD_USERS)[0];
 const COMPONENT = join(ROOT, "templates", "sauce-registry.yml");
 
 interface Spec {
@@ -72,10 +75,10 @@ describe("the GitLab CI/CD component", () => {
   let version: string;
   let image: string;
   const scanner = new SecretScanner();
-  scanner.add(KEY);
+  scanner.add(KEY, AWKWARD_KEY);
 
   before(async () => {
-    standIn = await startStandIn();
+    standIn = await startStandIn({ users: { ...DEFAULT_USERS, ...AWKWARD_USERS } });
     services = new OnDemandServices(standIn);
     work = await mkdtemp(join(tmpdir(), "sr-gitlab-"));
     version = JSON.parse(await readFile(join(ROOT, "deno.json"), "utf8")).version;
@@ -141,7 +144,7 @@ describe("the GitLab CI/CD component", () => {
     template: JobTemplate,
     script: string[],
     jobId: string,
-    accessKey = KEY,
+    identity: { username: string; accessKey: string } = { username: USER, accessKey: KEY },
   ): Promise<{ main: RunResult; after: RunResult; tmp: string; home: string }> {
     const job = await mkdtemp(join(work, "job-"));
     const tmp = join(job, "tmp");
@@ -157,8 +160,8 @@ describe("the GitLab CI/CD component", () => {
       CI: "true",
       GITLAB_CI: "true",
       CI_JOB_ID: jobId,
-      SAUCE_USERNAME: USER,
-      SAUCE_ACCESS_KEY: accessKey,
+      SAUCE_USERNAME: identity.username,
+      SAUCE_ACCESS_KEY: identity.accessKey,
       ...template.variables,
     };
     const shell = requireTool("dash");
@@ -217,6 +220,54 @@ describe("the GitLab CI/CD component", () => {
     assert.deepEqual(await readdir(home), [], "the user's Docker config was not touched");
   });
 
+  it(
+    "takes CI/CD variables holding \\, \", ', #, ': ', a leading space and non-ASCII: the script pushes and pulls with them",
+    {
+      timeout: 300_000,
+    },
+    async () => {
+      const { host } = await services.registry();
+      const registry = `${host}/team-awkward`;
+      const template = await interpolate({
+        registry,
+        "release-url": releases,
+        "api-url": standIn.url,
+      });
+      const before = standIn.issued.length;
+      const realmFrom = standIn.realmRequests.length;
+      const { main, after, tmp } = await runJob(
+        template,
+        [
+          'if env | grep -q "^SAUCE_ACCESS_KEY="; then echo "the key is in the environment" >&2; exit 9; fi',
+          'echo "credentials file mode $(stat -c %a "$TMPDIR/sauce-registry-$CI_JOB_ID/credentials.yml")"',
+          `skopeo copy --dest-tls-verify=false ${image} docker://${registry}/app:1`,
+          `skopeo copy --src-tls-verify=false docker://${registry}/app:1 dir:pulled`,
+          "test -f pulled/manifest.json",
+        ],
+        "4444",
+        { username: AWKWARD_USER, accessKey: AWKWARD_KEY },
+      );
+      assert.equal(main.code, 0, output(main));
+      assert.match(main.stdout, /^credentials file mode 600$/m);
+      // One token, for this identity, when the job starts; the push and the pull reuse it.
+      assert.deepEqual(standIn.issued.slice(before).map((issued) => issued.sauceUser), [
+        AWKWARD_USER,
+      ]);
+      const users = standIn.realmRequests.slice(realmFrom).flatMap((request) => {
+        const authorization = request.headers.authorization ?? "";
+        if (!authorization.startsWith("Basic ")) return [];
+        const password = atob(authorization.slice("Basic ".length)).replace(/^[^:]*:/, "");
+        return [standIn.issued.find((issued) => issued.password === password)?.sauceUser];
+      });
+      assert.ok(users.length > 0, "the registry asked for the token");
+      assert.deepEqual([...new Set(users)], [AWKWARD_USER]);
+      for (const issued of standIn.issued) scanner.add(issued.password);
+      scanner.check("job output", main.stdout, main.stderr);
+      assert.equal(after.code, 0, output(after));
+      assert.deepEqual(await readdir(tmp), []);
+    },
+  );
+
   it("fails the job at before_script, with the cause, when Sauce refuses the key", {
     timeout: 300_000,
   }, async () => {
@@ -227,9 +278,18 @@ describe("the GitLab CI/CD component", () => {
     });
     const wrongKey = "not-alices-access-key";
     scanner.add(wrongKey);
-    const { main, after, tmp } = await runJob(template, ["echo the script ran"], "4343", wrongKey);
+    const { main, after, tmp } = await runJob(template, ["echo the script ran"], "4343", {
+      username: USER,
+      accessKey: wrongKey,
+    });
     assert.notEqual(main.code, 0, output(main));
-    assert.match(main.stderr, /refused the username or access key/);
+    // In the words of what the user set: the CI/CD variables; api-url is set, so no region hint.
+    assert.match(
+      main.stderr,
+      /refused the username or access key \(401\).*; check the SAUCE_USERNAME and SAUCE_ACCESS_KEY CI\/CD variables$/m,
+    );
+    assert.doesNotMatch(main.stderr, /--region|SAUCE_REGION/);
+    assert.doesNotMatch(main.stderr, /region/i, "api-url is set: there is no region to change");
     assert.doesNotMatch(main.stdout, /the script ran/);
     scanner.check("job output", main.stdout, main.stderr);
     assert.equal(after.code, 0, output(after));
@@ -337,7 +397,12 @@ describe("the GitLab CI/CD component", () => {
      * $CI_SERVER_FQDN and components from there) whose pipeline includes the template with
      * `include` and `inputs`, and a job extending it; the key in its CI/CD variables.
      */
-    async function userProject(name: string, include: string, inputs: string): Promise<string> {
+    async function userProject(
+      name: string,
+      include: string,
+      inputs: string,
+      identity: { username: string; accessKey: string } = { username: USER, accessKey: KEY },
+    ): Promise<string> {
       const dir = join(work, name);
       await mkdir(dir);
       await git(dir, "init", "-q");
@@ -349,7 +414,8 @@ describe("the GitLab CI/CD component", () => {
       );
       await writeFile(
         join(dir, ".gitlab-ci-local-variables.yml"),
-        `SAUCE_USERNAME: ${JSON.stringify(USER)}\nSAUCE_ACCESS_KEY: ${JSON.stringify(KEY)}\n`,
+        `SAUCE_USERNAME: ${JSON.stringify(identity.username)}\n` +
+          `SAUCE_ACCESS_KEY: ${JSON.stringify(identity.accessKey)}\n`,
       );
       await git(dir, "add", ".gitlab-ci.yml");
       await git(dir, "commit", "-q", "-m", "Pipeline");
@@ -391,15 +457,22 @@ describe("the GitLab CI/CD component", () => {
       assert.ok(host.requests.includes(new URL(served).pathname), host.requests.join("\n"));
     });
 
-    it("include: component as README names it, from a mirror holding only the release tag", {
-      timeout: 600_000,
-    }, async () => {
-      const component = /- component: (\$CI_SERVER_FQDN\/\S+)/.exec(readme)?.[1];
-      assert.ok(component, "README has an include: component recipe");
-      const dir = await userProject("component-include", `component: ${component}`, inputs());
-      const { result, tmp } = await gitlabCiLocal(dir, ["job"]);
-      await assertJobRan(result, tmp);
-    });
+    it(
+      "include: component as README names it, from a mirror holding only the release tag; CI/CD variables that need quoting",
+      {
+        timeout: 600_000,
+      },
+      async () => {
+        const component = /- component: (\$CI_SERVER_FQDN\/\S+)/.exec(readme)?.[1];
+        assert.ok(component, "README has an include: component recipe");
+        const dir = await userProject("component-include", `component: ${component}`, inputs(), {
+          username: AWKWARD_USER,
+          accessKey: AWKWARD_KEY,
+        });
+        const { result, tmp } = await gitlabCiLocal(dir, ["job"]);
+        await assertJobRan(result, tmp);
+      },
+    );
 
     it("fails the pipeline, installing nothing, when the version input has a v", {
       timeout: 300_000,

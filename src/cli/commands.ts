@@ -195,8 +195,9 @@ Example:
         name: "credentials-file",
         type: "string",
         placeholder: "PATH",
-        help: "write the username and access key found now to PATH (mode 0600) and serve these " +
-          "registries from it: another identity per registry, no key in the environment later",
+        help: "write the username and access key found now to PATH (absolute, mode 0600) and " +
+          "serve these registries from it: another identity per registry, no key in the " +
+          "environment later",
         completeWith: "file",
       },
     ],
@@ -206,9 +207,13 @@ Example:
 and adds "credHelpers": {"<host>": "saucelabs"} to $DOCKER_CONFIG/config.json (else ~/.docker/config.json),
 keeping every other byte as written; the previous version goes to config.json.bak (mode 0600).
 Both files are checked before either is written. Running it again changes nothing.
-With --credentials-file, the helper reads these registries' username and access key from that
-file only (written now from --username, --access-key-stdin, SAUCE_USERNAME and SAUCE_ACCESS_KEY,
-the .env file or ~/.sauce/credentials.yml), whatever the environment it runs in holds.
+With --credentials-file PATH (an absolute path), the helper reads these registries' username and
+access key from that file only, whatever the environment it runs in holds. The file is written now
+(mode 0600, its folder made 0700 when missing) in saucectl's "username:" and "accessKey:" form,
+each value quoted so that it reads back exactly, from --username, --access-key-stdin,
+SAUCE_USERNAME and SAUCE_ACCESS_KEY, the .env file or ~/.sauce/credentials.yml; --username and
+--access-key-stdin need it. When Sauce Labs refuses the key, the helper's message names the file.
+The GitHub Action and the GitLab component keep the key this way, out of the job's environment.
 
 Example:
   sauce-registry configure-docker registry.example.com/your-private-registry

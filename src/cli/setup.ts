@@ -13,6 +13,7 @@
 
 import { resolveCredentials } from "../credentials.ts";
 import { configureDocker } from "../docker_config.ts";
+import { UsageError } from "../errors.ts";
 import { HELPER_PROGRAM } from "../helper.ts";
 import { BUN_RUN_FLAGS, installHelper } from "../install_helper.ts";
 import { dirname, findOnPath } from "../paths.ts";
@@ -42,6 +43,15 @@ export async function runConfigureDocker(context: Context): Promise<number> {
   const envFile = text(context, "env-file");
   const settings = settingLookup({ envFile });
   const credentialsFile = text(context, "credentials-file");
+  if (credentialsFile === undefined) {
+    // The helper finds the identity when it runs: one given now would be dropped without a word.
+    const given = ["username", "access-key-stdin"].find((name) => context.values[name]);
+    if (given) {
+      throw new UsageError(
+        `configure-docker --${given} needs --credentials-file PATH, which keeps the identity for the helper; without it the helper reads SAUCE_USERNAME and SAUCE_ACCESS_KEY when it runs`,
+      );
+    }
+  }
   const credentials = credentialsFile === undefined ? undefined : await resolveCredentials(
     {
       username: text(context, "username"),
