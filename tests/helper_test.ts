@@ -531,7 +531,9 @@ describe("configure-docker files", () => {
     }
   });
 
-  it("refuses a registries file of the wrong shape, naming it, and writes nothing", async () => {
+  it("refuses a registries file of the wrong shape, naming it, and writes nothing", {
+    timeout: 120_000, // 21 runs of the command line: seconds each on a busy machine
+  }, async () => {
     const shapes: [string, RegExp][] = [
       ['{"version":1,"registries":[]}', /"registries" must be an object .*found an array/],
       ['{"version":1,"registries":"x"}', /"registries" must be an object .*found a string/],
