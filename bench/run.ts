@@ -243,7 +243,8 @@ function helperSecret(spec: ProcessSpec, outcome: Outcome, host: string): string
 /**
  * The provider's answer, checked: exit 0 and a CredentialProviderResponse of the request's
  * version that the kubelet keeps (cacheKeyType Registry, a cacheDuration other than 0s), with a
- * login for the registry's host and nothing else. Returns the password; messages never show it.
+ * login for the registry (its host, or its path on the host) and nothing else. Returns the
+ * password; messages never show it.
  */
 function providerSecret(spec: ProcessSpec, outcome: Outcome, host: string): string {
   expectExit(spec, outcome);
@@ -260,7 +261,7 @@ function providerSecret(spec: ProcessSpec, outcome: Outcome, host: string): stri
     fail(`${describe(spec)} printed no JSON (${outcome.stdout.length} bytes on stdout)`);
   }
   const hosts = Object.keys(answer.auth ?? {});
-  const login = answer.auth?.[host];
+  const login = hosts.length === 1 ? answer.auth?.[hosts[0]] : undefined;
   const problem = answer.apiVersion !== PROVIDER_API_VERSION
     ? `apiVersion ${String(answer.apiVersion)}, expected ${PROVIDER_API_VERSION}`
     : answer.kind !== "CredentialProviderResponse"
@@ -269,8 +270,8 @@ function providerSecret(spec: ProcessSpec, outcome: Outcome, host: string): stri
     ? `cacheKeyType ${String(answer.cacheKeyType)}, expected Registry`
     : typeof answer.cacheDuration !== "string" || !/^[1-9]/.test(answer.cacheDuration)
     ? `cacheDuration ${String(answer.cacheDuration)}, expected a time to keep the login`
-    : hosts.length !== 1 || hosts[0] !== host
-    ? `auth for [${hosts.join(", ")}], expected ${host}`
+    : hosts.length !== 1 || (hosts[0] !== host && !hosts[0].startsWith(`${host}/`))
+    ? `auth for [${hosts.join(", ")}], expected ${host} or a path on it`
     : typeof login?.username !== "string" || login.username === ""
     ? "no username"
     : typeof login.password !== "string" || login.password === ""
