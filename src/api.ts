@@ -96,6 +96,11 @@ export interface FetchTokenOptions {
    * For tests, and for callers with an HTTP client of their own.
    */
   fetch?: (url: URL, init: RequestInit) => Promise<Response>;
+  /**
+   * This machine's clock, in ms since the epoch: when an answer came, for the token's lifetime and
+   * the clock skew; default `Date.now`. For tests.
+   */
+  now?: () => number;
 }
 
 /** The names of the settings a refused login is about, as the user set them. */
@@ -489,6 +494,7 @@ async function requestToken(
   const proxy = proxyFor(url);
   const target = apiTarget(base);
   const progress = options.onProgress ?? (() => {});
+  const now = options.now ?? Date.now;
   for (let attempt = 0;; attempt++) {
     let failure: ApiError;
     let reason: string;
@@ -512,12 +518,12 @@ async function requestToken(
         signal,
       };
       const answer = options.fetch
-        ? await readAnswer(await options.fetch(url, init), base)
+        ? await readAnswer(await options.fetch(url, init), base, now)
         : await fetchAndRead(
           url,
           init,
           isLoopbackHost(url.hostname),
-          (response) => readAnswer(response, base),
+          (response) => readAnswer(response, base, now),
         );
       log(`${answer.status} ${answer.statusText} in ${Date.now() - started} ms`);
       if (answer.redirect) throw answer.redirect;
@@ -538,7 +544,7 @@ async function requestToken(
       );
       reason = `Sauce Labs answered ${answer.status}`;
       if (!isRetryableStatus(answer.status)) throw failure;
-      waitMs = retryAfterMs(answer.retryAfter, Date.now());
+      waitMs = retryAfterMs(answer.retryAfter, now());
     } catch (error) {
       if (signal.aborted) throw abortError(signal);
       if (error instanceof SauceRegistryError) throw error;
@@ -579,8 +585,12 @@ function whole(text: string | undefined): number | undefined {
   return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
-async function readAnswer(response: Response, base: string): Promise<Answer> {
-  const receivedAt = Date.now();
+async function readAnswer(
+  response: Response,
+  base: string,
+  now: () => number,
+): Promise<Answer> {
+  const receivedAt = now();
   const head = {
     status: response.status,
     statusText: response.statusText,

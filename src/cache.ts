@@ -288,7 +288,9 @@ async function cachedOrFetched(options: GetTokenOptions): Promise<RegistryToken>
   if (folder.exists && !folder.problem) {
     const entry = await readCacheEntry(path, folder);
     if (entry.problem) return await fetchUncached(options, notUsing(entry.problem));
-    if (entry.token && isFresh(entry.token, Date.now())) return fromCache(entry.token);
+    if (entry.token && isFresh(entry.token, (options.now ?? Date.now)())) {
+      return fromCache(entry.token);
+    }
   }
   // Not a fresh hit: what follows (the folder, the lock, the request) is bounded as one wait.
   const limit = timeLimit(options.timeoutSeconds);
@@ -325,8 +327,9 @@ async function lockedFetch(
     await changeMode(dirname(path), 0o700);
     return await withFileLock(`${path}.lock`, async () => {
       const again = await readCacheEntry(path, folder);
-      if (again.token && isFresh(again.token, Date.now())) return fromCache(again.token);
-      const issuedAt = new Date();
+      const now = options.now ?? Date.now;
+      if (again.token && isFresh(again.token, now())) return fromCache(again.token);
+      const issuedAt = new Date(now());
       const { fetchToken } = await import("./api.ts");
       fetched = { ...(await fetchToken(options)), issuedAt };
       const entry: CachedToken = {
