@@ -750,22 +750,27 @@ describe("kubelet-credential-provider", () => {
     };
   }
 
-  /** The registry, with the test image pushed as HOST/team/app:1; resolves to the host. */
+  /**
+   * The registry, with the test image pushed as HOST/team/app:1 and, exactly at the registry's
+   * path, as HOST/team:1; resolves to the host.
+   */
   function registryWithImage(): Promise<string> {
     seeded ??= (async () => {
       const { host } = await services.registry();
       const token = standIn.issue();
       scanner.add(token.password);
       const auth = await authFile(host, TOKEN_USERNAME, token.password);
-      const copied = await run(requireTool("skopeo"), [
-        "copy",
-        "--dest-tls-verify=false",
-        "--dest-authfile",
-        auth,
-        ociImage,
-        `docker://${host}/team/app:1`,
-      ], { env: await skopeoEnv(), timeoutMs: 120_000 });
-      assert.equal(copied.code, 0, `seeding the registry failed: ${copied.stderr}`);
+      for (const repository of ["team/app", "team"]) {
+        const copied = await run(requireTool("skopeo"), [
+          "copy",
+          "--dest-tls-verify=false",
+          "--dest-authfile",
+          auth,
+          ociImage,
+          `docker://${host}/${repository}:1`,
+        ], { env: await skopeoEnv(), timeoutMs: 120_000 });
+        assert.equal(copied.code, 0, `seeding the registry failed: ${copied.stderr}`);
+      }
       return host;
     })();
     return seeded;
@@ -914,10 +919,10 @@ describe("kubelet-credential-provider", () => {
           : {};
         const [call] = await kubeletStandIn.credentialsFor(image, extra);
         assert.equal(standIn.tokenRequestCount(), before + 1, "one token request");
-        assert.equal(call.response.cacheKeyType, "Registry");
+        assert.equal(call.response.cacheKeyType, "Image", "a path's login is kept per image");
         assert.deepEqual(
           Object.keys(call.response.auth),
-          [`${host}/team/`],
+          [`${host}/team`],
           "keyed by the registry's path, host and port as the image spells them",
         );
         assert.equal(
@@ -1186,7 +1191,7 @@ describe("kubelet-credential-provider", () => {
     });
     const kubeletStandIn = await kubelet(WAYS[0], config, node.env);
     const [call] = await kubeletStandIn.credentialsFor(`${host}/team/app:1`);
-    assert.deepEqual(Object.keys(call.response.auth), [`${host}/team/`]);
+    assert.deepEqual(Object.keys(call.response.auth), [`${host}/team`]);
     assert.equal(JSON.parse(standIn.requests.at(-1)!.body).registry_url, `${host}/team`);
     const pulled = await pullWith(`${host}/team/app:1`, call);
     assert.equal(pulled.code, 0, pulled.stderr);
@@ -1287,6 +1292,86 @@ describe("kubelet-credential-provider", () => {
     );
     const pulled = await pullWith(`${host}/team/app:1`, call);
     assert.equal(pulled.code, 0, pulled.stderr);
+  });
+
+  it("answers only images inside the served path, and the kubelet keeps the login there", {
+    timeout: 180_000,
+  }, async () => {
+    const host = await registryWithImage();
+    const node = await sandbox();
+    // matchImages names the whole host: the kubelet asks about every image on it.
+    const config = providerConfig(host, API_VERSIONS[0]);
+    const outside = [`${host}/other-team/app:1`, `${host}/team-b/app:1`, `${host}/teams:1`];
+    const before = standIn.tokenRequestCount();
+    const kubeletStandIn = await kubelet(WAYS[0], config, node.env);
+    for (const image of outside) {
+      const pulled = await kubeletStandIn.pull(image);
+      assert.equal(pulled.calls.length, 1, `${image}: the provider is asked`);
+      assert.deepEqual(pulled.calls[0].response.auth, {}, `${image}: an empty answer`);
+      assert.deepEqual(pulled.credentials, [], `${image}: no login`);
+    }
+    assert.equal(standIn.tokenRequestCount(), before, "no token request for another path");
+
+    // Below the path, exactly at it, then outside again, with what the kubelet cached meanwhile:
+    // a login must reach every image of the path, and no image of another.
+    for (const image of [`${host}/team/app:1`, `${host}/team:1`, ...outside]) {
+      const pulled = await kubeletStandIn.pull(image);
+      if (outside.includes(image)) {
+        assert.deepEqual(pulled.credentials, [], `${image}: no login from an earlier answer`);
+        continue;
+      }
+      assert.equal(pulled.credentials.length, 1, `${image}: the kubelet finds a login`);
+      const copied = await pullWith(image, pulled);
+      assert.equal(copied.code, 0, `${image}: ${copied.stderr}`);
+    }
+    assert.equal(standIn.tokenRequestCount(), before + 1, "one token request for the path");
+
+    // A kubelet whose first pull is the image exactly at the path.
+    const fresh = await kubelet(WAYS[0], config, node.env);
+    const exact = await fresh.pull(`${host}/team:1`);
+    assert.deepEqual(Object.keys(exact.calls[0].response.auth), [`${host}/team`]);
+    assert.equal(exact.credentials.length, 1);
+    for (const image of outside) {
+      assert.deepEqual((await fresh.pull(image)).credentials, [], `${image} after ${host}/team`);
+    }
+  });
+
+  it("keys a login by the host as the image spells it, as the kubelet matches case-sensitively", {
+    timeout: 180_000,
+  }, async () => {
+    const host = await registryWithImage();
+    const port = host.slice(host.lastIndexOf(":") + 1);
+    const node = await sandbox();
+    // Served as localhost:PORT/team, pulled as LOCALHOST:PORT/team/app:1: the same registry.
+    const config = providerConfig(`LOCALHOST:${port}`, API_VERSIONS[0], {
+      args: ["kubelet-credential-provider", "--registry", `localhost:${port}/team`],
+    });
+    const image = `LOCALHOST:${port}/team/app:1`;
+    const pulled = await (await kubelet(WAYS[0], config, node.env)).pull(image);
+    assert.deepEqual(Object.keys(pulled.calls[0].response.auth), [`LOCALHOST:${port}/team`]);
+    assert.equal(pulled.credentials.length, 1, "the kubelet finds the login");
+    assert.equal(JSON.parse(standIn.requests.at(-1)!.body).registry_url, `localhost:${port}/team`);
+    const copied = await pullWith(image, pulled);
+    assert.equal(copied.code, 0, copied.stderr);
+
+    // A registry without a path: the host alone, as spelled, kept per host.
+    const hostOnly = providerConfig("Registry.Example.com", API_VERSIONS[1], {
+      args: ["kubelet-credential-provider", "--registry", "registry.example.com"],
+    });
+    const mixed = await (await kubelet(WAYS[0], hostOnly, node.env))
+      .pull("Registry.Example.com/team/app:1");
+    assert.equal(mixed.calls[0].response.cacheKeyType, "Registry");
+    assert.deepEqual(Object.keys(mixed.calls[0].response.auth), ["Registry.Example.com"]);
+    assert.equal(mixed.credentials.length, 1, "the kubelet finds the login");
+
+    // A first component with an upper-case letter names a host to Docker and the kubelet, even
+    // without a dot or port: LOCALHOST/team/app is localhost's, not a Docker Hub namespace's.
+    const bare = providerConfig("LOCALHOST", API_VERSIONS[2], {
+      args: ["kubelet-credential-provider", "--registry", "localhost/team"],
+    });
+    const upper = await (await kubelet(WAYS[0], bare, node.env)).pull("LOCALHOST/team/app:1");
+    assert.deepEqual(Object.keys(upper.calls[0].response.auth), ["LOCALHOST/team"]);
+    assert.equal(upper.credentials.length, 1, "the kubelet finds the login");
   });
 
   it("takes an empty SAUCE_REGISTRY_TIMEOUT for unset, as every command does", {
@@ -1403,7 +1488,7 @@ describe("kubelet-credential-provider", () => {
       const image = `${host}/team/app:1`;
       assert.equal(kubeletStandIn.providersFor(`${host}/other/app:1`).length, 0);
       const [call] = await kubeletStandIn.credentialsFor(image);
-      assert.equal(call.response.cacheKeyType, "Registry");
+      assert.equal(call.response.cacheKeyType, "Image");
       assertCacheDuration(call, standIn.tokenLifetimeSeconds);
       const pulled = await pullWith(image, call);
       assert.equal(pulled.code, 0, pulled.stderr);
