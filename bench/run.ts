@@ -242,11 +242,12 @@ function helperSecret(spec: ProcessSpec, outcome: Outcome, host: string): string
 
 /**
  * The provider's answer, checked: exit 0 and a CredentialProviderResponse of the request's
- * version that the kubelet keeps (cacheKeyType Registry, a cacheDuration other than 0s), with a
- * login for the registry (its host, or its path on the host) and nothing else. Returns the
- * password; messages never show it.
+ * version that the kubelet keeps (cacheKeyType Image, as for any registry path, and a
+ * cacheDuration other than 0s), with a login for the registry URL and nothing else — or, from a
+ * checkout before the provider answered registry paths (--compare-cli), cacheKeyType Registry
+ * with a login for the host. Returns the password; messages never show it.
  */
-function providerSecret(spec: ProcessSpec, outcome: Outcome, host: string): string {
+function providerSecret(spec: ProcessSpec, outcome: Outcome, registryUrl: string): string {
   expectExit(spec, outcome);
   let answer: {
     apiVersion?: unknown;
@@ -260,18 +261,20 @@ function providerSecret(spec: ProcessSpec, outcome: Outcome, host: string): stri
   } catch {
     fail(`${describe(spec)} printed no JSON (${outcome.stdout.length} bytes on stdout)`);
   }
-  const hosts = Object.keys(answer.auth ?? {});
-  const login = hosts.length === 1 ? answer.auth?.[hosts[0]] : undefined;
+  const keys = Object.keys(answer.auth ?? {});
+  const host = registryUrl.split("/")[0];
+  const byHost = answer.cacheKeyType === "Registry" && keys[0] === host;
+  const login = answer.auth?.[byHost ? host : registryUrl];
   const problem = answer.apiVersion !== PROVIDER_API_VERSION
     ? `apiVersion ${String(answer.apiVersion)}, expected ${PROVIDER_API_VERSION}`
     : answer.kind !== "CredentialProviderResponse"
     ? `kind ${String(answer.kind)}, expected CredentialProviderResponse`
-    : answer.cacheKeyType !== "Registry"
-    ? `cacheKeyType ${String(answer.cacheKeyType)}, expected Registry`
+    : answer.cacheKeyType !== "Image" && !byHost
+    ? `cacheKeyType ${String(answer.cacheKeyType)}, expected Image`
     : typeof answer.cacheDuration !== "string" || !/^[1-9]/.test(answer.cacheDuration)
     ? `cacheDuration ${String(answer.cacheDuration)}, expected a time to keep the login`
-    : hosts.length !== 1 || (hosts[0] !== host && !hosts[0].startsWith(`${host}/`))
-    ? `auth for [${hosts.join(", ")}], expected ${host} or a path on it`
+    : keys.length !== 1 || (keys[0] !== registryUrl && !byHost)
+    ? `auth for [${keys.join(", ")}], expected ${registryUrl}`
     : typeof login?.username !== "string" || login.username === ""
     ? "no username"
     : typeof login.password !== "string" || login.password === ""
@@ -454,7 +457,7 @@ async function setUp(
   bench.provider.cachedSecret = providerSecret(
     primeProvider,
     await runProcess(primeProvider),
-    host(bench),
+    bench.registryUrl,
   );
   counter.expect(1, "the provider's first answer");
   return bench;
@@ -569,7 +572,7 @@ function cachedProvider(bench: Bench, name: string, spec: ProcessSpec): Contende
     name,
     spec,
     verify: (outcome) => {
-      const secret = providerSecret(spec, outcome, host(bench));
+      const secret = providerSecret(spec, outcome, bench.registryUrl);
       if (secret !== bench.provider.cachedSecret) {
         fail(`${name} did not hand out the cached token`);
       }

@@ -67,11 +67,17 @@ export interface CredentialProviderResponse {
   apiVersion: KubeletProviderApiVersion;
   /** Always `CredentialProviderResponse`. */
   kind: "CredentialProviderResponse";
-  /** How the kubelet caches the answer: `Registry`, per registry host. */
+  /**
+   * How the kubelet keeps the answer: `Image` (per image) for a registry path, `Registry` (per
+   * host, as the image spells it) for a registry without a path.
+   */
   cacheKeyType: "Image" | "Registry" | "Global";
   /** How long the kubelet may reuse the answer, as a Go duration (`4m0s`; `0s`: not at all). */
   cacheDuration: string;
-  /** Registry host (a `matchImages` pattern that matches the image) → login; empty for others. */
+  /**
+   * The registry as the image spells its host (`host/team`, a `matchImages`-style pattern that
+   * matches the image) → login; empty for an image outside the served registries.
+   */
   auth: Record<string, { username: string; password: string }>;
 }
 
@@ -195,51 +201,60 @@ export function goDuration(ms: number): string {
 }
 
 /**
- * Whether an image lies in a served registry, and under which `auth` key the kubelet will find
- * its login: the registry's path (`host/team/`), spelled as the image spells its host, since the
- * kubelet matches keys to images case-sensitively, and as a prefix of the image's path. Undefined
- * for an image outside every served registry (another host, another path, a Docker Hub image).
+ * Whether an image lies in a served registry, and how the kubelet must keep its login. The kubelet
+ * matches `auth` keys to images case-sensitively, the key's path as a string prefix of the image's;
+ * a `Registry` answer it keeps per host as the image spells it, and applies to later images of
+ * that host. So a registry without a path is answered per host, keyed by the host as the image
+ * spells it; a registry path (`host/team`) per image, keyed by the path: kept per host, any key
+ * that reaches `host/team` would reach `host/team-b` too.
  *
  * @param image The image, as the kubelet names it.
  * @param served The served registries, by host (lower-cased).
- * @returns The registry and the key, or undefined.
+ * @returns The registry, the `auth` key and the `cacheKeyType`; undefined for an image outside
+ * every served registry (another host, another path, a Docker Hub image).
  * @throws {UsageError} For a malformed image of a served host.
  */
 export function servedImage(
   image: string,
   served: Readonly<Record<string, RegistrySettings>>,
-): { registry: RegistrySettings; authKey: string } | undefined {
+): { registry: RegistrySettings; authKey: string; cacheKeyType: "Image" | "Registry" } | undefined {
   const slash = image.indexOf("/");
   const spelledHost = slash === -1 ? "" : image.slice(0, slash);
-  // A first component without a dot or port (other than localhost) is a Docker Hub namespace.
-  if (!/[.:[]/.test(spelledHost) && spelledHost !== "localhost") return undefined;
+  // As Docker splits a name, and the kubelet with it: a first component without a dot, a port or
+  // an upper-case letter, other than localhost, is a Docker Hub namespace.
+  if (
+    !/[.:[]/.test(spelledHost) && spelledHost !== "localhost" &&
+    spelledHost === spelledHost.toLowerCase()
+  ) {
+    return undefined;
+  }
   const host = safeHost(spelledHost);
   if (host === undefined || !Object.hasOwn(served, host)) return undefined;
   const registry = served[host];
   const reference = parseRegistry(image); // an image of a served host must be well formed
   const registryPath = parseRegistry(registry.registryUrl).path;
-  if (registryPath === "") return { registry, authKey: spelledHost };
-  if (reference.path === registryPath) {
-    return { registry, authKey: `${spelledHost}/${registryPath}` };
+  if (registryPath === "") return { registry, authKey: spelledHost, cacheKeyType: "Registry" };
+  if (reference.path !== registryPath && !reference.path.startsWith(`${registryPath}/`)) {
+    return undefined;
   }
-  if (!reference.path.startsWith(`${registryPath}/`)) return undefined;
-  // The trailing slash keeps the key from matching a sibling path (`team-b` for `team`).
-  return { registry, authKey: `${spelledHost}/${registryPath}/` };
+  return { registry, authKey: `${spelledHost}/${registryPath}`, cacheKeyType: "Image" };
 }
 
 /**
  * The kubelet's image credential provider protocol: answer one CredentialProviderRequest. For an
- * image inside a served registry, a login keyed by the registry's path (`cacheKeyType:
- * Registry`) that the kubelet may reuse until the token cache would renew it (never past
- * `expires_at`); tokens come through the cache the credential helper uses, so concurrent pulls
- * share one token request. Any other image gets an empty `auth`, and no token is asked for.
+ * image inside a served registry, a login keyed by the registry (`host/team`, the host as the
+ * image spells it), kept per image for a registry path (kept per host, it would reach the host's
+ * other paths) and per host for a whole host, that the kubelet may reuse until the token cache
+ * would renew it (never past `expires_at`); tokens come through the cache the credential helper
+ * uses, so concurrent pulls share one token request. Any other image gets an empty `auth`, and
+ * no token is asked for.
  * `./.env` is not read (the kubelet's working folder is not the user's); an explicit `envFile` is.
  *
  * @example
  * ```ts
  * import { kubeletCredentialProvider } from "@saucelabs-community/sauce-registry";
  * const response = await kubeletCredentialProvider(
- *   '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"registry.example.com/team/app:1"}',
+ *   '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"registry.example.com/your-private-registry/app:1"}',
  *   { registries: ["registry.example.com/your-private-registry"] },
  * );
  * console.log(response.cacheDuration, Object.keys(response.auth));
@@ -259,7 +274,7 @@ export async function kubeletCredentialProvider(
   const served = servedImage(image, await servedRegistries(options));
   const kind = "CredentialProviderResponse";
   if (!served) return { apiVersion, kind, cacheKeyType: "Registry", cacheDuration: "0s", auth: {} };
-  const { registry, authKey } = served;
+  const { registry, authKey, cacheKeyType } = served;
   const askedAt = new Date();
   const token = await getToken({
     ...options,
@@ -272,7 +287,7 @@ export async function kubeletCredentialProvider(
   return {
     apiVersion,
     kind,
-    cacheKeyType: "Registry",
+    cacheKeyType,
     cacheDuration: goDuration(renewal - Date.now()),
     auth: { [authKey]: { username: token.username, password: token.password } },
   };
@@ -342,12 +357,13 @@ export const PROVIDER_COMMAND: CommandSpec = {
   groups: [],
   details: `The kubelet runs it for each image that matches the provider's matchImages, with a
 CredentialProviderRequest (credentialprovider.kubelet.k8s.io v1, v1beta1 or v1alpha1) on standard
-input, and reads a CredentialProviderResponse in the same version: a login for the registry's path
-(cacheKeyType Registry), which the kubelet reuses until the token is due for renewal. Images
-outside the served registries (another host, or another path on the host) get an empty answer,
-and no token is asked for. Tokens are cached, shared with the credential helper: a node pulling
-20 images at once makes one token request. Credentials: the --env-file, else the environment (the
-provider's env), then ~/.sauce/credentials.yml.
+input, and reads a CredentialProviderResponse in the same version: a login keyed by the registry
+URL, with the host as the image spells it, which the kubelet reuses until the token is due for
+renewal (per image for a registry path, per host for a registry without one). Images outside the
+served registries (another host, or another path on the host) get an empty answer, and no token
+is asked for. Tokens are cached, shared with the credential helper: a node pulling 20 images at
+once makes one token request. Credentials: the --env-file, else the environment (the provider's
+env), then ~/.sauce/credentials.yml.
 
 A failure exits non-zero with one line on standard error and nothing on standard output.
 Setup (CredentialProviderConfig, install, env file): examples/kubernetes/ and the README.

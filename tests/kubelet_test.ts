@@ -43,40 +43,276 @@ const PYTHON = "/usr/bin/python3";
 // What the kubelet knows: matchImages patterns, Go durations, its config and its exec plugin call
 // ---------------------------------------------------------------------------------------------
 
-/** A pattern or image taken apart the way the kubelet does (a scheme-less URL). */
-function urlParts(value: string): { labels: string[]; port: string; path: string } {
-  const rest = value.replace(/^[a-z]+:\/\//i, "");
-  const slash = rest.indexOf("/");
-  const hostPort = slash === -1 ? rest : rest.slice(0, slash);
-  const path = slash === -1 ? "" : rest.slice(slash);
-  const colon = hostPort.lastIndexOf(":");
-  const hasPort = colon !== -1 && !hostPort.slice(colon).includes("]");
-  return {
-    labels: (hasPort ? hostPort.slice(0, colon) : hostPort).toLowerCase().split("."),
-    port: hasPort ? hostPort.slice(colon + 1) : "",
-    path,
-  };
+// The kubelet's own matching, ported from its Go source (kubernetes/kubernetes
+// pkg/credentialprovider/keyring.go: ParseSchemelessURL, SplitURL, URLsMatch, BasicDockerKeyring's
+// Add and Lookup; pkg/credentialprovider/plugin/plugin.go: the answer's cache) and from what it
+// leans on (Go's net/url.Parse, net.SplitHostPort and path/filepath.Match; the Docker reference
+// parser that names the repository it asks for). Matching is case-sensitive throughout.
+
+/** A login as a CredentialProviderResponse carries it. */
+interface Login {
+  username: string;
+  password: string;
 }
 
-/** One host label against one glob label: `*` and `?` never cross a dot. */
-function labelMatches(glob: string, label: string): boolean {
-  const pattern = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", "[^.]*")
-    .replaceAll("?", "[^.]");
-  return new RegExp(`^${pattern}$`).test(label);
+/** The ASCII characters Go's url.Parse lets through unescaped in a host. */
+const GO_HOST_CHARACTER = /^[A-Za-z0-9\-_.~!$&'()*+,;=:[\]<>"]$/;
+
+/** Go's url unescaping of one part (`host` or `path`): the decoded text, undefined where Go errs. */
+function goUnescape(text: string, mode: "host" | "path"): string | undefined {
+  const bytes: number[] = [];
+  const encoder = new TextEncoder();
+  for (let index = 0; index < text.length; index++) {
+    const character = text[index];
+    if (character === "%") {
+      const hex = text.slice(index + 1, index + 3);
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return undefined;
+      // In a host, only non-ASCII bytes (and %25 of a zone) may be escaped.
+      if (mode === "host" && parseInt(hex[0], 16) < 8 && hex !== "25") return undefined;
+      bytes.push(parseInt(hex, 16));
+      index += 2;
+      continue;
+    }
+    if (mode === "host" && character < "\x80" && !GO_HOST_CHARACTER.test(character)) {
+      return undefined;
+    }
+    bytes.push(...encoder.encode(character));
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
+}
+
+/** Go's validOptionalPort: empty, or a colon and digits (none at all is allowed). */
+function goValidOptionalPort(colonPort: string): boolean {
+  return colonPort === "" || /^:[0-9]*$/.test(colonPort);
 }
 
 /**
- * Whether a matchImages pattern (or an auth key) matches an image, by SPEC §8's rules: as many
- * labels, each matched by its glob; ports equal; the pattern's path a prefix of the image's.
+ * Go's url.Parse of `scheme://authority/path?query#fragment`, as far as the kubelet reads it: the
+ * host (with its port, as spelled) and the unescaped path; undefined where Go returns an error.
  */
-function patternMatches(pattern: string, image: string): boolean {
-  const glob = urlParts(pattern);
-  const target = urlParts(image);
-  if (glob.port !== target.port || glob.labels.length !== target.labels.length) return false;
-  if (!glob.labels.every((label, index) => labelMatches(label, target.labels[index]))) {
-    return false;
+function goParseUrl(raw: string): { host: string; path: string } | undefined {
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(raw)) return undefined;
+  const hash = raw.indexOf("#");
+  let rest = hash === -1 ? raw : raw.slice(0, hash);
+  if (hash !== -1 && goUnescape(raw.slice(hash + 1), "path") === undefined) return undefined;
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(rest);
+  if (!scheme) return undefined;
+  rest = rest.slice(scheme[0].length);
+  const question = rest.indexOf("?");
+  if (question !== -1) rest = rest.slice(0, question);
+  const slash = rest.indexOf("/");
+  const authority = slash === -1 ? rest : rest.slice(0, slash);
+  const rawPath = slash === -1 ? "" : rest.slice(slash);
+  const at = authority.lastIndexOf("@");
+  if (at !== -1 && !/^[A-Za-z0-9\-._~!$&'()*+,;=:%@]*$/.test(authority.slice(0, at))) {
+    return undefined;
   }
-  return target.path.startsWith(glob.path);
+  const rawHost = authority.slice(at + 1);
+  if (rawHost.startsWith("[")) {
+    const close = rawHost.lastIndexOf("]");
+    if (close === -1 || !goValidOptionalPort(rawHost.slice(close + 1))) return undefined;
+  } else {
+    const colon = rawHost.lastIndexOf(":");
+    if (colon !== -1 && !goValidOptionalPort(rawHost.slice(colon))) return undefined;
+  }
+  const host = goUnescape(rawHost, "host");
+  const path = goUnescape(rawPath, "path");
+  return host === undefined || path === undefined ? undefined : { host, path };
+}
+
+/** Go's net.SplitHostPort: undefined where it errs (no port, misplaced brackets or colons). */
+function goSplitHostPort(hostPort: string): { host: string; port: string } | undefined {
+  const colon = hostPort.lastIndexOf(":");
+  if (colon === -1) return undefined;
+  let host: string;
+  let from = 0;
+  let after = 0;
+  if (hostPort.startsWith("[")) {
+    const close = hostPort.indexOf("]");
+    if (close === -1 || close + 1 !== colon) return undefined;
+    host = hostPort.slice(1, close);
+    from = 1;
+    after = close + 1;
+  } else {
+    host = hostPort.slice(0, colon);
+    if (host.includes(":")) return undefined;
+  }
+  if (hostPort.slice(from).includes("[") || hostPort.slice(after).includes("]")) return undefined;
+  return { host, port: hostPort.slice(colon + 1) };
+}
+
+/** The kubelet's SplitURL: a host's dot-separated labels and its port ("" without one). */
+function kubeletSplitUrl(host: string): { labels: string[]; port: string } {
+  const split = goSplitHostPort(host) ?? { host, port: "" };
+  return { labels: split.host.split("."), port: split.port };
+}
+
+type GlobToken =
+  | { kind: "star" }
+  | { kind: "any" }
+  | { kind: "literal"; character: string }
+  | { kind: "class"; negated: boolean; ranges: [string, string][] };
+
+/** A filepath.Match pattern in tokens; undefined for a pattern Go calls malformed. */
+function globTokens(pattern: string): GlobToken[] | undefined {
+  const characters = Array.from(pattern);
+  const tokens: GlobToken[] = [];
+  let index = 0;
+  /** One character of a class, escapes resolved; a bare "-" or "]", or nothing, is malformed. */
+  const classCharacter = (): string | undefined => {
+    let character = characters[index];
+    if (character === undefined || character === "-" || character === "]") return undefined;
+    if (character === "\\") {
+      index++;
+      character = characters[index];
+      if (character === undefined) return undefined;
+    }
+    index++;
+    return character;
+  };
+  while (index < characters.length) {
+    const character = characters[index++];
+    if (character === "*") tokens.push({ kind: "star" });
+    else if (character === "?") tokens.push({ kind: "any" });
+    else if (character === "\\") {
+      if (index === characters.length) return undefined;
+      tokens.push({ kind: "literal", character: characters[index++] });
+    } else if (character === "[") {
+      const negated = characters[index] === "^";
+      if (negated) index++;
+      const ranges: [string, string][] = [];
+      while (!(characters[index] === "]" && ranges.length > 0)) {
+        const low = classCharacter();
+        if (low === undefined) return undefined;
+        let high = low;
+        if (characters[index] === "-") {
+          index++;
+          const end = classCharacter();
+          if (end === undefined) return undefined;
+          high = end;
+        }
+        ranges.push([low, high]);
+      }
+      index++;
+      tokens.push({ kind: "class", negated, ranges });
+    } else tokens.push({ kind: "literal", character });
+  }
+  return tokens;
+}
+
+/**
+ * Go's filepath.Match on Linux, for one host label against one glob label: `*` and `?` never
+ * cross a "/", classes compare code points, and a malformed pattern matches nothing.
+ */
+function globMatches(pattern: string, name: string): boolean {
+  const tokens = globTokens(pattern);
+  if (tokens === undefined) return false;
+  const characters = Array.from(name);
+  const codePoint = (character: string) => character.codePointAt(0)!;
+  const matchFrom = (token: number, at: number): boolean => {
+    if (token === tokens.length) return at === characters.length;
+    const current = tokens[token];
+    if (current.kind === "star") {
+      for (let end = at; end <= characters.length; end++) {
+        if (matchFrom(token + 1, end)) return true;
+        if (characters[end] === "/") return false;
+      }
+      return false;
+    }
+    const character = characters[at];
+    if (character === undefined) return false;
+    const matched = current.kind === "any"
+      ? character !== "/"
+      : current.kind === "literal"
+      ? character === current.character
+      : current.ranges.some(([low, high]) =>
+        codePoint(low) <= codePoint(character) && codePoint(character) <= codePoint(high)
+      ) !== current.negated;
+    return matched && matchFrom(token + 1, at + 1);
+  };
+  return matchFrom(0, 0);
+}
+
+/**
+ * The kubelet's URLsMatchStr(glob, target), for a matchImages pattern or a keyring key against an
+ * image: both parsed as scheme-less URLs; the ports equal as text; as many host labels, each
+ * matched by its glob (case-sensitively); the glob's path a string prefix of the image's.
+ */
+function urlsMatch(glob: string, target: string): boolean {
+  const globUrl = goParseUrl(`https://${glob}`);
+  const targetUrl = goParseUrl(`https://${target}`);
+  if (globUrl === undefined || targetUrl === undefined) return false;
+  const globHost = kubeletSplitUrl(globUrl.host);
+  const targetHost = kubeletSplitUrl(targetUrl.host);
+  if (globHost.port !== targetHost.port) return false;
+  if (globHost.labels.length !== targetHost.labels.length) return false;
+  if (!targetUrl.path.startsWith(globUrl.path)) return false;
+  return globHost.labels.every((label, index) => globMatches(label, targetHost.labels[index]));
+}
+
+/** The keyring's isDefaultRegistryMatch: whether an image is Docker Hub's. */
+function isDefaultRegistryImage(image: string): boolean {
+  const slash = image.indexOf("/");
+  if (slash === 0) return false;
+  if (slash === -1) return true;
+  const first = image.slice(0, slash);
+  return first === "docker.io" || first === "index.docker.io" || !/[.:]/.test(first);
+}
+
+/**
+ * The kubelet's BasicDockerKeyring, into which it puts each provider's `auth` before it looks the
+ * image up: a key loses its scheme and a leading /v1 or /v2 (a trailing slash stays), and keys are
+ * tried most specific first.
+ */
+class DockerKeyring {
+  readonly #logins = new Map<string, Login[]>();
+  #index: string[] = [];
+
+  add(auth: Record<string, Login>): void {
+    for (const [location, login] of Object.entries(auth)) {
+      const parsed = goParseUrl(/^https?:\/\//.test(location) ? location : `https://${location}`);
+      if (parsed === undefined) continue; // the kubelet logs the entry and ignores it
+      let path = parsed.path;
+      if (path.startsWith("/v2/") || path.startsWith("/v1/")) path = path.slice(3);
+      const key = path !== "" && path !== "/" ? parsed.host + path : parsed.host;
+      const logins = this.#logins.get(key) ?? [];
+      logins.push({ username: login.username, password: login.password });
+      this.#logins.set(key, logins);
+      this.#index.push(key);
+    }
+    this.#index = [...new Set(this.#index)].sort().reverse();
+  }
+
+  /** The logins the kubelet would try for a repository, in its order. */
+  lookup(image: string): Login[] {
+    const found = this.#index.filter((key) => urlsMatch(key, image))
+      .flatMap((key) => this.#logins.get(key)!);
+    if (found.length > 0) return found;
+    return isDefaultRegistryImage(image) ? this.#logins.get("index.docker.io") ?? [] : [];
+  }
+}
+
+/**
+ * The repository the kubelet asks providers about for a pod's image (parsers.ParseImageName over
+ * Docker's ParseNormalizedNamed): no tag or digest; a first component without a dot or port,
+ * other than `localhost`, and all lower-case, is a Docker Hub namespace. Throws where the kubelet
+ * refuses the image (an upper-case repository path) and asks nobody.
+ */
+function repositoryToPull(image: string): string {
+  const slash = image.indexOf("/");
+  const first = slash === -1 ? "" : image.slice(0, slash);
+  const hubNamespace = slash === -1 ||
+    (!/[.:]/.test(first) && first !== "localhost" && first.toLowerCase() === first);
+  let domain = hubNamespace ? "docker.io" : first;
+  let remainder = hubNamespace ? image : image.slice(slash + 1);
+  if (domain === "index.docker.io") domain = "docker.io";
+  if (domain === "docker.io" && !remainder.includes("/")) remainder = `library/${remainder}`;
+  const path = remainder.split(/[:@]/)[0];
+  if (path.toLowerCase() !== path) {
+    throw new Error(`invalid reference format: repository name (${path}) must be lowercase`);
+  }
+  return `${domain}/${path}`;
 }
 
 const GO_UNITS: Record<string, number> = {
@@ -143,10 +379,31 @@ interface PluginCall {
   answeredAt: number;
   /** The cache duration in ms (the answer's, else the config's default). */
   cacheDurationMs: number;
+  /** What the kubelet's keyring finds for the requested image in this answer alone. */
+  credentials: Login[];
+}
+
+/** One pull as the kubelet makes it, its answer cache included. */
+interface KubeletPull {
+  /** The repository the kubelet asked about (no tag, Docker Hub names in full). */
+  repository: string;
+  /** The logins the kubelet hands the container runtime, in its order. */
+  credentials: Login[];
+  /** The plugin calls it made (none when its cache answered). */
+  calls: PluginCall[];
+}
+
+/** An answer the kubelet keeps, under its cache key, until `expiresAt`. */
+interface CachedAnswer {
+  auth: Record<string, Login>;
+  expiresAt: number;
 }
 
 /** The kubelet's side of the exec plugin protocol, with SPEC §8's checks on every answer. */
 class KubeletStandIn {
+  /** Per provider: cache key (an image, a registry host, "global") → answer, as plugin.go keeps it. */
+  readonly #cache = new Map<string, Map<string, CachedAnswer>>();
+
   constructor(
     readonly config: CredentialProviderConfig,
     readonly binDir: string,
@@ -157,6 +414,9 @@ class KubeletStandIn {
     assert.equal(config.kind, "CredentialProviderConfig");
     for (const provider of config.providers) {
       assert.ok(provider.matchImages.length > 0, "a provider needs matchImages");
+      for (const pattern of provider.matchImages) {
+        assert.ok(goParseUrl(`https://${pattern}`), `matchImages entry ${pattern} is a URL`);
+      }
       assert.ok(
         parseGoDuration(provider.defaultCacheDuration) !== undefined,
         `defaultCacheDuration ${provider.defaultCacheDuration} is a Go duration`,
@@ -166,19 +426,58 @@ class KubeletStandIn {
 
   /** The providers the kubelet would run for an image. */
   providersFor(image: string): ProviderConfig[] {
+    const repository = repositoryToPull(image);
     return this.config.providers.filter((provider) =>
-      provider.matchImages.some((pattern) => patternMatches(pattern, image))
+      provider.matchImages.some((pattern) => urlsMatch(pattern, repository))
     );
   }
 
   /**
-   * What the kubelet does before a pull: run each matching provider; answers in order. `extra`:
-   * request fields newer kubelets add.
+   * What a kubelet with an empty cache does before a pull: run each matching provider for the
+   * image's repository; answers in order. `extra`: request fields newer kubelets add.
    */
   async credentialsFor(image: string, extra: Record<string, unknown> = {}): Promise<PluginCall[]> {
     const providers = this.providersFor(image);
     assert.ok(providers.length > 0, `no provider's matchImages matches ${image}`);
-    return await Promise.all(providers.map((provider) => this.exec(provider, image, extra)));
+    const repository = repositoryToPull(image);
+    return await Promise.all(providers.map((provider) => this.exec(provider, repository, extra)));
+  }
+
+  /**
+   * What the kubelet does for a pull, with the answers it cached from earlier pulls: for each
+   * provider whose matchImages match the repository, the answer cached under the repository, else
+   * under its registry host, else the global one, else a plugin call (whose answer it caches by
+   * its cacheKeyType for its cacheDuration; "0s" not at all); then every answer goes into one
+   * keyring, and the repository is looked up in it.
+   */
+  async pull(image: string): Promise<KubeletPull> {
+    const repository = repositoryToPull(image);
+    const keyring = new DockerKeyring();
+    const calls: PluginCall[] = [];
+    for (const provider of this.providersFor(image)) {
+      const cache = this.#cache.get(provider.name) ?? new Map<string, CachedAnswer>();
+      this.#cache.set(provider.name, cache);
+      const cached = [repository, repository.split("/")[0], "global"]
+        .map((key) => cache.get(key))
+        .find((answer) => answer !== undefined && Date.now() <= answer.expiresAt);
+      if (cached) {
+        keyring.add(cached.auth);
+        continue;
+      }
+      const call = await this.exec(provider, repository);
+      calls.push(call);
+      const { cacheKeyType, auth } = call.response;
+      if (call.cacheDurationMs > 0) {
+        const key = cacheKeyType === "Image"
+          ? repository
+          : cacheKeyType === "Registry"
+          ? repository.split("/")[0]
+          : "global";
+        cache.set(key, { auth, expiresAt: call.answeredAt + call.cacheDurationMs });
+      }
+      keyring.add(auth);
+    }
+    return { repository, credentials: keyring.lookup(repository), calls };
   }
 
   /** Run one provider for an image (matched or not) and check its answer. */
@@ -229,12 +528,22 @@ class KubeletStandIn {
     }
     assert.ok(response.auth && typeof response.auth === "object", "auth is an object");
     for (const [key, login] of Object.entries(response.auth)) {
-      assert.ok(patternMatches(key, image), `auth key ${key} matches the image ${image}`);
+      assert.ok(urlsMatch(key, image), `auth key ${key} matches the image ${image}`);
       assert.equal(typeof login.username, "string");
       assert.equal(typeof login.password, "string");
       assert.ok(login.username !== "" && login.password !== "", "a login has both parts");
     }
-    return { request, response, result, startedAt, answeredAt, cacheDurationMs };
+    // As the kubelet uses the answer: into a keyring, then the image looked up in it.
+    const keyring = new DockerKeyring();
+    keyring.add(response.auth);
+    const credentials = keyring.lookup(image);
+    const sorted = (logins: Login[]) => logins.map((login) => JSON.stringify(login)).sort();
+    assert.deepEqual(
+      sorted(credentials),
+      sorted(Object.values(response.auth)),
+      `the kubelet finds for ${image} the logins answered`,
+    );
+    return { request, response, result, startedAt, answeredAt, cacheDurationMs, credentials };
   }
 }
 
@@ -279,25 +588,103 @@ function assertOneLineFailure(result: RunResult, where: string): string {
 // ---------------------------------------------------------------------------------------------
 
 describe("the kubelet stand-in's own rules (so that its checks can be trusted)", () => {
-  it("matches globs per DNS label, ports exactly and paths by prefix", () => {
+  it("matches as the kubelet's URLsMatch does: labels by glob, ports as text, paths by prefix", () => {
     const cases: [string, string, boolean][] = [
-      ["registry.example.com", "registry.example.com/team/app:1", true],
+      ["registry.example.com", "registry.example.com/team/app", true],
       ["*.example.com", "registry.example.com/app", true],
       ["*.example.com", "a.registry.example.com/app", false],
       ["*.com", "registry.example.com/app", false],
       ["registry.*.com", "registry.example.com/app", true],
-      ["registry.example.com/team", "registry.example.com/team/app:1", true],
-      ["registry.example.com/team", "registry.example.com/other/app:1", false],
+      ["regi*.example.com", "registry.example.com/app", true],
+      ["r[ae]gistry.example.com", "registry.example.com/app", true],
+      ["r[a-f]gistry.example.com", "registry.example.com/app", true],
+      ["r[^e]gistry.example.com", "registry.example.com/app", false],
+      // A host that starts with "[" is an IPv6 literal to Go's url.Parse: this one is malformed.
+      ["[r]egistry.example.com", "registry.example.com/app", false],
+      ["*:5000", "localhost:5000/team/app", true],
+      // Go's url.Parse takes "?" for the start of a query: the glob is the host "r".
+      ["r?gistry.example.com", "registry.example.com/app", false],
+      // A malformed glob (filepath.ErrBadPattern) matches nothing.
+      ["r[]gistry.example.com", "registry.example.com/app", false],
+      ["r[e-]gistry.example.com", "registry.example.com/app", false],
+      ["registry.example.com\\", "registry.example.com/app", false],
+      // Case-sensitive: a literal label matches only itself; a glob's "*" any letters.
+      ["registry.example.com", "Registry.Example.com/app", false],
+      ["Registry.Example.com", "Registry.Example.com/app", true],
+      ["Registry.Example.com", "registry.example.com/app", false],
+      ["*.example.com", "Registry.example.com/app", true],
+      ["*.example.com", "registry.Example.com/app", false],
+      ["registry.example.com/Team", "registry.example.com/team/app", false],
+      // The path is a string prefix, not a path-component prefix.
+      ["registry.example.com/team", "registry.example.com/team/app", true],
+      ["registry.example.com/team", "registry.example.com/team", true],
+      ["registry.example.com/team", "registry.example.com/team-b/app", true],
+      ["registry.example.com/team", "registry.example.com/teams", true],
+      ["registry.example.com/team", "registry.example.com/other/app", false],
+      ["registry.example.com/team/", "registry.example.com/team/app", true],
+      ["registry.example.com/team/", "registry.example.com/team-b/app", false],
+      ["registry.example.com/team/", "registry.example.com/team", false],
+      // Ports compare as text, and a pattern without one matches only images without one.
       ["registry.example.com:5000", "registry.example.com:5000/app", true],
       ["registry.example.com:5000", "registry.example.com/app", false],
       ["registry.example.com", "registry.example.com:5000/app", false],
-      ["127.0.0.1:5000", "127.0.0.1:5000/team/app:1", true],
-      ["127.0.0.1:5000", "127.0.0.1:5001/team/app:1", false],
-      ["https://registry.example.com", "registry.example.com/app", true],
+      ["registry.example.com:5000", "registry.example.com:05000/app", false],
+      ["127.0.0.1:5000", "127.0.0.1:5000/team/app", true],
+      ["127.0.0.1:5000", "127.0.0.1:5001/team/app", false],
+      ["127.0.0.1", "127.0.0.1:5000/team/app", false],
+      ["[::1]:5000", "[::1]:5000/team/app", true],
+      ["registry.example.com:http", "registry.example.com:http/app", false],
+      // A matchImages entry takes no scheme (only keyring keys lose theirs).
+      ["https://registry.example.com", "registry.example.com/app", false],
     ];
     for (const [pattern, image, expected] of cases) {
-      assert.equal(patternMatches(pattern, image), expected, `${pattern} vs ${image}`);
+      assert.equal(urlsMatch(pattern, image), expected, `${pattern} vs ${image}`);
     }
+  });
+
+  it("keys a keyring as the kubelet's does and finds what its Lookup finds", () => {
+    const login = (name: string): Login => ({ username: name, password: `${name}-password` });
+    const keyring = new DockerKeyring();
+    keyring.add({
+      "registry.example.com": login("host"),
+      "registry.example.com/team": login("team"),
+      "https://other.example.com/v2/": login("scheme"),
+      "third.example.com/team/": login("slash"),
+      "index.docker.io": login("hub"),
+      "bad host.example.com": login("ignored"),
+    });
+    const names = (image: string) => keyring.lookup(image).map((found) => found.username);
+    assert.deepEqual(
+      names("registry.example.com/team/app"),
+      ["team", "host"],
+      "most specific first",
+    );
+    assert.deepEqual(names("registry.example.com/teams/app"), ["team", "host"]);
+    assert.deepEqual(names("registry.example.com/other/app"), ["host"]);
+    assert.deepEqual(names("Registry.Example.com/team/app"), []);
+    assert.deepEqual(names("other.example.com/any/app"), ["scheme"], "scheme and /v2/ dropped");
+    assert.deepEqual(names("third.example.com/team/app"), ["slash"]);
+    assert.deepEqual(names("third.example.com/team-b/app"), [], "a trailing slash stays");
+    assert.deepEqual(names("third.example.com/team"), []);
+    assert.deepEqual(names("docker.io/library/nginx"), ["hub"]);
+    assert.deepEqual(names("bad host.example.com/app"), []);
+  });
+
+  it("asks about the repository the kubelet names for an image", () => {
+    const digest = `sha256:${"a".repeat(64)}`;
+    const cases: [string, string][] = [
+      ["nginx", "docker.io/library/nginx"],
+      ["nginx:1.27", "docker.io/library/nginx"],
+      ["team/app:1", "docker.io/team/app"],
+      ["index.docker.io/team/app", "docker.io/team/app"],
+      ["localhost/team/app:1", "localhost/team/app"],
+      ["LOCALHOST:5000/team/app:1", "LOCALHOST:5000/team/app"],
+      ["Team/app", "Team/app"],
+      [`Registry.Example.com/team/app@${digest}`, "Registry.Example.com/team/app"],
+      ["registry.example.com/team:1", "registry.example.com/team"],
+    ];
+    for (const [image, repository] of cases) assert.equal(repositoryToPull(image), repository);
+    assert.throws(() => repositoryToPull("registry.example.com/Team/app:1"), /must be lowercase/);
   });
 
   it("reads Go durations and refuses what Go refuses", () => {
@@ -363,30 +750,38 @@ describe("kubelet-credential-provider", () => {
     };
   }
 
-  /** The registry, with the test image pushed as HOST/team/app:1; resolves to the host. */
+  /**
+   * The registry, with the test image pushed as HOST/team/app:1 and, exactly at the registry's
+   * path, as HOST/team:1; resolves to the host.
+   */
   function registryWithImage(): Promise<string> {
     seeded ??= (async () => {
       const { host } = await services.registry();
       const token = standIn.issue();
       scanner.add(token.password);
       const auth = await authFile(host, TOKEN_USERNAME, token.password);
-      const copied = await run(requireTool("skopeo"), [
-        "copy",
-        "--dest-tls-verify=false",
-        "--dest-authfile",
-        auth,
-        ociImage,
-        `docker://${host}/team/app:1`,
-      ], { env: await skopeoEnv(), timeoutMs: 120_000 });
-      assert.equal(copied.code, 0, `seeding the registry failed: ${copied.stderr}`);
+      for (const repository of ["team/app", "team"]) {
+        const copied = await run(requireTool("skopeo"), [
+          "copy",
+          "--dest-tls-verify=false",
+          "--dest-authfile",
+          auth,
+          ociImage,
+          `docker://${host}/${repository}:1`,
+        ], { env: await skopeoEnv(), timeoutMs: 120_000 });
+        assert.equal(copied.code, 0, `seeding the registry failed: ${copied.stderr}`);
+      }
       return host;
     })();
     return seeded;
   }
 
-  /** Pull an image with the one login the provider answered, through a 0600 auth file. */
-  async function pullWith(image: string, call: PluginCall): Promise<RunResult> {
-    const logins = Object.values(call.response.auth);
+  /**
+   * Pull an image with the one login the kubelet found for it (in a plugin call's answer, or in
+   * its cache), through a 0600 auth file keyed by the host as the image spells it.
+   */
+  async function pullWith(image: string, found: { credentials: Login[] }): Promise<RunResult> {
+    const logins = found.credentials;
     assert.equal(logins.length, 1, "one login for the image");
     scanner.add(logins[0].password);
     const host = image.slice(0, image.indexOf("/"));
@@ -524,10 +919,10 @@ describe("kubelet-credential-provider", () => {
           : {};
         const [call] = await kubeletStandIn.credentialsFor(image, extra);
         assert.equal(standIn.tokenRequestCount(), before + 1, "one token request");
-        assert.equal(call.response.cacheKeyType, "Registry");
+        assert.equal(call.response.cacheKeyType, "Image", "a path's login is kept per image");
         assert.deepEqual(
           Object.keys(call.response.auth),
-          [`${host}/team/`],
+          [`${host}/team`],
           "keyed by the registry's path, host and port as the image spells them",
         );
         assert.equal(
@@ -612,6 +1007,13 @@ describe("kubelet-credential-provider", () => {
           stdin: request({ image: " " }),
           code: 2,
           says: /no image/,
+        },
+        {
+          what: "a request over 64 KiB",
+          args: serve,
+          stdin: request({ padding: "x".repeat(70_000) }),
+          code: 2,
+          says: /Standard input holds more than 64 KiB: expected a CredentialProviderRequest/,
         },
         {
           what: "a malformed image of a served registry",
@@ -719,6 +1121,55 @@ describe("kubelet-credential-provider", () => {
       assert.equal(result.code, 1, line);
       assert.match(line, /could not generate a short-lived token \(500\)/);
     });
+
+    it(`${way.name}: refuses 100 MB on stdin in one line, without reading it all`, {
+      timeout: 120_000,
+    }, async () => {
+      const node = await sandbox({ SAUCE_USERNAME: USER, SAUCE_ACCESS_KEY: KEY });
+      const binDir = await mkdtemp(join(work, "bin-"));
+      await way.install(binDir, PROVIDER_NAME);
+      // A writer that stops only when the provider stops reading, and the provider's peak memory.
+      const script = 'head -c "$1" /dev/zero | /usr/bin/time -f %M -o "$2/peak" "$3" ' +
+        'kubelet-credential-provider --registry registry.example.com/team >"$2/stdout" 2>"$2/stderr"\n' +
+        'echo "${PIPESTATUS[0]} ${PIPESTATUS[1]}"';
+      const feed = async (bytes: number) => {
+        const out = await mkdtemp(join(work, "stdin-"));
+        const fed = await run("/bin/bash", [
+          "-c",
+          script,
+          "feed",
+          String(bytes),
+          out,
+          join(binDir, PROVIDER_NAME),
+        ], { env: node.env, inheritEnv: false });
+        assert.equal(fed.code, 0, fed.stderr);
+        const [writer, code] = fed.stdout.trim().split(" ").map(Number);
+        const peak = (await readFile(join(out, "peak"), "utf8")).trim().split("\n").at(-1)!;
+        return {
+          writer,
+          code,
+          stdout: await readFile(join(out, "stdout"), "utf8"),
+          stderr: await readFile(join(out, "stderr"), "utf8"),
+          peakKiB: Number(peak),
+        };
+      };
+      const small = await feed(1000);
+      assert.equal(small.writer, 0, "a small input is read whole");
+      assert.match(small.stderr, /not JSON/);
+      const flood = await feed(100 * 1024 * 1024);
+      const line = assertOneLineFailure(flood, "100 MB on stdin");
+      assert.equal(flood.code, 2, line);
+      assert.match(
+        line,
+        /^sauce-registry kubelet-credential-provider: Standard input holds more than 64 KiB: expected a CredentialProviderRequest/,
+      );
+      assert.notEqual(flood.writer, 0, "the writer was cut off: the provider stopped reading");
+      assert.ok(Number.isFinite(flood.peakKiB) && Number.isFinite(small.peakKiB));
+      assert.ok(
+        flood.peakKiB < small.peakKiB + 32 * 1024,
+        `peak memory ${flood.peakKiB} KiB, against ${small.peakKiB} KiB for 1000 bytes`,
+      );
+    });
   }
 
   it("serves the registries configure-docker recorded when no --registry is given", {
@@ -740,7 +1191,7 @@ describe("kubelet-credential-provider", () => {
     });
     const kubeletStandIn = await kubelet(WAYS[0], config, node.env);
     const [call] = await kubeletStandIn.credentialsFor(`${host}/team/app:1`);
-    assert.deepEqual(Object.keys(call.response.auth), [`${host}/team/`]);
+    assert.deepEqual(Object.keys(call.response.auth), [`${host}/team`]);
     assert.equal(JSON.parse(standIn.requests.at(-1)!.body).registry_url, `${host}/team`);
     const pulled = await pullWith(`${host}/team/app:1`, call);
     assert.equal(pulled.code, 0, pulled.stderr);
@@ -864,6 +1315,149 @@ describe("kubelet-credential-provider", () => {
     assert.equal(pulled.code, 0, pulled.stderr);
   });
 
+  it("answers only images inside the served path, and the kubelet keeps the login there", {
+    timeout: 180_000,
+  }, async () => {
+    const host = await registryWithImage();
+    const node = await sandbox();
+    // matchImages names the whole host: the kubelet asks about every image on it.
+    const config = providerConfig(host, API_VERSIONS[0]);
+    const outside = [`${host}/other-team/app:1`, `${host}/team-b/app:1`, `${host}/teams:1`];
+    const before = standIn.tokenRequestCount();
+    const kubeletStandIn = await kubelet(WAYS[0], config, node.env);
+    for (const image of outside) {
+      const pulled = await kubeletStandIn.pull(image);
+      assert.equal(pulled.calls.length, 1, `${image}: the provider is asked`);
+      assert.deepEqual(pulled.calls[0].response.auth, {}, `${image}: an empty answer`);
+      assert.deepEqual(pulled.credentials, [], `${image}: no login`);
+    }
+    assert.equal(standIn.tokenRequestCount(), before, "no token request for another path");
+
+    // Below the path, exactly at it, then outside again, with what the kubelet cached meanwhile:
+    // a login must reach every image of the path, and no image of another.
+    for (const image of [`${host}/team/app:1`, `${host}/team:1`, ...outside]) {
+      const pulled = await kubeletStandIn.pull(image);
+      if (outside.includes(image)) {
+        assert.deepEqual(pulled.credentials, [], `${image}: no login from an earlier answer`);
+        continue;
+      }
+      assert.equal(pulled.credentials.length, 1, `${image}: the kubelet finds a login`);
+      const copied = await pullWith(image, pulled);
+      assert.equal(copied.code, 0, `${image}: ${copied.stderr}`);
+    }
+    assert.equal(standIn.tokenRequestCount(), before + 1, "one token request for the path");
+
+    // A kubelet whose first pull is the image exactly at the path.
+    const fresh = await kubelet(WAYS[0], config, node.env);
+    const exact = await fresh.pull(`${host}/team:1`);
+    assert.deepEqual(Object.keys(exact.calls[0].response.auth), [`${host}/team`]);
+    assert.equal(exact.credentials.length, 1);
+    for (const image of outside) {
+      assert.deepEqual((await fresh.pull(image)).credentials, [], `${image} after ${host}/team`);
+    }
+  });
+
+  it("keys a login by the host as the image spells it, as the kubelet matches case-sensitively", {
+    timeout: 180_000,
+  }, async () => {
+    const host = await registryWithImage();
+    const port = host.slice(host.lastIndexOf(":") + 1);
+    const node = await sandbox();
+    // Served as localhost:PORT/team, pulled as LOCALHOST:PORT/team/app:1: the same registry.
+    const config = providerConfig(`LOCALHOST:${port}`, API_VERSIONS[0], {
+      args: ["kubelet-credential-provider", "--registry", `localhost:${port}/team`],
+    });
+    const image = `LOCALHOST:${port}/team/app:1`;
+    const pulled = await (await kubelet(WAYS[0], config, node.env)).pull(image);
+    assert.deepEqual(Object.keys(pulled.calls[0].response.auth), [`LOCALHOST:${port}/team`]);
+    assert.equal(pulled.credentials.length, 1, "the kubelet finds the login");
+    assert.equal(JSON.parse(standIn.requests.at(-1)!.body).registry_url, `localhost:${port}/team`);
+    const copied = await pullWith(image, pulled);
+    assert.equal(copied.code, 0, copied.stderr);
+
+    // A registry without a path: the host alone, as spelled, kept per host.
+    const hostOnly = providerConfig("Registry.Example.com", API_VERSIONS[1], {
+      args: ["kubelet-credential-provider", "--registry", "registry.example.com"],
+    });
+    const mixed = await (await kubelet(WAYS[0], hostOnly, node.env))
+      .pull("Registry.Example.com/team/app:1");
+    assert.equal(mixed.calls[0].response.cacheKeyType, "Registry");
+    assert.deepEqual(Object.keys(mixed.calls[0].response.auth), ["Registry.Example.com"]);
+    assert.equal(mixed.credentials.length, 1, "the kubelet finds the login");
+
+    // A first component with an upper-case letter names a host to Docker and the kubelet, even
+    // without a dot or port: LOCALHOST/team/app is localhost's, not a Docker Hub namespace's.
+    const bare = providerConfig("LOCALHOST", API_VERSIONS[2], {
+      args: ["kubelet-credential-provider", "--registry", "localhost/team"],
+    });
+    const upper = await (await kubelet(WAYS[0], bare, node.env)).pull("LOCALHOST/team/app:1");
+    assert.deepEqual(Object.keys(upper.calls[0].response.auth), ["LOCALHOST/team"]);
+    assert.equal(upper.credentials.length, 1, "the kubelet finds the login");
+  });
+
+  it("takes an empty SAUCE_REGISTRY_TIMEOUT for unset, as every command does", {
+    timeout: 120_000,
+  }, async () => {
+    const host = await registryWithImage();
+    for (const value of ["", " "]) {
+      const node = await sandbox();
+      const config = providerConfig(host, API_VERSIONS[0]);
+      config.providers[0].env!.push({ name: "SAUCE_REGISTRY_TIMEOUT", value });
+      const [call] = await (await kubelet(WAYS[0], config, node.env))
+        .credentialsFor(`${host}/team/app:1`);
+      assert.equal(call.credentials.length, 1, `SAUCE_REGISTRY_TIMEOUT="${value}"`);
+    }
+  });
+
+  it("waits for a token as long as --timeout says, over SAUCE_REGISTRY_TIMEOUT", {
+    timeout: 120_000,
+  }, async () => {
+    const host = await registryWithImage();
+    try {
+      // --timeout 10 with SAUCE_REGISTRY_TIMEOUT=1 in its env: an answer 2 s late is waited for.
+      const config = providerConfig(host, API_VERSIONS[0]);
+      config.providers[0].args!.push("--timeout", "10");
+      config.providers[0].env!.push({ name: "SAUCE_REGISTRY_TIMEOUT", value: "1" });
+      const kubeletStandIn = await kubelet(WAYS[0], config, (await sandbox()).env);
+      standIn.fault({ delayMs: 2000, times: 5 });
+      const before = standIn.tokenRequestCount();
+      const [call] = await kubeletStandIn.credentialsFor(`${host}/team/app:1`);
+      assert.equal(call.credentials.length, 1);
+      assert.equal(standIn.tokenRequestCount(), before + 1, "the late answer was taken");
+      assert.ok(call.answeredAt - call.startedAt >= 2000, "the answer came late");
+      standIn.clearFaults();
+
+      // --timeout 1 with SAUCE_REGISTRY_TIMEOUT=4: gives up, and names the limit it kept.
+      const node = await sandbox({
+        SAUCE_USERNAME: USER,
+        SAUCE_ACCESS_KEY: KEY,
+        SAUCE_API_URL: standIn.url,
+        SAUCE_REGISTRY_TIMEOUT: "4",
+      });
+      standIn.fault({ delayMs: 3000, times: 5 });
+      const result = await run(join(kubeletStandIn.binDir, PROVIDER_NAME), [
+        "kubelet-credential-provider",
+        "--registry",
+        `${host}/team`,
+        "--timeout",
+        "1",
+      ], {
+        env: node.env,
+        inheritEnv: false,
+        stdin: JSON.stringify({
+          apiVersion: API_VERSIONS[0],
+          kind: "CredentialProviderRequest",
+          image: `${host}/team/app`,
+        }),
+      });
+      const line = assertOneLineFailure(result, "--timeout 1");
+      assert.equal(result.code, 124, line);
+      assert.match(line, /Timed out after 1 s \(--timeout\) asking for a token$/);
+    } finally {
+      standIn.clearFaults();
+    }
+  });
+
   it("prints its help on stdout", async () => {
     const node = await sandbox();
     const help = await runCli(["kubelet-credential-provider", "--help"], { env: node.env });
@@ -889,7 +1483,7 @@ describe("kubelet-credential-provider", () => {
       assert.ok(provider.args?.includes("--env-file"), "the key comes from an env file");
       assert.ok(parseGoDuration(provider.defaultCacheDuration)! > 0);
       assert.ok(
-        patternMatches(provider.matchImages[0], "registry.example.com/your-private-registry/app:1"),
+        urlsMatch(provider.matchImages[0], "registry.example.com/your-private-registry/app"),
       );
       for (const { name } of provider.env ?? []) assert.notEqual(name, "SAUCE_ACCESS_KEY");
     });
@@ -915,7 +1509,7 @@ describe("kubelet-credential-provider", () => {
       const image = `${host}/team/app:1`;
       assert.equal(kubeletStandIn.providersFor(`${host}/other/app:1`).length, 0);
       const [call] = await kubeletStandIn.credentialsFor(image);
-      assert.equal(call.response.cacheKeyType, "Registry");
+      assert.equal(call.response.cacheKeyType, "Image");
       assertCacheDuration(call, standIn.tokenLifetimeSeconds);
       const pulled = await pullWith(image, call);
       assert.equal(pulled.code, 0, pulled.stderr);
