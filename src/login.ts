@@ -40,52 +40,21 @@ export const TOOLS = [
 /** One of {@linkcode TOOLS}. */
 export type Tool = typeof TOOLS[number];
 
-/**
- * Each tool's documented login with the password on standard input, and its logout. `extra` is
- * placed before the host, where every tool accepts options.
- */
-const TOOL_COMMANDS: Record<
-  Tool,
-  {
-    login(host: string, username: string, extra: string[]): string[];
-    logout(host: string, extra: string[]): string[];
-  }
-> = {
-  docker: standardLogin(),
-  podman: standardLogin(),
-  buildah: standardLogin(),
-  skopeo: standardLogin(),
-  nerdctl: standardLogin(),
-  oras: standardLogin(),
-  helm: {
-    login: (host, username, extra) => [
-      "registry",
-      "login",
-      "--username",
-      username,
-      "--password-stdin",
-      ...extra,
-      host,
-    ],
-    logout: (host, extra) => ["registry", "logout", ...extra, host],
-  },
-  crane: {
-    login: (host, username, extra) => [
-      "auth",
-      "login",
-      "--username",
-      username,
-      "--password-stdin",
-      ...extra,
-      host,
-    ],
-    logout: (host, extra) => ["auth", "logout", ...extra, host],
-  },
-};
+/** A tool's login and logout argument lists. */
+interface ToolCommands {
+  login(host: string, username: string, extra: string[]): string[];
+  logout(host: string, extra: string[]): string[];
+}
 
-function standardLogin() {
+/**
+ * `login --username USER --password-stdin [EXTRA] HOST` and `logout [EXTRA] HOST`, after the
+ * tool's subcommand group when it has one (`helm registry`, `crane auth`). `extra` is placed
+ * before the host, where every tool accepts options.
+ */
+function passwordStdinLogin(...group: string[]): ToolCommands {
   return {
-    login: (host: string, username: string, extra: string[]) => [
+    login: (host, username, extra) => [
+      ...group,
       "login",
       "--username",
       username,
@@ -93,9 +62,21 @@ function standardLogin() {
       ...extra,
       host,
     ],
-    logout: (host: string, extra: string[]) => ["logout", ...extra, host],
+    logout: (host, extra) => [...group, "logout", ...extra, host],
   };
 }
+
+/** Each tool's documented login with the password on standard input, and its logout. */
+const TOOL_COMMANDS: Record<Tool, ToolCommands> = {
+  docker: passwordStdinLogin(),
+  podman: passwordStdinLogin(),
+  buildah: passwordStdinLogin(),
+  skopeo: passwordStdinLogin(),
+  nerdctl: passwordStdinLogin(),
+  oras: passwordStdinLogin(),
+  helm: passwordStdinLogin("registry"),
+  crane: passwordStdinLogin("auth"),
+};
 
 /**
  * The tool, checked against those {@linkcode TOOLS} or `allowed` name.
