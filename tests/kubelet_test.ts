@@ -26,7 +26,15 @@ import {
   run,
   type RunResult,
 } from "./fixtures/services.ts";
-import { cliCommand, makeSandbox, ROOT, runCli, type Sandbox, SecretScanner } from "./harness.ts";
+import {
+  cliCommand,
+  makeSandbox,
+  ROOT,
+  runCli,
+  type Sandbox,
+  SecretScanner,
+  yamlDocuments,
+} from "./harness.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 const API_VERSIONS = [
@@ -37,7 +45,6 @@ const API_VERSIONS = [
 const PROVIDER_NAME = "sauce-registry";
 const EXAMPLES = join(ROOT, "examples", "kubernetes");
 /** Debian's python3 with python3-yaml parses the YAML (no npm dependency). */
-const PYTHON = "/usr/bin/python3";
 
 // ---------------------------------------------------------------------------------------------
 // What the kubelet knows: matchImages patterns, Go durations, its config and its exec plugin call
@@ -248,20 +255,6 @@ function shellQuote(value: string): string {
 
 function base64(text: string): string {
   return Buffer.from(text).toString("base64");
-}
-
-/** Every document of a YAML text, parsed by python3-yaml and handed over as JSON. */
-async function yamlDocuments(text: string): Promise<Record<string, unknown>[]> {
-  const parsed = await run(PYTHON, [
-    "-c",
-    "import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(sys.stdin) if d is not None]))",
-  ], { stdin: text });
-  assert.equal(
-    parsed.code,
-    0,
-    `python3 could not parse the YAML (apt-get install python3-yaml): ${parsed.stderr}`,
-  );
-  return JSON.parse(parsed.stdout);
 }
 
 /** The lines a failing command must print: exactly one, and nothing on stdout. */
