@@ -20,6 +20,7 @@ TOOLS_DIR=${SAUCE_REGISTRY_TOOLS:-$PWD/.tools}
 APT_PACKAGES=(docker.io docker-registry skopeo podman buildah openssl ca-certificates curl jq
   amazon-ecr-credential-helper time
   file python3-yaml strace # release formats (file), the Action's and GitLab component's YAML (PyYAML)
+  libc6-arm64-cross # the release image's arm64 C library (scripts/oci_image.ts)
   zsh fish bsdutils # completions load in real zsh and fish; script(1) (bsdutils) gives a terminal
   wget busybox # the installer downloads with GNU or BusyBox wget (Alpine's) where there is no curl
   rsync git) # gitlab-ci-local copies the project with rsync; the component tests serve Git repos

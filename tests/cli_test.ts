@@ -8,7 +8,7 @@
 // Runs unchanged under `deno test -A` and `bun test`.
 
 import { Buffer } from "node:buffer";
-import { access, mkdir, readFile, writeFile } from "node:fs/promises";
+import { access, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import { after, afterEach, assert, before, describe, it } from "./deps.ts";
@@ -20,6 +20,7 @@ import {
   runCli,
   type Sandbox,
   SecretScanner,
+  yamlDocuments,
 } from "./harness.ts";
 import { run } from "./fixtures/services.ts";
 import { type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
@@ -232,6 +233,51 @@ describe("sauce-registry token", () => {
       `${TOKEN_USERNAME}:${standIn.issued.at(-1)!.password}`,
     );
   });
+
+  it(
+    "writes the answer to a 0600 file with --output, replacing it whole, and prints nothing",
+    SLOW,
+    async () => {
+      const box = await sandbox();
+      const file = join(box.dir, "pull-secret.yaml");
+      await writeFile(file, "an older, world-readable answer\n", { mode: 0o644 });
+      const result = await cli(box, [
+        "token",
+        REGISTRY,
+        "--format",
+        "k8s-secret",
+        "--namespace",
+        "ci",
+        "--output",
+        file,
+      ]);
+      assert.equal(result.code, 0, describeResult(result));
+      assert.equal(result.stdout, "");
+      assert.equal((await stat(file)).mode & 0o777, 0o600);
+      const [secret] = await yamlDocuments(await readFile(file, "utf8")) as {
+        kind: string;
+        data: Record<string, string>;
+      }[];
+      assert.equal(secret.kind, "Secret");
+      const config = JSON.parse(Buffer.from(secret.data[".dockerconfigjson"], "base64").toString());
+      assert.equal(
+        Buffer.from(config.auths["registry.example.com"].auth, "base64").toString(),
+        `${TOKEN_USERNAME}:${standIn.issued.at(-1)!.password}`,
+      );
+      assert.deepEqual(
+        await readdir(box.dir).then((names) =>
+          names.filter((name) => name.startsWith("pull-secret"))
+        ),
+        [
+          "pull-secret.yaml",
+        ],
+        "no temporary file left beside it",
+      );
+
+      const empty = await cli(box, ["token", "--output", ""]);
+      assertUsageError(empty, /--output needs a file name/);
+    },
+  );
 
   it("refuses --format docker-config without --registry before asking Sauce", SLOW, async () => {
     const box = await sandbox();

@@ -79,6 +79,23 @@ export async function makeSandbox(extra: Record<string, string> = {}): Promise<S
   return { dir, env, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * The documents of a YAML text, as Python's PyYAML `safe_load_all` reads them (apt-get install
+ * python3-yaml): YAML 1.1, so a bare `on:` key reads as `true`.
+ */
+export async function yamlDocuments(text: string): Promise<Record<string, unknown>[]> {
+  const parsed = await run("/usr/bin/python3", [
+    "-c",
+    "import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(sys.stdin) if d is not None]))",
+  ], { stdin: text });
+  assert.equal(
+    parsed.code,
+    0,
+    `python3 could not parse the YAML (apt-get install python3-yaml): ${parsed.stderr}`,
+  );
+  return JSON.parse(parsed.stdout);
+}
+
 /** What a CLI run left behind. */
 export interface CliResult {
   code: number;

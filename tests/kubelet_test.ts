@@ -26,7 +26,15 @@ import {
   run,
   type RunResult,
 } from "./fixtures/services.ts";
-import { cliCommand, makeSandbox, ROOT, runCli, type Sandbox, SecretScanner } from "./harness.ts";
+import {
+  cliCommand,
+  makeSandbox,
+  ROOT,
+  runCli,
+  type Sandbox,
+  SecretScanner,
+  yamlDocuments,
+} from "./harness.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 const API_VERSIONS = [
@@ -37,7 +45,6 @@ const API_VERSIONS = [
 const PROVIDER_NAME = "sauce-registry";
 const EXAMPLES = join(ROOT, "examples", "kubernetes");
 /** Debian's python3 with python3-yaml parses the YAML (no npm dependency). */
-const PYTHON = "/usr/bin/python3";
 
 // ---------------------------------------------------------------------------------------------
 // What the kubelet knows: matchImages patterns, Go durations, its config and its exec plugin call
@@ -557,20 +564,6 @@ function shellQuote(value: string): string {
 
 function base64(text: string): string {
   return Buffer.from(text).toString("base64");
-}
-
-/** Every document of a YAML text, parsed by python3-yaml and handed over as JSON. */
-async function yamlDocuments(text: string): Promise<Record<string, unknown>[]> {
-  const parsed = await run(PYTHON, [
-    "-c",
-    "import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(sys.stdin) if d is not None]))",
-  ], { stdin: text });
-  assert.equal(
-    parsed.code,
-    0,
-    `python3 could not parse the YAML (apt-get install python3-yaml): ${parsed.stderr}`,
-  );
-  return JSON.parse(parsed.stdout);
 }
 
 /** The lines a failing command must print: exactly one, and nothing on stdout. */
@@ -1728,10 +1721,11 @@ describe("token --format k8s-secret and the CronJob that refreshes it", () => {
     }
 
     type Container = {
-      command: string[];
-      args: string[];
+      name: string;
       image: string;
-      env: {
+      command?: string[];
+      args?: string[];
+      env?: {
         name: string;
         value?: string;
         valueFrom?: {
@@ -1739,24 +1733,44 @@ describe("token --format k8s-secret and the CronJob that refreshes it", () => {
           secretKeyRef?: { name: string; key: string };
         };
       }[];
+      volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+    };
+    type Pod = {
+      serviceAccountName: string;
+      initContainers: Container[];
+      containers: Container[];
+      volumes: { name: string; emptyDir?: { medium?: string } }[];
     };
 
     function cronJob(documents: Record<string, unknown>[]) {
       const job = documents.find((document) => document.kind === "CronJob") as {
         apiVersion: string;
         metadata: { namespace: string };
-        spec: {
-          schedule: string;
-          jobTemplate: {
-            spec: { template: { spec: { serviceAccountName: string; containers: Container[] } } };
-          };
-        };
+        spec: { schedule: string; jobTemplate: { spec: { template: { spec: Pod } } } };
       };
       assert.ok(job, "a CronJob");
       return job;
     }
 
-    it("names the right kinds and versions, and refreshes every few minutes", async () => {
+    /** The file the token container writes and the apply container reads, on their volume. */
+    function handoff(pod: Pod): { file: string; mountPath: string } {
+      const [token] = pod.initContainers;
+      const args = token.args ?? [];
+      const file = args[args.indexOf("--output") + 1];
+      const mount = token.volumeMounts.find((each) => file.startsWith(`${each.mountPath}/`))!;
+      assert.ok(mount, `--output ${file} is on a volume of the token container`);
+      return { file, mountPath: mount.mountPath };
+    }
+
+    /** A container's argument as Kubernetes hands it over: $(NAME) from the container's env. */
+    function expand(arg: string, env: Record<string, string>): string {
+      return arg.replace(
+        /\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g,
+        (whole, name) => whole === "$$" ? "$" : env[name] ?? whole,
+      );
+    }
+
+    it("names the right kinds and versions, refreshes every few minutes, and runs the release image as it is", async () => {
       const documents = await manifests();
       const kinds = documents.map((document) => `${document.apiVersion} ${document.kind}`);
       assert.deepEqual(kinds, [
@@ -1770,25 +1784,52 @@ describe("token --format k8s-secret and the CronJob that refreshes it", () => {
       assert.ok(minutes && Number(minutes[1]) <= 4, `every few minutes: ${job.spec.schedule}`);
       const pod = job.spec.jobTemplate.spec.template.spec;
       assert.equal(pod.serviceAccountName, "sauce-registry-refresher");
-      const [container] = pod.containers;
-      const script = [...container.command, ...container.args].join(" ");
-      assert.match(script, /sauce-registry token .*--format k8s-secret/);
-      assert.match(script, /kubectl apply -f -/);
-      for (const variable of container.env) {
+
+      // The release image, at this release, with its own entrypoint: no shell, no build.
+      const version = JSON.parse(await readFile(join(ROOT, "deno.json"), "utf8")).version;
+      assert.equal(pod.initContainers.length, 1);
+      const [token] = pod.initContainers;
+      assert.match(token.image, new RegExp(`/sauce-registry:${version.replaceAll(".", "\\.")}$`));
+      assert.equal(token.command, undefined, "the image's entrypoint, /sauce-registry");
+      assert.equal(token.args![0], "token");
+      assert.match(token.args!.join(" "), /--format k8s-secret .*--output /);
+      for (const variable of token.env ?? []) {
         if (variable.name === "SAUCE_ACCESS_KEY") {
           assert.ok(variable.valueFrom?.secretKeyRef, "the key comes from a Secret");
         }
       }
+
+      // Handed over in a memory-backed volume the apply container only reads.
+      const { file, mountPath } = handoff(pod);
+      const [apply] = pod.containers;
+      assert.equal(pod.containers.length, 1);
+      assert.match(apply.image, /^registry\.k8s\.io\/kubectl:/);
+      assert.deepEqual(apply.command, ["kubectl", "apply", "-f", file]);
+      const volume = token.volumeMounts.find((each) => each.mountPath === mountPath)!.name;
+      const mounted = apply.volumeMounts.find((each) => each.name === volume);
+      assert.deepEqual(mounted, { name: volume, mountPath, readOnly: true });
+      assert.equal(
+        pod.volumes.find((each) => each.name === volume)?.emptyDir?.medium,
+        "Memory",
+        "never on a disk",
+      );
+      assert.ok(
+        !(apply.env ?? []).some((variable) => variable.name.startsWith("SAUCE_")),
+        "kubectl gets no Sauce credentials",
+      );
     });
 
-    it("applies a Secret the real registry accepts, with the compiled binary", {
+    it("applies a Secret the real registry accepts: the binary writes it 0600, kubectl reads it", {
       timeout: 240_000,
     }, async () => {
       const host = await registryWithImage();
       const job = cronJob(await manifests());
-      const [container] = job.spec.jobTemplate.spec.template.spec.containers;
-      // The image's PATH: the compiled binary, and kubectl, which needs an API server that cannot
-      // run here, so a recorder stands in for it and keeps what it was given on stdin.
+      const pod = job.spec.jobTemplate.spec.template.spec;
+      const [token] = pod.initContainers;
+      const [apply] = pod.containers;
+      const { file, mountPath } = handoff(pod);
+      // The release image's entrypoint is the compiled binary; kubectl needs an API server that
+      // cannot run here, so a recorder stands in for it. The pod's volume is a folder here.
       const bin = await mkdtemp(join(work, "image-bin-"));
       const binary = join(bin, "sauce-registry");
       const denoJson = JSON.parse(await readFile(join(ROOT, "deno.json"), "utf8"));
@@ -1800,14 +1841,11 @@ describe("token --format k8s-secret and the CronJob that refreshes it", () => {
       const { log } = await makeArgvRecorderShim(bin, "kubectl", null, {
         stdout: "secret/sauce-registry configured\n",
       });
-      const home = await mkdtemp(join(work, "pod-tmp-"));
+      const home = await mkdtemp(join(work, "pod-home-"));
       const secrets: Record<string, string> = { SAUCE_USERNAME: USER, SAUCE_ACCESS_KEY: KEY };
-      const podEnv = (key: string): Record<string, string> => {
-        const env: Record<string, string> = {
-          PATH: `${bin}:/usr/bin:/bin`,
-          SAUCE_API_URL: standIn.url,
-        };
-        for (const variable of container.env) {
+      const tokenEnv = (key: string): Record<string, string> => {
+        const env: Record<string, string> = { HOME: home, SAUCE_API_URL: standIn.url };
+        for (const variable of token.env ?? []) {
           const from = variable.valueFrom;
           env[variable.name] = from?.fieldRef
             ? job.metadata.namespace
@@ -1816,30 +1854,45 @@ describe("token --format k8s-secret and the CronJob that refreshes it", () => {
             : variable.value!;
         }
         env.SAUCE_REGISTRY_URL = `${host}/team`;
-        env.HOME = home;
         return env;
       };
-      const [program, ...args] = [...container.command, ...container.args];
-      const result = await run(program, args, { env: podEnv(KEY), inheritEnv: false, cwd: home });
-      assert.equal(result.code, 0, result.stderr);
-      scanner.check("CronJob output", result.stdout, result.stderr);
+      const runPod = async (key: string) => {
+        const volume = await mkdtemp(join(work, "pull-secret-"));
+        const local = (path: string) => path.replace(mountPath, volume);
+        const env = tokenEnv(key);
+        const args = (token.args ?? []).map((arg) => local(expand(arg, env)));
+        const first = await run(binary, args, { env, inheritEnv: false, cwd: home });
+        scanner.check("token container output", first.stdout, first.stderr);
+        if (first.code !== 0) return { first, volume };
+        const [program, ...rest] = apply.command!;
+        const second = await run(join(bin, program), rest.map(local), {
+          env: { HOME: home },
+          inheritEnv: false,
+          stdin: await readFile(local(file), "utf8"), // what kubectl reads from the file
+        });
+        return { first, second, volume };
+      };
+
+      const { first, second, volume } = await runPod(KEY);
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(first.stdout, "", "the Secret goes to the file, not to the log");
+      assert.equal(second!.code, 0, second!.stderr);
+      const written = join(volume, file.slice(mountPath.length + 1));
+      assert.equal((await stat(written)).mode & 0o777, 0o600, "the pod's user's alone");
       const [call] = await readShimCalls(log);
-      assert.deepEqual(call.args, ["apply", "-f", "-"]);
+      assert.deepEqual(call.args, ["apply", "-f", written]);
       scanner.check("kubectl argv", call.argv.join(" "));
       const [secret] = await yamlDocuments(call.stdin);
       assert.equal((secret.metadata as { name: string }).name, "sauce-registry");
       assert.equal((secret.metadata as { namespace: string }).namespace, "ci");
       await assertSecretLogsIn(secret, host);
 
-      // A refused key fails the job (pipefail), rather than applying nothing and passing.
+      // A refused key fails the token container, so kubectl never runs and the Job fails.
       scanner.add(`${KEY}-wrong`);
-      const failed = await run(program, args, {
-        env: podEnv(`${KEY}-wrong`),
-        inheritEnv: false,
-        cwd: home,
-      });
-      assert.notEqual(failed.code, 0, "the job fails when no token comes");
-      scanner.check("failed CronJob output", failed.stdout, failed.stderr);
+      const failed = await runPod(`${KEY}-wrong`);
+      assert.notEqual(failed.first.code, 0, "the job fails when no token comes");
+      assert.deepEqual(await readdir(failed.volume), [], "nothing written");
+      assert.equal((await readShimCalls(log)).length, 1, "kubectl did not run again");
     });
   });
 });

@@ -53,7 +53,8 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "token",
     run: runToken,
-    usage: "token [REGISTRY] [--format FORMAT] [--namespace NS] [--secret-name NAME]",
+    usage:
+      "token [REGISTRY] [--format FORMAT] [--namespace NS] [--secret-name NAME] [--output FILE]",
     summary: "fetch a short-lived registry token and print it",
     options: [
       REGISTRY_OPTION,
@@ -76,6 +77,13 @@ export const COMMANDS: readonly Command[] = [
         placeholder: "NAME",
         help: "k8s-secret: the Secret's name (default sauce-registry)",
       },
+      {
+        name: "output",
+        type: "string",
+        placeholder: "FILE",
+        help: "write the answer to FILE (mode 0600, replaced in one rename), not to stdout",
+        completeWith: "file",
+      },
     ],
     groups: ["identity", "env-file", "api", "timeout", "json", "logging"],
     details: `Formats:
@@ -87,6 +95,10 @@ export const COMMANDS: readonly Command[] = [
                    (needs REGISTRY). It stops working when the token expires: refresh it every few
                    minutes (a CronJob: examples/kubernetes/), or let the kubelet fetch tokens
                    itself (kubelet-credential-provider)
+
+--output FILE writes the answer to FILE instead of standard output: readable by you alone (0600),
+never half-written (written beside it, then renamed), for a program that reads a file rather than
+a pipe, such as the next container of a pod (examples/kubernetes/pull-secret-cronjob.yaml).
 
 expires_at and expires-at are in this machine's clock: when Sauce Labs' clock differs, the
 lifetime Sauce Labs gave is counted from now, so compare them with this machine's time.

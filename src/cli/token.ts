@@ -12,6 +12,7 @@
 
 import { dockerConfigFor } from "../docker_config.ts";
 import { printable, unknownChoice, UsageError } from "../errors.ts";
+import { writeFileAtomic } from "../files.ts";
 import { pullSecretNames, pullSecretYaml } from "../pull_secret.ts";
 import { shellQuote } from "../quote.ts";
 import { parseRegistry } from "../reference.ts";
@@ -30,8 +31,8 @@ export const FORMATS = [
 ] as const;
 
 /**
- * `token [REGISTRY] [--format FORMAT] [--namespace NS] [--secret-name NAME]`. Every input is
- * checked before the token is asked for: a typo costs no token.
+ * `token [REGISTRY] [--format FORMAT] [--namespace NS] [--secret-name NAME] [--output FILE]`.
+ * Every input is checked before the token is asked for: a typo costs no token.
  *
  * @param context The command's context.
  * @returns The exit code.
@@ -57,6 +58,8 @@ export async function runToken(context: Context): Promise<number> {
     throw new UsageError("--namespace and --secret-name go with --format k8s-secret");
   }
   const secret = format === "k8s-secret" ? pullSecretNames(given) : undefined;
+  const file = text(context, "output");
+  if (file === "") throw new UsageError("--output needs a file name");
   const token = await fetchWithStatus(context, reference?.registryUrl);
   const expiresAt = isoTime(token.expiresAt);
   const outputs: Record<string, () => string> = {
@@ -74,6 +77,8 @@ export async function runToken(context: Context): Promise<number> {
     "docker-config": () => JSON.stringify(dockerConfigFor(token, reference!.host), null, "\t"),
     "k8s-secret": () => pullSecretYaml(token, reference!.host, secret).trimEnd(),
   };
-  await writeStdout(`${outputs[format]()}\n`);
+  const answer = `${outputs[format]()}\n`;
+  if (file === undefined) await writeStdout(answer);
+  else await writeFileAtomic(file, answer, 0o600);
   return 0;
 }
