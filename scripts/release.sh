@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the release: one standalone binary per platform, the installer, and SHA256SUMS.
+# Build the release: one standalone binary per platform, the installer, the man page, and SHA256SUMS.
 #
 #   deno task release                        # every target, into dist/release/
 #   bash scripts/release.sh [--out DIR] [TARGET]...
@@ -80,7 +80,8 @@ for target in "${targets[@]}"; do
   bun_compile "$target" "$out/$name" >&2
 done
 cp scripts/install.sh "$out/install.sh"
-chmod 0644 "$out/install.sh"
+cp docs/sauce-registry.1 "$out/sauce-registry.1" # the man page, which install.sh installs too
+chmod 0644 "$out/install.sh" "$out/sauce-registry.1"
 
 # sha256sum -c format, in a fixed order whatever the locale.
 (cd "$out" && LC_ALL=C ls | grep -v '^SHA256SUMS$' | LC_ALL=C sort | xargs sha256sum -- >SHA256SUMS)

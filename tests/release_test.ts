@@ -106,7 +106,7 @@ describe("deno task release", () => {
     const names = Object.keys(FORMATS).map((target) =>
       `sauce-registry-${version}-${target}${target.startsWith("windows") ? ".exe" : ""}`
     );
-    const expected = [...names, "install.sh"].sort();
+    const expected = [...names, "install.sh", "sauce-registry.1"].sort();
     assert.deepEqual(
       check.stdout.trim().split("\n").sort(),
       expected.map((name) => `${name}: OK`).sort(),
@@ -115,6 +115,10 @@ describe("deno task release", () => {
     assert.equal(
       await readFile(join(release, "install.sh"), "utf8"),
       await readFile(join(ROOT, "scripts", "install.sh"), "utf8"),
+    );
+    assert.equal(
+      await readFile(join(release, "sauce-registry.1"), "utf8"),
+      await readFile(join(ROOT, "docs", "sauce-registry.1"), "utf8"),
     );
   });
 
