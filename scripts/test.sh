@@ -22,7 +22,8 @@ APT_PACKAGES=(docker.io docker-registry skopeo podman buildah openssl ca-certifi
   file python3-yaml strace # release formats (file), the Action's and GitLab component's YAML (PyYAML)
   zsh fish bsdutils # completions load in real zsh and fish; script(1) (bsdutils) gives a terminal
   wget busybox # the installer downloads with GNU or BusyBox wget (Alpine's) where there is no curl
-  rsync git) # gitlab-ci-local copies the project with rsync; the component tests serve Git repos
+  rsync git # gitlab-ci-local copies the project with rsync; the component tests serve Git repos
+  groff-base man-db) # the man page renders without a warning (groff -ww) and through man -l
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -63,7 +64,7 @@ export PATH="$TOOLS_DIR/node_modules/.bin:$PATH"
 export DENO_NO_UPDATE_CHECK=1
 export NO_COLOR=1 # plain runner summaries, which the closing line is read from
 
-for tool in deno bun node gitlab-ci-local rsync git dockerd docker-registry skopeo podman buildah openssl file python3; do
+for tool in deno bun node gitlab-ci-local rsync git dockerd docker-registry skopeo podman buildah openssl file python3 groff man; do
   command -v "$tool" >/dev/null || { echo "error: $tool is not installed; the real-component tests need it" >&2; exit 1; }
 done
 say "$(deno --version | head -n 1), bun $(bun --version), node $(node --version)"
