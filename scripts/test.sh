@@ -11,7 +11,7 @@ DENO_VERSION=2.9.6
 source scripts/build_policy.sh # BUN_VERSION: the Bun that builds the binaries the tests run
 # The GitHub Action runs on the Actions runner's node24: its tests run it with Node 24 from npm.
 NODE_MAJOR=24
-# Runs the GitLab component's pipelines as README includes them (it needs Node >= 22, and rsync).
+# Runs the GitLab component's pipelines as docs/ci.md includes them (it needs Node >= 22, and rsync).
 GITLAB_CI_LOCAL_VERSION=4.75.1
 TOOLS_DIR=${SAUCE_REGISTRY_TOOLS:-$PWD/.tools}
 # The real components the tests drive, and what the benchmarks compare against (curl and jq for
