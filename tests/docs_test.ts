@@ -528,6 +528,20 @@ describe("the runnable examples", () => {
   });
 
   it("run against the stand-in, each in a fresh home", { timeout: 900_000 }, async () => {
+    const [runtimeProgram] = cliCommand();
+    const reachable = await runAs(await sandbox(), requireTool("sh"), [
+      "-c",
+      'test -r "$1" && test -x "$2"',
+      "sh",
+      join(ROOT, "cli.ts"),
+      runtimeProgram,
+    ]);
+    assert.equal(
+      reachable.code,
+      0,
+      `the examples run as user ${NOBODY}, who cannot read ${ROOT} or run ${runtimeProgram}: ` +
+        "let others read and enter the checkout's folders and the runtime's",
+    );
     const { runnable } = await examples();
     const failures: string[] = [];
     for (const example of runnable) {
