@@ -5,11 +5,12 @@
 // local stand-in, so a renamed flag breaks the build, not the user.
 //
 // Examples run as a user would run them: as an unprivileged user (nobody, when the tests run as
-// root), in a fresh home, with `sauce-registry` on PATH running this checkout's cli.ts under the
-// runtime that runs the tests, recording stand-ins for docker, podman, skopeo, buildah, kubectl
-// and the other tools, and this environment: SAUCE_USERNAME, SAUCE_ACCESS_KEY and SAUCE_API_URL
-// for the stand-in's user alice; EU_KEY, the access key of its second user, eu-user; and a
-// proxy that leads nowhere, so that nothing outside loopback is reached.
+// root), in a fresh home and folder (this checkout's, for a block marked `in-checkout`), with
+// `sauce-registry` on PATH running this checkout's cli.ts under the runtime that runs the tests,
+// deno and bun on PATH, recording stand-ins for docker, podman, skopeo, buildah, kubectl and the
+// other tools, and this environment: SAUCE_USERNAME, SAUCE_ACCESS_KEY and SAUCE_API_URL for the
+// stand-in's user alice; EU_KEY, the access key of its second user, eu-user; and a proxy that
+// leads nowhere, so that nothing outside loopback is reached.
 //
 // Runs unchanged under `deno test -A` and `bun test`.
 
@@ -417,7 +418,14 @@ describe("the runnable examples", () => {
     }
     if (asNobody) await chownTree(dir);
     const env: Record<string, string> = {
-      PATH: `${bin}:${join(home, ".local", "bin")}:/usr/local/bin:/usr/bin:/bin`,
+      PATH: [
+        bin,
+        join(home, ".local", "bin"),
+        join(home, ".deno", "bin"),
+        dirname(requireTool("deno")),
+        dirname(requireTool("bun")),
+        "/usr/local/bin:/usr/bin:/bin",
+      ].join(":"),
       HOME: home,
       XDG_RUNTIME_DIR: join(dir, "run"),
       TMPDIR: join(dir, "tmp"),
@@ -442,11 +450,12 @@ describe("the runnable examples", () => {
     for (const entry of await readdir(path)) await chownTree(join(path, entry));
   }
 
-  /** Runs a program as the examples' user, in the sandbox. */
+  /** Runs a program as the examples' user, in the sandbox (or in `cwd`). */
   function runAs(
     box: { dir: string; env: Record<string, string> },
     program: string,
     args: string[],
+    cwd = join(box.dir, "cwd"),
   ): Promise<RunResult> {
     const [command, ...rest] = asNobody
       ? [
@@ -461,7 +470,7 @@ describe("the runnable examples", () => {
     return run(command, rest, {
       env: box.env,
       inheritEnv: false,
-      cwd: join(box.dir, "cwd"),
+      cwd,
       timeoutMs: 120_000,
     });
   }
@@ -472,7 +481,10 @@ describe("the runnable examples", () => {
     const file = join(box.dir, `example.${example.kind === "typescript" ? "ts" : "sh"}`);
     if (example.kind === "script") {
       await writeFile(file, `set -eo pipefail\n${example.code}\n`);
-      const result = await runAs(box, requireTool("bash"), [file]);
+      if (asNobody) await chown(file, NOBODY, NOBODY);
+      // `in-checkout`: run in this repository's folder, as the examples of running cli.ts are.
+      const cwd = example.attributes.includes("in-checkout") ? ROOT : undefined;
+      const result = await runAs(box, requireTool("bash"), [file], cwd);
       return result.code === 0 ? undefined : `${where}: ${output(result)}`;
     }
     if (example.kind === "typescript") {
