@@ -12,9 +12,10 @@
 #              linux-arm64-musl, darwin-x64, darwin-arm64
 #
 # Installs BINDIR/sauce-registry and the symlink BINDIR/docker-credential-saucelabs, which
-# Docker runs as the credential helper. A binary whose checksum differs from SHA256SUMS, or that
-# SHA256SUMS does not list, is refused and nothing is installed. Exit codes: 0 installed,
-# 1 failure, 2 usage error.
+# Docker runs as the credential helper; and, when BINDIR is a bin folder whose sibling
+# share/man/man1 exists or can be made, the man page there (man sauce-registry). A file whose
+# checksum differs from SHA256SUMS, or a binary that SHA256SUMS does not list, is refused and
+# nothing is installed. Exit codes: 0 installed, 1 failure, 2 usage error.
 set -eu
 
 TARGETS="linux-x64 linux-arm64 linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64"
@@ -160,9 +161,11 @@ this_target() {
 source_shown=$(printable "$from")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sauce-registry-install.XXXXXX")
 stage=
+man_stage=
 cleanup() {
   rm -rf "$tmp"
   if [ -n "$stage" ]; then rm -rf "$stage"; fi
+  if [ -n "$man_stage" ]; then rm -f "$man_stage"; fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
@@ -247,20 +250,51 @@ case $expected in
 esac
 [ ${#expected} -eq 64 ] || fail "SHA256SUMS in $source_shown has a malformed checksum for $name; nothing was installed"
 
-fetch "$name" "$tmp/$name" || fail "cannot get $name from $source_shown; nothing was installed"
-actual=$(sha256_of "$tmp/$name")
-[ "$actual" = "$expected" ] ||
-  fail "checksum mismatch for $name: SHA256SUMS says $expected, the download is $actual; nothing was installed"
+# fetch_checked NAME EXPECTED: NAME into $tmp, refused unless its SHA-256 is EXPECTED.
+fetch_checked() {
+  fetch "$1" "$tmp/$1" || fail "cannot get $1 from $source_shown; nothing was installed"
+  actual=$(sha256_of "$tmp/$1")
+  [ "$actual" = "$2" ] ||
+    fail "checksum mismatch for $1: SHA256SUMS says $2, the download is $actual; nothing was installed"
+}
+fetch_checked "$name" "$expected"
 
 if [ -z "$dir" ]; then
   if [ -d /usr/local/bin ] && [ -w /usr/local/bin ]; then dir=/usr/local/bin; else dir="${HOME:?HOME is not set: pass --dir}/.local/bin"; fi
 fi
 dir_shown=$(printable "$dir")
+
+# The man page, when the release has one and BINDIR is a bin folder: into its sibling
+# share/man/man1 (where man finds it through PATH), checked like the binary before anything is
+# installed. A man folder that cannot be made or written costs a note, not the install.
+mandir=
+man_expected=$(awk '$2 == "sauce-registry.1" || $2 == "*sauce-registry.1" { print $1 }' "$sums")
+case ${dir%/} in
+  bin | */bin)
+    if [ -n "$man_expected" ]; then
+      case $man_expected in
+        *[!0-9a-f]* | *"
+"*) fail "SHA256SUMS in $source_shown has a malformed or repeated line for sauce-registry.1; nothing was installed" ;;
+      esac
+      fetch_checked sauce-registry.1 "$man_expected"
+      mandir=$(dirname "${dir%/}")
+      mandir="${mandir%/}/share/man/man1"
+    fi
+    ;;
+esac
+
 mkdir -p "$dir" || fail "cannot create $dir_shown: pick another folder with --dir"
 [ -w "$dir" ] || fail "cannot write to $dir_shown: pick another folder with --dir"
 for existing in sauce-registry docker-credential-saucelabs; do
   if [ -d "$dir/$existing" ]; then fail "$dir_shown/$existing is a folder; nothing was installed"; fi
 done
+
+if [ -n "$mandir" ]; then
+  if ! mkdir -p "$mandir" 2>/dev/null || [ ! -w "$mandir" ] || [ -d "$mandir/sauce-registry.1" ]; then
+    say "note: the man page is not installed: cannot write to $(printable "$mandir")"
+    mandir=
+  fi
+fi
 
 # Staged beside the targets, then renamed over them: an interrupted install leaves the old
 # version or the new one, never half a file. The staging folder is new (mktemp makes it or
@@ -270,12 +304,24 @@ stage=$(mktemp -d "$dir/.sauce-registry-install.XXXXXX") ||
 cp "$tmp/$name" "$stage/sauce-registry"
 chmod 0755 "$stage/sauce-registry"
 ln -s sauce-registry "$stage/docker-credential-saucelabs"
+if [ -n "$mandir" ]; then
+  # A new file (mktemp makes it or fails): nothing already in the folder can redirect the write.
+  man_stage=$(mktemp "$mandir/.sauce-registry.1.XXXXXX") ||
+    fail "cannot create a staging file in $(printable "$mandir"); nothing was installed"
+  cat "$tmp/sauce-registry.1" >"$man_stage"
+  chmod 0644 "$man_stage"
+fi
 mv -f "$stage/sauce-registry" "$dir/sauce-registry"
 mv -f "$stage/docker-credential-saucelabs" "$dir/docker-credential-saucelabs"
 rmdir "$stage"
 stage=
+if [ -n "$mandir" ]; then
+  mv -f "$man_stage" "$mandir/sauce-registry.1"
+  man_stage=
+fi
 
 say "installed sauce-registry $version ($target) in $dir_shown: sauce-registry, and docker-credential-saucelabs linking to it"
+if [ -n "$mandir" ]; then say "installed the man page in $(printable "$mandir") (man sauce-registry)"; fi
 case ":${PATH:-}:" in
   *":$dir:"*) ;;
   *) say "warning: $dir_shown is not on PATH; add it (export PATH=\"$dir_shown:\$PATH\") so that Docker finds the helper" ;;

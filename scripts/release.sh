@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build the release: one standalone binary per platform, the installer, the container image, the
-# SBOM and SHA256SUMS.
+# Build the release: one standalone binary per platform, the installer, the man page, the container
+# image, the SBOM and SHA256SUMS.
 #
 #   deno task release                        # every target, into dist/release/
 #   bash scripts/release.sh [--out DIR] [--no-image] [TARGET]...
@@ -113,7 +113,8 @@ for target in "${targets[@]}"; do
   bun_compile "$target" "$out/$name" >&2
 done
 cp scripts/install.sh "$out/install.sh"
-chmod 0644 "$out/install.sh"
+cp docs/sauce-registry.1 "$out/sauce-registry.1" # the man page, which install.sh installs too
+chmod 0644 "$out/install.sh" "$out/sauce-registry.1"
 
 sbom_args=(--release "$out" --version "$version" --epoch "$epoch")
 if [ "$image" = 1 ]; then

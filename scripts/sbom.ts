@@ -165,6 +165,12 @@ export async function releaseSbom(options: ReleaseSbomOptions): Promise<Record<s
         primaryPackagePurpose: "INSTALL",
         comment: "The POSIX shell installer: it checks a binary against SHA256SUMS and installs it",
       });
+    } else if (file === "sauce-registry.1") {
+      await artifact("SPDXRef-man-page", file, {
+        name: "sauce-registry-man-page",
+        primaryPackagePurpose: "DOCUMENTATION",
+        comment: "The manual page (roff), generated from the command table by deno task docs",
+      });
     } else if (image && file === image.archive) {
       await artifact("SPDXRef-image", file, {
         primaryPackagePurpose: "CONTAINER",
@@ -207,7 +213,7 @@ export async function releaseSbom(options: ReleaseSbomOptions): Promise<Record<s
       relate(id, "CONTAINS", runtimeId);
     } else {
       throw new SbomError(
-        `Cannot describe ${file}: it is not an artifact of sauce-registry ${version} (binaries, install.sh, the image)`,
+        `Cannot describe ${file}: it is not an artifact of sauce-registry ${version} (binaries, install.sh, the man page, the image)`,
       );
     }
   }

@@ -11,7 +11,7 @@ DENO_VERSION=2.9.6
 source scripts/build_policy.sh # BUN_VERSION: the Bun that builds the binaries the tests run
 # The GitHub Action runs on the Actions runner's node24: its tests run it with Node 24 from npm.
 NODE_MAJOR=24
-# Runs the GitLab component's pipelines as README includes them (it needs Node >= 22, and rsync).
+# Runs the GitLab component's pipelines as docs/ci.md includes them (it needs Node >= 22, and rsync).
 GITLAB_CI_LOCAL_VERSION=4.75.1
 TOOLS_DIR=${SAUCE_REGISTRY_TOOLS:-$PWD/.tools}
 # The real components the tests drive, and what the benchmarks compare against (curl and jq for
@@ -23,7 +23,8 @@ APT_PACKAGES=(docker.io docker-registry skopeo podman buildah openssl ca-certifi
   libc6-arm64-cross # the release image's arm64 C library (scripts/oci_image.ts)
   zsh fish bsdutils # completions load in real zsh and fish; script(1) (bsdutils) gives a terminal
   wget busybox # the installer downloads with GNU or BusyBox wget (Alpine's) where there is no curl
-  rsync git) # gitlab-ci-local copies the project with rsync; the component tests serve Git repos
+  rsync git # gitlab-ci-local copies the project with rsync; the component tests serve Git repos
+  groff-base man-db) # the man page renders without a warning (groff -ww) and through man -l
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -64,7 +65,7 @@ export PATH="$TOOLS_DIR/node_modules/.bin:$PATH"
 export DENO_NO_UPDATE_CHECK=1
 export NO_COLOR=1 # plain runner summaries, which the closing line is read from
 
-for tool in deno bun node gitlab-ci-local rsync git dockerd docker-registry skopeo podman buildah openssl file python3; do
+for tool in deno bun node gitlab-ci-local rsync git dockerd docker-registry skopeo podman buildah openssl file python3 groff man; do
   command -v "$tool" >/dev/null || { echo "error: $tool is not installed; the real-component tests need it" >&2; exit 1; }
 done
 say "$(deno --version | head -n 1), bun $(bun --version), node $(node --version)"

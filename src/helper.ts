@@ -68,6 +68,7 @@ while its folder and files are yours alone (not another user's, not a symlink, n
 others), and a cached token for an hour at most.
 
 Example:
+  sauce-registry configure-docker registry.example.com/your-private-registry
   printf registry.example.com | sauce-registry credential-helper get`,
 };
 

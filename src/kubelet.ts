@@ -366,7 +366,7 @@ once makes one token request. Credentials: the --env-file, else the environment 
 env), then ~/.sauce/credentials.yml.
 
 A failure exits non-zero with one line on standard error and nothing on standard output.
-Setup (CredentialProviderConfig, install, env file): examples/kubernetes/ and the README.
+Setup (CredentialProviderConfig, install, env file): examples/kubernetes/ and docs/kubernetes.md.
 
 Example:
   printf '%s' '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"registry.example.com/your-private-registry/app:1"}' |

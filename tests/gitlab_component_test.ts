@@ -29,6 +29,13 @@ const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 // CI/CD variables that a YAML or shell writer must quote (a leading space included).
 const [AWKWARD_USER, AWKWARD_KEY] = Object.entries(AWKWARD_USERS)[0];
 const COMPONENT = join(ROOT, "templates", "sauce-registry.yml");
+/** The docs whose recipes name the release: the installer's and the CI pages. */
+const RECIPES = ["README.md", join("docs", "install.md"), join("docs", "ci.md")];
+
+/** The recipes the docs give, as one text. */
+async function readRecipes(): Promise<string> {
+  return (await Promise.all(RECIPES.map((file) => readFile(join(ROOT, file), "utf8")))).join("\n");
+}
 
 interface Spec {
   spec: { inputs: Record<string, { default?: string; description?: string; regex?: string }> };
@@ -120,8 +127,8 @@ describe("the GitLab CI/CD component", () => {
     }
   });
 
-  it("names the release by one tag, the bare version, everywhere README and the template do", async () => {
-    const readme = await readFile(join(ROOT, "README.md"), "utf8");
+  it("names the release by one tag, the bare version, everywhere the docs and the template do", async () => {
+    const readme = await readRecipes();
     const template = await readFile(COMPONENT, "utf8");
     const refs = [
       ...readme.matchAll(/releases\/download\/([^/\s"]+)/g),
@@ -346,7 +353,7 @@ describe("the GitLab CI/CD component", () => {
      * loopback whose mirrors of it hold that tag and nothing else.
      */
     before(async () => {
-      readme = await readFile(join(ROOT, "README.md"), "utf8");
+      readme = await readRecipes();
       project = join(work, "sauce-registry");
       await mkdir(join(project, "templates"), { recursive: true });
       for (const file of ["README.md", ".gitlab-ci.yml", join("templates", "sauce-registry.yml")]) {

@@ -163,6 +163,23 @@ describe("scripts/install.sh", () => {
       env: { HOME: home },
     });
     assert.equal(helper.stdout, `docker-credential-saucelabs (sauce-registry) ${version}\n`);
+    // The release ships the man page, and a bin folder gets it in its sibling share/man/man1,
+    // where man finds it through PATH.
+    const manPage = join(work, "share", "man", "man1", "sauce-registry.1");
+    assert.match(
+      result.stderr,
+      /installed the man page in .*share\/man\/man1 \(man sauce-registry\)/,
+    );
+    assert.equal(
+      await readFile(manPage, "utf8"),
+      await readFile(join(ROOT, "docs", "sauce-registry.1"), "utf8"),
+    );
+    assert.equal((await stat(manPage)).mode & 0o777, 0o644);
+    const found = await run(requireTool("man"), ["-w", "sauce-registry"], {
+      inheritEnv: false,
+      env: { PATH: `${bin}:/usr/bin:/bin`, HOME: home },
+    });
+    assert.equal(found.stdout.trim(), manPage, output(found));
 
     // Again, with the version pinned and the folder on PATH: replaced in place, nothing left over.
     const again = await install(["--from", release, "--dir", bin, "--version", `v${version}`], {
@@ -242,6 +259,87 @@ describe("scripts/install.sh", () => {
     const plain = await install(["--from", "http://downloads.example.com/v1", "--dir", "x"]);
     assert.equal(plain.code, 2, output(plain));
     assert.match(plain.stderr, /plain http:\/\/ is accepted only from this machine/);
+  });
+
+  describe("the man page", () => {
+    const PAGE = ".TH SAUCE\\-REGISTRY 1\n.SH NAME\nsauce\\-registry \\- a stand-in page\n";
+
+    /** A stand-in release with a man page (listed in SHA256SUMS as `sums` says), and its folder. */
+    async function releaseWithPage(name: string, sums: "listed" | "tampered"): Promise<string> {
+      const folder = await fakeRelease(join(work, name));
+      await writeFile(
+        join(folder, "sauce-registry.1"),
+        sums === "listed" ? PAGE : `${PAGE}.\\"x\n`,
+      );
+      const listed = await readFile(join(folder, "SHA256SUMS"), "utf8");
+      await writeFile(join(folder, "SHA256SUMS"), `${listed}${sha256(PAGE)}  sauce-registry.1\n`);
+      return folder;
+    }
+
+    /** The installer for linux-x64 from `from` into `dir`. */
+    function installInto(from: string, dir: string): Promise<RunResult> {
+      return install(["--from", from, "--dir", dir, "--target", "linux-x64"]);
+    }
+
+    it("goes beside a bin folder, into share/man/man1 made for it, checked and 0644", {
+      timeout: 120_000,
+    }, async () => {
+      const release = await releaseWithPage("page-release", "listed");
+      const prefix = join(work, "page-prefix");
+      const result = await installInto(release, join(prefix, "bin"));
+      assert.equal(result.code, 0, output(result));
+      const page = join(prefix, "share", "man", "man1", "sauce-registry.1");
+      assert.equal(await readFile(page, "utf8"), PAGE);
+      assert.equal((await stat(page)).mode & 0o777, 0o644);
+      assert.deepEqual(await readdir(join(prefix, "share", "man", "man1")), ["sauce-registry.1"]);
+
+      // Not a bin folder: the binary only, and no share/ made anywhere.
+      const other = join(work, "page-other");
+      const tools = await installInto(release, join(other, "tools"));
+      assert.equal(tools.code, 0, output(tools));
+      assert.deepEqual(await readdir(other), ["tools"]);
+      assert.doesNotMatch(tools.stderr, /man page/);
+    });
+
+    it("refuses a man page that differs from SHA256SUMS, installing nothing", {
+      timeout: 120_000,
+    }, async () => {
+      const release = await releaseWithPage("tampered-page-release", "tampered");
+      const prefix = join(work, "tampered-page-prefix");
+      const result = await installInto(release, join(prefix, "bin"));
+      assert.equal(result.code, 1, output(result));
+      assert.match(
+        result.stderr,
+        /error: checksum mismatch for sauce-registry\.1: .*nothing was installed/,
+      );
+      assert.equal(result.stderr.trim().split("\n").length, 1, "one line");
+      assert.equal(await exists(prefix), false);
+    });
+
+    it(
+      "is left out, with a note, where share/man/man1 cannot be made; and of a release without one",
+      {
+        timeout: 120_000,
+      },
+      async () => {
+        const release = await releaseWithPage("page-release-2", "listed");
+        const prefix = join(work, "blocked-prefix");
+        await mkdir(prefix);
+        await writeFile(join(prefix, "share"), "a file where the folder would go\n");
+        const blocked = await installInto(release, join(prefix, "bin"));
+        assert.equal(blocked.code, 0, output(blocked));
+        assert.match(blocked.stderr, /note: the man page is not installed: cannot write to .*man1/);
+        assert.equal(await readFile(join(prefix, "bin", "sauce-registry"), "utf8"), "linux-x64\n");
+
+        const older = join(work, "older-prefix");
+        const without = await installInto(
+          await fakeRelease(join(work, "pageless")),
+          join(older, "bin"),
+        );
+        assert.equal(without.code, 0, output(without));
+        assert.deepEqual(await readdir(older), ["bin"]);
+      },
+    );
   });
 
   describe("picking the binary for the machine", () => {

@@ -267,7 +267,8 @@ describe("deno task release", () => {
     const names = Object.keys(FORMATS).map((target) =>
       `sauce-registry-${version}-${target}${target.startsWith("windows") ? ".exe" : ""}`
     );
-    const expected = [...names, "install.sh", archiveName(), sbomName()].sort();
+    const expected = [...names, "install.sh", "sauce-registry.1", archiveName(), sbomName()]
+      .sort();
     assert.deepEqual(
       check.stdout.trim().split("\n").sort(),
       expected.map((name) => `${name}: OK`).sort(),
@@ -276,6 +277,10 @@ describe("deno task release", () => {
     assert.equal(
       await readFile(join(release, "install.sh"), "utf8"),
       await readFile(join(ROOT, "scripts", "install.sh"), "utf8"),
+    );
+    assert.equal(
+      await readFile(join(release, "sauce-registry.1"), "utf8"),
+      await readFile(join(ROOT, "docs", "sauce-registry.1"), "utf8"),
     );
   });
 

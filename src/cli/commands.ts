@@ -251,7 +251,7 @@ Example:
 script that runs this tool with deno or bun, loading nothing from the folder Docker runs it in.
 
 Example:
-  sauce-registry install-helper --dir /usr/local/bin`,
+  sauce-registry install-helper --dir ~/bin`,
   },
   { ...HELPER_COMMAND, run: runElsewhere },
   { ...PROVIDER_COMMAND, run: runElsewhere },
