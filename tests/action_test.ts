@@ -30,7 +30,7 @@ import {
   RunnerJob,
   type StepResult,
 } from "./fixtures/ci_runner.ts";
-import { ROOT, SecretScanner } from "./harness.ts";
+import { ROOT, SecretScanner } from "./fixtures/harness.ts";
 import { configureDocker, unconfigureDocker } from "../mod.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];

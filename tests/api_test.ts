@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { after, afterEach, assert, before, describe, it } from "./deps.ts";
-import { ROOT, SecretScanner } from "./harness.ts";
+import { ROOT, SecretScanner } from "./fixtures/harness.ts";
 import { freePort } from "./fixtures/services.ts";
 import { type StandIn, startStandIn, TOKEN_PATH, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import {

@@ -31,7 +31,7 @@ import {
   runCli,
   type Sandbox,
   SecretScanner,
-} from "./harness.ts";
+} from "./fixtures/harness.ts";
 import { configureDocker } from "../mod.ts";
 import { DENO_HELPER_FLAGS } from "../src/install_helper.ts";
 

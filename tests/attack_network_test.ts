@@ -13,7 +13,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import { after, afterEach, assert, before, describe, it } from "./deps.ts";
-import { makeSandbox, runCli, type Sandbox, SecretScanner } from "./harness.ts";
+import { makeSandbox, runCli, type Sandbox, SecretScanner } from "./fixtures/harness.ts";
 import { type StandIn, startStandIn, TOKEN_PATH } from "./fixtures/stand_in.ts";
 import {
   apiBaseUrl,

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { run } from "./fixtures/services.ts";
-import { makeSandbox, runCli, type Sandbox } from "./harness.ts";
+import { makeSandbox, runCli, type Sandbox } from "./fixtures/harness.ts";
 import { getToken } from "../mod.ts";
 import { ownershipProblem } from "../src/cache.ts";
 

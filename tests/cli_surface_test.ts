@@ -8,7 +8,13 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
-import { cliCommand, type CliResult, makeSandbox, runCli, type Sandbox } from "./harness.ts";
+import {
+  cliCommand,
+  type CliResult,
+  makeSandbox,
+  runCli,
+  type Sandbox,
+} from "./fixtures/harness.ts";
 import { requireTool, run } from "./fixtures/services.ts";
 import { type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import * as library from "../mod.ts";

@@ -20,7 +20,7 @@ import {
   runCli,
   type Sandbox,
   SecretScanner,
-} from "./harness.ts";
+} from "./fixtures/harness.ts";
 import { run } from "./fixtures/services.ts";
 import { type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 

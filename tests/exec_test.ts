@@ -33,7 +33,7 @@ import {
   runCli,
   type Sandbox,
   SecretScanner,
-} from "./harness.ts";
+} from "./fixtures/harness.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
 const REGISTRY_URL = "registry.example.com/your-private-registry";

@@ -33,7 +33,7 @@ import {
   startDockerd,
   startRegistry,
 } from "./fixtures/services.ts";
-import { ROOT, runtime, runtimeExecutable, SecretScanner } from "./harness.ts";
+import { ROOT, runtime, runtimeExecutable, SecretScanner } from "./fixtures/harness.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
 const BOB_KEY = "bob-access-key-9876543210";

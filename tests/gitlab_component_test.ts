@@ -23,7 +23,7 @@ import {
 } from "./fixtures/services.ts";
 import { parseYamlDocuments } from "./fixtures/ci_runner.ts";
 import { type GitHost, startGitHost } from "./fixtures/git_http.ts";
-import { ROOT, SecretScanner } from "./harness.ts";
+import { ROOT, SecretScanner } from "./fixtures/harness.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 // CI/CD variables that a YAML or shell writer must quote (a leading space included).

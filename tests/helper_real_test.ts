@@ -25,7 +25,13 @@ import {
   run,
   type RunResult,
 } from "./fixtures/services.ts";
-import { cliCommand, makeSandbox, runCli, type Sandbox, SecretScanner } from "./harness.ts";
+import {
+  cliCommand,
+  makeSandbox,
+  runCli,
+  type Sandbox,
+  SecretScanner,
+} from "./fixtures/harness.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
 

@@ -32,7 +32,7 @@ import {
   runCli,
   type Sandbox,
   SecretScanner,
-} from "./harness.ts";
+} from "./fixtures/harness.ts";
 import { DENO_HELPER_FLAGS } from "../src/install_helper.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;

@@ -29,7 +29,7 @@ import {
   run,
   type RunResult,
 } from "./fixtures/services.ts";
-import { ROOT } from "./harness.ts";
+import { ROOT } from "./fixtures/harness.ts";
 
 const INSTALLER = join(ROOT, "scripts", "install.sh");
 const TARGETS = [

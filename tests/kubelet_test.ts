@@ -26,7 +26,14 @@ import {
   run,
   type RunResult,
 } from "./fixtures/services.ts";
-import { cliCommand, makeSandbox, ROOT, runCli, type Sandbox, SecretScanner } from "./harness.ts";
+import {
+  cliCommand,
+  makeSandbox,
+  ROOT,
+  runCli,
+  type Sandbox,
+  SecretScanner,
+} from "./fixtures/harness.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 const API_VERSIONS = [

@@ -10,7 +10,7 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
-import { cliCommand } from "./harness.ts";
+import { cliCommand } from "./fixtures/harness.ts";
 import { holdLock } from "../src/lock.ts";
 
 function sleep(ms: number): Promise<void> {

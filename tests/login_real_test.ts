@@ -22,7 +22,13 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
-import { type CliResult, makeSandbox, runCli, type Sandbox, SecretScanner } from "./harness.ts";
+import {
+  type CliResult,
+  makeSandbox,
+  runCli,
+  type Sandbox,
+  SecretScanner,
+} from "./fixtures/harness.ts";
 import {
   buildOciImage,
   type Dockerd,

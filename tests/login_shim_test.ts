@@ -8,7 +8,13 @@
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
-import { type CliResult, makeSandbox, runCli, type Sandbox, SecretScanner } from "./harness.ts";
+import {
+  type CliResult,
+  makeSandbox,
+  runCli,
+  type Sandbox,
+  SecretScanner,
+} from "./fixtures/harness.ts";
 import { makeArgvRecorderShim, readShimCalls, type ShimCall } from "./fixtures/services.ts";
 import { type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 

@@ -25,7 +25,7 @@ import process from "node:process";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { run } from "./fixtures/services.ts";
-import { cliCommand, makeSandbox, type Sandbox } from "./harness.ts";
+import { cliCommand, makeSandbox, type Sandbox } from "./fixtures/harness.ts";
 import { LEFTOVER_AGE_MS, makePrivateFolder, sweepLeftovers } from "../src/files.ts";
 
 function sleep(ms: number): Promise<void> {
