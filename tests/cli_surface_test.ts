@@ -8,6 +8,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { describeResult } from "./fixtures/common.ts";
 import {
   cliCommand,
   type CliResult,
@@ -40,10 +41,6 @@ async function sandbox(extra: Record<string, string> = {}): Promise<Sandbox> {
 
 function cli(box: Sandbox, args: string[], stdin?: string): Promise<CliResult> {
   return runCli(args, { env: box.env, cwd: box.dir, stdin });
-}
-
-function describeResult(result: CliResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
 }
 
 /** The one JSON object a `--json` failure writes on stderr. */

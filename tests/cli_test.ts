@@ -12,6 +12,7 @@ import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import { after, afterEach, assert, before, describe, it } from "./deps.ts";
+import { describeResult, shellQuote } from "./fixtures/common.ts";
 import {
   cliCommand,
   type CliResult,
@@ -79,10 +80,6 @@ async function cli(box: Sandbox, args: string[], options: CliOptions = {}): Prom
     everyPassword.check(`${where} stdout`, result.stdout);
   }
   return result;
-}
-
-function describeResult(result: CliResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
 }
 
 /** The Sauce user of the last token request the stand-in received. */
@@ -731,10 +728,6 @@ describe("a Sauce Labs clock that is off", () => {
     },
   );
 });
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
 
 describe("an API URL from the implicit ./.env", () => {
   it(

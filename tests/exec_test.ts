@@ -8,11 +8,12 @@
 
 import { Buffer } from "node:buffer";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import process from "node:process";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { exists, sleep, waitUntil } from "./fixtures/common.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import {
   buildOciImage,
@@ -39,14 +40,6 @@ const ALICE_KEY = DEFAULT_USERS.alice;
 const REGISTRY_URL = "registry.example.com/your-private-registry";
 const HOST = "registry.example.com";
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await stat(path).then(() => true, () => false);
-}
-
 /** Whether a process is still running (a zombie counts as gone). */
 async function isAlive(pid: number): Promise<boolean> {
   try {
@@ -54,14 +47,6 @@ async function isAlive(pid: number): Promise<boolean> {
     return text.slice(text.lastIndexOf(")") + 2).split(" ")[0] !== "Z";
   } catch {
     return false;
-  }
-}
-
-async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
   }
 }
 

@@ -8,11 +8,11 @@
 // Runs unchanged under `deno test -A` and `bun test`. Bun cuts hooks off at 5 s, so the
 // registry and dockerd start inside the first test that needs them and stop in after().
 
-import { Buffer } from "node:buffer";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { basic, describeResult, shellQuote, sleep } from "./fixtures/common.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import {
   buildOciImage,
@@ -34,23 +34,6 @@ import {
 } from "./fixtures/harness.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
-
-function basic(username: string, password: string): string {
-  return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-}
-
-/** Everything a tool printed, for failure messages. */
-function output(result: RunResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
-}
 
 describe("real clients through credHelpers and docker-credential-saucelabs", () => {
   let standIn: StandIn;
@@ -203,7 +186,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
       assert.equal(
         copied.code,
         0,
-        `${output(copied)}\n${(await services.registry()).logs().slice(-2000)}`,
+        `${describeResult(copied)}\n${(await services.registry()).logs().slice(-2000)}`,
       );
       assert.ok(standIn.tokenRequestCount() > start.requests, "the helper asked the Sauce API");
       const issued = passwordsSince(start);
@@ -223,7 +206,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
         "--tls-verify=false",
         `docker://${host}/team/app:1`,
       ]);
-      assert.equal(inspected.code, 0, output(inspected));
+      assert.equal(inspected.code, 0, describeResult(inspected));
       assert.equal(
         (JSON.parse(inspected.stdout) as { Architecture: string }).Architecture,
         "amd64",
@@ -247,7 +230,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
         );
         const reference = `${host}/team/app:${tool}`;
         const stored = await skopeo(sandbox, ["copy", image, `containers-storage:${reference}`]);
-        assert.equal(stored.code, 0, output(stored));
+        assert.equal(stored.code, 0, describeResult(stored));
         const start = mark();
         const realm = standIn.realmRequests.length;
 
@@ -256,7 +239,11 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
           cwd: sandbox.dir,
           timeoutMs: 90_000,
         });
-        assert.equal(pushed.code, 0, `${output(pushed)}\n${(await services.registry()).logs()}`);
+        assert.equal(
+          pushed.code,
+          0,
+          `${describeResult(pushed)}\n${(await services.registry()).logs()}`,
+        );
         assert.ok((await helperActions(sandbox)).includes("get"), `${tool} did not run the helper`);
         const issued = passwordsSince(start);
         assert.ok(issued.length > 0, "the helper fetched no token");
@@ -288,7 +275,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
         image,
         `docker://${host}/team/app:anonymous`,
       ]);
-      assert.notEqual(copied.code, 0, output(copied));
+      assert.notEqual(copied.code, 0, describeResult(copied));
       assert.match(copied.stderr, /unauthorized|authentication required/i);
       assert.equal(standIn.tokenRequestCount(), requests);
       assert.ok(!(await inRegistry(`${host}/team/app:anonymous`)));
@@ -309,7 +296,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
     assert.equal(
       pushed.code,
       0,
-      `${output(pushed)}\n${(await services.dockerd()).logs().slice(-2000)}`,
+      `${describeResult(pushed)}\n${(await services.dockerd()).logs().slice(-2000)}`,
     );
     assert.ok(standIn.tokenRequestCount() > start.requests, "docker ran the helper");
     assert.ok((await helperActions(sandbox)).includes("get"));
@@ -333,7 +320,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
       ["login", "--username", TOKEN_USERNAME, "--password-stdin", host],
       typed.password,
     );
-    assert.equal(loggedIn.code, 0, output(loggedIn));
+    assert.equal(loggedIn.code, 0, describeResult(loggedIn));
     assert.match(loggedIn.stdout, /Login Succeeded/);
     const config = JSON.parse(await readFile(configPath, "utf8")) as {
       credHelpers: Record<string, string>;
@@ -354,7 +341,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
     assert.equal(standIn.tokenRequestCount(), start.requests, "cached");
 
     const loggedOut = await docker(sandbox, ["logout", host]);
-    assert.equal(loggedOut.code, 0, output(loggedOut));
+    assert.equal(loggedOut.code, 0, describeResult(loggedOut));
     assert.equal((await helperActions(sandbox)).at(-1), "erase", "docker logout ran erase");
     const got = await get();
     assert.equal(got.code, 0, got.stderr);
@@ -389,7 +376,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
       try {
         const start = mark();
         const first = await docker(sandbox, ["push", `${host}/team/app:3`]);
-        assert.equal(first.code, 0, output(first));
+        assert.equal(first.code, 0, describeResult(first));
         const old = standIn.issued.slice(start.issued);
         assert.ok(old.length > 0, "the first push fetched a token");
         scanner.add(...old.map((token) => token.password));
@@ -406,7 +393,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
           image,
           `docker://${host}/team/app:stale`,
         ], { env: toolEnv(sandbox), timeoutMs: 60_000 });
-        assert.notEqual(refused.code, 0, output(refused));
+        assert.notEqual(refused.code, 0, describeResult(refused));
         assert.match(refused.stderr, /unauthorized|authentication required/i);
 
         const afterFirst = mark();
@@ -415,7 +402,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
         assert.equal(
           second.code,
           0,
-          `${output(second)}\n${(await services.dockerd()).logs().slice(-2000)}`,
+          `${describeResult(second)}\n${(await services.dockerd()).logs().slice(-2000)}`,
         );
         assert.ok(
           standIn.tokenRequestCount() > afterFirst.requests,

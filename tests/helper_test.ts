@@ -21,6 +21,8 @@ import {
 } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { goneProcess, startTimeOf } from "./fixtures/processes.ts";
+import { shellQuote, sleep, waitUntil } from "./fixtures/common.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import { run } from "./fixtures/services.ts";
 import {
@@ -42,14 +44,6 @@ const VERSION = (JSON.parse(readFileSync(join(ROOT, "deno.json"), "utf8")) as { 
 const HOST = "registry.example.com";
 const REGISTRY_URL = `${HOST}/your-private-registry`;
 const PORT_HOST = "127.0.0.1:5443";
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
 
 /** The CLI in a sandbox, run from inside it so no `.env` of the repository is read. */
 function cli(sandbox: Sandbox, args: string[], stdin = ""): Promise<CliResult> {
@@ -108,14 +102,6 @@ function registriesPath(sandbox: Sandbox): string {
 
 async function readJson(path: string): Promise<Record<string, unknown>> {
   return JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
-}
-
-async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 function spawnCli(sandbox: Sandbox, args: string[], stdin: string): ChildProcess {
@@ -672,12 +658,6 @@ describe("token cache and lock", () => {
     return file;
   }
 
-  /** Field 22 of /proc/<pid>/stat: the start time that, with the PID, names one process. */
-  async function startTimeOf(pid: number): Promise<string> {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  }
-
   /**
    * A get that gives up after 20 s, with room for a slow start on a loaded machine: behind a lock
    * that {@linkcode whileLockLooksLive} renews, a lock it wrongly keeps makes it fail (no time
@@ -706,16 +686,6 @@ describe("token cache and lock", () => {
     } finally {
       clearInterval(renew);
     }
-  }
-
-  /** A process that ran and is gone (reaped): its PID and the start time it had. */
-  async function goneProcess(): Promise<{ pid: number; startTime: string }> {
-    const child = spawn("sleep", ["60"], { stdio: "ignore" });
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    const startTime = await startTimeOf(child.pid!);
-    child.kill("SIGKILL");
-    await exited;
-    return { pid: child.pid!, startTime };
   }
 
   /** `credential-helper get` with the permissions of install-helper's Deno wrapper (no /proc). */

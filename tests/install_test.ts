@@ -22,6 +22,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { describeResult, exists } from "./fixtures/common.ts";
 import {
   makeArgvRecorderShim,
   readShimCalls,
@@ -41,16 +42,8 @@ const TARGETS = [
   "darwin-arm64",
 ];
 
-function output(result: RunResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
-}
-
 function sha256(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
-}
-
-async function exists(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined)) !== undefined;
 }
 
 /** A release of small stand-in files, each holding its target's name, with their SHA256SUMS. */
@@ -142,11 +135,11 @@ describe("scripts/install.sh", () => {
       release,
       "linux-x64",
     ], { cwd: ROOT, timeoutMs: 540_000 });
-    assert.equal(built.code, 0, output(built));
+    assert.equal(built.code, 0, describeResult(built));
 
     const bin = join(work, "bin");
     const result = await install(["--from", release, "--dir", bin]);
-    assert.equal(result.code, 0, output(result));
+    assert.equal(result.code, 0, describeResult(result));
     assert.match(result.stderr, new RegExp(`installed sauce-registry ${version} \\(linux-x64\\)`));
     assert.match(result.stderr, /is not on PATH/);
     const installed = join(bin, "sauce-registry");
@@ -168,7 +161,7 @@ describe("scripts/install.sh", () => {
     const again = await install(["--from", release, "--dir", bin, "--version", `v${version}`], {
       PATH: `${bin}:/usr/bin:/bin`,
     });
-    assert.equal(again.code, 0, output(again));
+    assert.equal(again.code, 0, describeResult(again));
     assert.doesNotMatch(again.stderr, /not on PATH/);
     assert.deepEqual((await readdir(bin)).sort(), [
       "docker-credential-saucelabs",
@@ -186,7 +179,7 @@ describe("scripts/install.sh", () => {
 
     const fresh = join(work, "fresh-bin");
     const refused = await install(["--from", tampered, "--dir", fresh]);
-    assert.equal(refused.code, 1, output(refused));
+    assert.equal(refused.code, 1, describeResult(refused));
     assert.match(
       refused.stderr,
       new RegExp(`error: checksum mismatch for ${binaryName}: .*nothing was installed`),
@@ -197,7 +190,7 @@ describe("scripts/install.sh", () => {
     const bin = join(work, "bin");
     const before = sha256(await readFile(join(bin, "sauce-registry")));
     const over = await install(["--from", tampered, "--dir", bin]);
-    assert.equal(over.code, 1, output(over));
+    assert.equal(over.code, 1, describeResult(over));
     assert.equal(sha256(await readFile(join(bin, "sauce-registry"))), before);
   });
 
@@ -212,15 +205,15 @@ describe("scripts/install.sh", () => {
     );
     const bin = join(work, "unlisted-bin");
     const pinned = await install(["--from", unlisted, "--dir", bin, "--version", version]);
-    assert.equal(pinned.code, 1, output(pinned));
+    assert.equal(pinned.code, 1, describeResult(pinned));
     assert.match(pinned.stderr, new RegExp(`no checksum for ${binaryName}: refusing`));
     const unpinned = await install(["--from", unlisted, "--dir", bin]);
-    assert.equal(unpinned.code, 1, output(unpinned));
+    assert.equal(unpinned.code, 1, describeResult(unpinned));
     assert.match(unpinned.stderr, /lists no sauce-registry binary for linux-x64/);
 
     await rm(join(unlisted, "SHA256SUMS"));
     const none = await install(["--from", unlisted, "--dir", bin]);
-    assert.equal(none.code, 1, output(none));
+    assert.equal(none.code, 1, describeResult(none));
     assert.match(none.stderr, /cannot get SHA256SUMS from /);
     assert.equal(await exists(bin), false);
   });
@@ -233,14 +226,14 @@ describe("scripts/install.sh", () => {
     try {
       const bin = join(work, "url-bin");
       const result = await install(["--from", `${server.url}/v1/`, "--dir", bin]);
-      assert.equal(result.code, 0, output(result));
+      assert.equal(result.code, 0, describeResult(result));
       assert.deepEqual(served, ["/v1/SHA256SUMS", `/v1/${binaryName}`]);
       assert.equal(await readlink(join(bin, "docker-credential-saucelabs")), "sauce-registry");
     } finally {
       await server.close();
     }
     const plain = await install(["--from", "http://downloads.example.com/v1", "--dir", "x"]);
-    assert.equal(plain.code, 2, output(plain));
+    assert.equal(plain.code, 2, describeResult(plain));
     assert.match(plain.stderr, /plain http:\/\/ is accepted only from this machine/);
   });
 
@@ -293,7 +286,7 @@ describe("scripts/install.sh", () => {
       ];
       for (const [machine, expected] of cases) {
         const { result, target } = await installOn(machine);
-        assert.equal(result.code, 0, `${JSON.stringify(machine)}: ${output(result)}`);
+        assert.equal(result.code, 0, `${JSON.stringify(machine)}: ${describeResult(result)}`);
         assert.equal(target, expected, JSON.stringify(machine));
       }
       const chosen = await installOn({ system: "Linux", arch: "x86_64", glibc: true }, [
@@ -307,10 +300,10 @@ describe("scripts/install.sh", () => {
       timeout: 120_000,
     }, async () => {
       const bsd = await installOn({ system: "FreeBSD", arch: "amd64" });
-      assert.equal(bsd.result.code, 1, output(bsd.result));
+      assert.equal(bsd.result.code, 1, describeResult(bsd.result));
       assert.match(bsd.result.stderr, /no sauce-registry binary for FreeBSD/);
       const riscv = await installOn({ system: "Linux", arch: "riscv64", glibc: true });
-      assert.equal(riscv.result.code, 1, output(riscv.result));
+      assert.equal(riscv.result.code, 1, describeResult(riscv.result));
       assert.match(riscv.result.stderr, /no sauce-registry binary for Linux on riscv64/);
       for (
         const args of [
@@ -323,7 +316,7 @@ describe("scripts/install.sh", () => {
         ]
       ) {
         const result = await install(args);
-        assert.equal(result.code, 2, `${args.join(" ")}: ${output(result)}`);
+        assert.equal(result.code, 2, `${args.join(" ")}: ${describeResult(result)}`);
         assert.match(result.stderr, /install\.sh: error: .*\ninstall\.sh: usage: /);
       }
     });
@@ -349,7 +342,7 @@ describe("scripts/install.sh", () => {
         inheritEnv: false,
         cwd: userHome,
       });
-      assert.equal(result.code, 0, output(result));
+      assert.equal(result.code, 0, describeResult(result));
       assert.equal(
         await readFile(join(userHome, ".local", "bin", "sauce-registry"), "utf8"),
         "linux-x64\n",
@@ -421,7 +414,7 @@ describe("scripts/install.sh", () => {
           const result = await install(["--from", from, "--dir", bin, "--target", "linux-x64"], {
             PATH: `${tools}:/usr/bin:/bin`,
           });
-          assert.equal(result.code, 2, `${from}: ${output(result)}`);
+          assert.equal(result.code, 2, `${from}: ${describeResult(result)}`);
           assert.match(result.stderr, /^install\.sh: error: --from/, from);
           assert.match(result.stderr, message, from);
           assert.equal(await exists(bin), false, from);
@@ -454,7 +447,7 @@ describe("scripts/install.sh", () => {
             ["--from", `${server.url}/same-server`, "--dir", bin, "--target", "linux-x64"],
             { PATH: tools },
           );
-          assert.equal(followed.code, 0, output(followed));
+          assert.equal(followed.code, 0, describeResult(followed));
           assert.equal(await readFile(join(bin, "sauce-registry"), "utf8"), "linux-x64\n");
 
           const refusedBin = join(work, `refused-bin-${which.split(" ")[0]}`);
@@ -462,7 +455,7 @@ describe("scripts/install.sh", () => {
             ["--from", `${server.url}/to-http`, "--dir", refusedBin, "--target", "linux-x64"],
             { PATH: tools },
           );
-          assert.equal(refused.code, 1, output(refused));
+          assert.equal(refused.code, 1, describeResult(refused));
           assert.match(
             refused.stderr,
             /install\.sh: error: .*\/to-http\/SHA256SUMS was redirected to plain http:\/\/.*nothing was installed/,
@@ -498,7 +491,7 @@ describe("scripts/install.sh", () => {
           for (const from of [changedBinary, changedSum]) {
             const bin = join(work, `tamper-bin-${target}`);
             const result = await install(["--from", from, "--dir", bin, "--target", target]);
-            assert.equal(result.code, 1, `${target} ${from}: ${output(result)}`);
+            assert.equal(result.code, 1, `${target} ${from}: ${describeResult(result)}`);
             assert.match(
               result.stderr,
               new RegExp(
@@ -537,7 +530,7 @@ describe("scripts/install.sh", () => {
           "--target",
           "linux-x64",
         ], { env: { PATH: "/usr/bin:/bin", HOME: home }, inheritEnv: false, cwd: work });
-        assert.equal(planted.code, 0, output(planted));
+        assert.equal(planted.code, 0, describeResult(planted));
         assert.equal(
           await readFile(victim, "utf8"),
           "not yours\n",
@@ -562,7 +555,7 @@ describe("scripts/install.sh", () => {
         await writeFile(join(folder, "SHA256SUMS"), `${sha256("linux-x64\n")}  ${name}\n`);
         const bin = join(work, "odd-version-bin");
         const result = await install(["--from", folder, "--dir", bin, "--target", "linux-x64"]);
-        assert.equal(result.code, 1, `${JSON.stringify(version)}: ${output(result)}`);
+        assert.equal(result.code, 1, `${JSON.stringify(version)}: ${describeResult(result)}`);
         assert.match(
           result.stderr,
           /^install\.sh: error: SHA256SUMS in .* names a linux-x64 binary whose version is not a version such as 1\.2\.3 .*nothing was installed\n$/,

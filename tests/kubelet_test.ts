@@ -16,6 +16,7 @@ import { chmod, link, mkdtemp, readdir, readFile, rm, stat, writeFile } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { shellQuote } from "./fixtures/common.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import {
   buildOciImage,
@@ -557,10 +558,6 @@ class KubeletStandIn {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
 
 function base64(text: string): string {
   return Buffer.from(text).toString("base64");

@@ -10,12 +10,9 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { sleep } from "./fixtures/common.ts";
 import { cliCommand } from "./fixtures/harness.ts";
 import { holdLock } from "../src/lock.ts";
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** When a holder took the lock and when it let it go (ms since the epoch). */
 interface Turn {

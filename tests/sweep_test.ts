@@ -23,40 +23,18 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import process from "node:process";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { goneProcess, startTimeOf } from "./fixtures/processes.ts";
+import { exists, waitUntil } from "./fixtures/common.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { run } from "./fixtures/services.ts";
 import { cliCommand, makeSandbox, type Sandbox } from "./fixtures/harness.ts";
 import { LEFTOVER_AGE_MS, makePrivateFolder, sweepLeftovers } from "../src/files.ts";
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await stat(path).then(() => true, () => false);
-}
-
-/** Field 22 of /proc/<pid>/stat: the start time that, with the PID, names one process. */
-async function startTimeOf(pid: number): Promise<string> {
-  const text = await readFile(`/proc/${pid}/stat`, "utf8");
-  return text.slice(text.lastIndexOf(")") + 2).split(" ")[19];
-}
 
 /** What names this process's entries, read from /proc here, not from the code under test. */
 async function thisBootAndNamespace(): Promise<{ boot: string; namespace: string }> {
   const bootId = await readFile("/proc/sys/kernel/random/boot_id", "utf8");
   const link = await readlink("/proc/self/ns/pid"); // pid:[4026531836]
   return { boot: bootId.trim().replaceAll("-", "").slice(0, 8), namespace: /\d+/.exec(link)![0] };
-}
-
-/** A process that ran in this namespace and is gone: its PID and start time. */
-async function goneProcess(): Promise<{ pid: number; startTime: string }> {
-  const sleeper = spawn("sleep", ["60"], { stdio: "ignore" });
-  const startTime = await startTimeOf(sleeper.pid!);
-  const exited = new Promise((resolve) => sleeper.once("exit", resolve));
-  sleeper.kill("SIGKILL");
-  await exited;
-  return { pid: sleeper.pid!, startTime };
 }
 
 describe("sweepLeftovers", () => {
@@ -160,14 +138,6 @@ describe("exec in two PID namespaces sharing a temporary folder", () => {
   function command(contained: boolean, args: string[]): string[] {
     const cli = [...cliCommand(), ...args];
     return contained ? ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", ...cli] : cli;
-  }
-
-  async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>) {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await probe())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(20);
-    }
   }
 
   const shares = ["TMPDIR", "XDG_RUNTIME_DIR"] as const;
