@@ -1,17 +1,21 @@
-// The token cache when it cannot be used as it is: a full disk (a real 64 KiB tmpfs as the cache
-// folder) costs a warning that names the cache, never the answer, never a wait behind an empty
-// lock, never a file left behind; and on Windows, whose file modes say nothing of who may write,
-// the mode bits do not refuse the cache.
+// The token cache, as credential-helper processes share it: one token request for many concurrent
+// gets, private files named by a hash, no expired token handed out, SAUCE_REGISTRY_NO_CACHE. When
+// it cannot be used as it is: a full disk (a real 64 KiB tmpfs as the cache folder) costs a
+// warning that names the cache, never the answer, never a wait behind an empty lock, never a file
+// left behind; and on Windows, whose file modes say nothing of who may write, the mode bits do not
+// refuse the cache.
 //
 // Runs unchanged under `deno test -A` and `bun test` (as root: the tests mount a tmpfs).
 
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { run } from "./fixtures/services.ts";
-import { makeSandbox, runCli, type Sandbox } from "./fixtures/harness.ts";
+import { listing, modeOf, sleep } from "./fixtures/common.ts";
+import { cacheDir, makeSandbox, runCli, type Sandbox, SecretScanner } from "./fixtures/harness.ts";
+import { cli, helper, parseAnswer } from "./fixtures/helper.ts";
 import { getToken } from "../mod.ts";
 import { ownershipProblem } from "../src/cache.ts";
 
@@ -167,4 +171,131 @@ describe("ownershipProblem on Windows", () => {
     assert.match(ownershipProblem(windowsFile, undefined, "file", false)!, /mode 0666/);
     assert.match(ownershipProblem(windowsFolder, undefined, "folder", false)!, /mode 0777/);
   });
+});
+
+describe("the token cache, shared by credential-helper processes", () => {
+  let standIn: StandIn;
+  const sandboxes: Sandbox[] = [];
+  const scanner = new SecretScanner();
+  scanner.add(ALICE_KEY);
+
+  before(async () => {
+    standIn = await startStandIn();
+  });
+  after(async () => {
+    await standIn.close();
+    await Promise.all(sandboxes.map((sandbox) => sandbox.cleanup()));
+  });
+
+  async function configured(extra: Record<string, string> = {}): Promise<Sandbox> {
+    const sandbox = await makeSandbox({
+      SAUCE_USERNAME: "alice",
+      SAUCE_ACCESS_KEY: ALICE_KEY,
+      SAUCE_API_URL: standIn.url,
+      ...extra,
+    });
+    sandboxes.push(sandbox);
+    const result = await cli(sandbox, ["configure-docker", REGISTRY_URL]);
+    assert.equal(result.code, 0, result.stderr);
+    return sandbox;
+  }
+
+  async function concurrentGets(count: number): Promise<void> {
+    const sandbox = await configured();
+    const before = standIn.tokenRequestCount();
+    // A slow answer widens the window in which every process finds the cache empty.
+    standIn.fault({ delayMs: 300 });
+    const results = await Promise.all(
+      Array.from({ length: count }, () => helper(sandbox, ["get"], HOST)),
+    );
+    const secrets = new Set(results.map((result) => parseAnswer(result).Secret));
+    const requests = standIn.tokenRequestCount() - before;
+    console.log(`${count} concurrent gets: ${requests} token request(s)`);
+    assert.equal(secrets.size, 1, "every process got the same token");
+    assert.equal(requests, 1, "exactly one token request");
+    for (const result of results) scanner.check("concurrent get stderr", result.stderr);
+  }
+
+  it("makes exactly one token request for 32 concurrent gets on an empty cache", {
+    timeout: 90_000,
+  }, () => concurrentGets(32));
+
+  it("makes exactly one token request for 64 concurrent gets on an empty cache", {
+    timeout: 120_000,
+  }, () => concurrentGets(64));
+
+  it("keeps tokens in a 0700 folder, in 0600 files named by a SHA-256 hash", async () => {
+    const sandbox = await configured();
+    parseAnswer(await helper(sandbox, ["get"], HOST));
+    const dir = cacheDir(sandbox);
+    assert.equal(modeOf(await stat(dir)), 0o700);
+    const names = await listing(dir);
+    assert.equal(names.length, 1, names.join(", "));
+    assert.match(names[0], /^[0-9a-f]{64}\.json$/);
+    assert.ok(!names[0].includes("alice"));
+    assert.equal(modeOf(await stat(join(dir, names[0]))), 0o600);
+    scanner.add(...standIn.issued.map((token) => token.password));
+    // The token lives only in the cache; the access key nowhere.
+    await scanner.checkTree(sandbox.dir, (path) => path.startsWith(`${dir}/`));
+    const cached = await readFile(join(dir, names[0]), "utf8");
+    assert.ok(!cached.includes(ALICE_KEY));
+  });
+
+  it("asks the API every time with SAUCE_REGISTRY_NO_CACHE=1 and stores nothing", async () => {
+    const sandbox = await configured({ SAUCE_REGISTRY_NO_CACHE: "1" });
+    const before = standIn.tokenRequestCount();
+    const secrets = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      secrets.add(parseAnswer(await helper(sandbox, ["get"], HOST)).Secret);
+    }
+    assert.equal(standIn.tokenRequestCount(), before + 3);
+    assert.equal(secrets.size, 3);
+    assert.deepEqual(await listing(cacheDir(sandbox)).catch(() => []), []);
+  });
+
+  it("never hands out an expired token (3-second tokens)", { timeout: 60_000 }, async () => {
+    const sandbox = await configured();
+    standIn.tokenLifetimeSeconds = 3;
+    try {
+      const first = parseAnswer(await helper(sandbox, ["get"], HOST));
+      const firstToken = standIn.issued.find((token) => token.password === first.Secret)!;
+      assert.ok(firstToken, "the first answer is an issued token");
+      // Ask again and again across the first token's expiry: each answer must still be valid
+      // when it arrives.
+      const until = firstToken.expiresAt.getTime() + 2_000;
+      let answers = 0;
+      while (Date.now() < until) {
+        const answer = parseAnswer(await helper(sandbox, ["get"], HOST));
+        const arrived = Date.now();
+        const token = standIn.issued.find((issued) => issued.password === answer.Secret);
+        assert.ok(token, "every answer is an issued token");
+        assert.ok(
+          token.expiresAt.getTime() > arrived,
+          `a token that expired at ${token.expiresAt.toISOString()} was handed out`,
+        );
+        answers++;
+        await sleep(150);
+      }
+      assert.ok(answers >= 3, `only ${answers} answers`);
+      const last = parseAnswer(await helper(sandbox, ["get"], HOST));
+      assert.notEqual(last.Secret, first.Secret);
+    } finally {
+      standIn.tokenLifetimeSeconds = 300;
+    }
+  });
+
+  it(
+    "serves repeated gets from the cache without asking the API",
+    { timeout: 60_000 },
+    async () => {
+      // Speed is the benchmarks' business (deno task bench); here only that the cache answers.
+      const sandbox = await configured();
+      const first = parseAnswer(await helper(sandbox, ["get"], HOST));
+      const before = standIn.tokenRequestCount();
+      for (let i = 0; i < 5; i++) {
+        assert.equal(parseAnswer(await helper(sandbox, ["get"], HOST)).Secret, first.Secret);
+      }
+      assert.equal(standIn.tokenRequestCount(), before, "all from the cache");
+    },
+  );
 });
