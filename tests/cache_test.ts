@@ -15,13 +15,12 @@ import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.t
 import { run } from "./fixtures/services.ts";
 import { listing, modeOf, sleep } from "./fixtures/common.ts";
 import { cacheDir, makeSandbox, runCli, type Sandbox, SecretScanner } from "./fixtures/harness.ts";
-import { cli, helper, parseAnswer } from "./fixtures/helper.ts";
+import { cli, helper, HOST, parseAnswer, REGISTRY_URL } from "./fixtures/helper.ts";
+import { useStandIn } from "./fixtures/suite.ts";
 import { getToken } from "../mod.ts";
 import { ownershipProblem } from "../src/cache.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
-const HOST = "registry.example.com";
-const REGISTRY_URL = `${HOST}/your-private-registry`;
 /** A tmpfs holds this much, in 4 KiB pages; every file takes one page at least. */
 const TMPFS_BYTES = 64 * 1024;
 const PAGE_BYTES = 4096;
@@ -112,10 +111,7 @@ describe("a token cache on a full disk", () => {
       SAUCE_API_URL: standIn.url,
     });
     sandboxes.push(sandbox);
-    const configured = await runCli(["configure-docker", REGISTRY_URL], {
-      env: sandbox.env,
-      cwd: sandbox.dir,
-    });
+    const configured = await cli(sandbox, ["configure-docker", REGISTRY_URL]);
     assert.equal(configured.code, 0, configured.stderr);
     const cacheDir = join(sandbox.env.XDG_CACHE_HOME, "sauce-registry");
     await fullTmpfs(cacheDir);
@@ -174,42 +170,20 @@ describe("ownershipProblem on Windows", () => {
 });
 
 describe("the token cache, shared by credential-helper processes", () => {
-  let standIn: StandIn;
-  const sandboxes: Sandbox[] = [];
+  const suite = useStandIn();
   const scanner = new SecretScanner();
   scanner.add(ALICE_KEY);
 
-  before(async () => {
-    standIn = await startStandIn();
-  });
-  after(async () => {
-    await standIn.close();
-    await Promise.all(sandboxes.map((sandbox) => sandbox.cleanup()));
-  });
-
-  async function configured(extra: Record<string, string> = {}): Promise<Sandbox> {
-    const sandbox = await makeSandbox({
-      SAUCE_USERNAME: "alice",
-      SAUCE_ACCESS_KEY: ALICE_KEY,
-      SAUCE_API_URL: standIn.url,
-      ...extra,
-    });
-    sandboxes.push(sandbox);
-    const result = await cli(sandbox, ["configure-docker", REGISTRY_URL]);
-    assert.equal(result.code, 0, result.stderr);
-    return sandbox;
-  }
-
   async function concurrentGets(count: number): Promise<void> {
-    const sandbox = await configured();
-    const before = standIn.tokenRequestCount();
+    const sandbox = await suite.configured();
+    const before = suite.standIn.tokenRequestCount();
     // A slow answer widens the window in which every process finds the cache empty.
-    standIn.fault({ delayMs: 300 });
+    suite.standIn.fault({ delayMs: 300 });
     const results = await Promise.all(
       Array.from({ length: count }, () => helper(sandbox, ["get"], HOST)),
     );
     const secrets = new Set(results.map((result) => parseAnswer(result).Secret));
-    const requests = standIn.tokenRequestCount() - before;
+    const requests = suite.standIn.tokenRequestCount() - before;
     console.log(`${count} concurrent gets: ${requests} token request(s)`);
     assert.equal(secrets.size, 1, "every process got the same token");
     assert.equal(requests, 1, "exactly one token request");
@@ -225,7 +199,7 @@ describe("the token cache, shared by credential-helper processes", () => {
   }, () => concurrentGets(64));
 
   it("keeps tokens in a 0700 folder, in 0600 files named by a SHA-256 hash", async () => {
-    const sandbox = await configured();
+    const sandbox = await suite.configured();
     parseAnswer(await helper(sandbox, ["get"], HOST));
     const dir = cacheDir(sandbox);
     assert.equal(modeOf(await stat(dir)), 0o700);
@@ -234,7 +208,7 @@ describe("the token cache, shared by credential-helper processes", () => {
     assert.match(names[0], /^[0-9a-f]{64}\.json$/);
     assert.ok(!names[0].includes("alice"));
     assert.equal(modeOf(await stat(join(dir, names[0]))), 0o600);
-    scanner.add(...standIn.issued.map((token) => token.password));
+    scanner.add(...suite.standIn.issued.map((token) => token.password));
     // The token lives only in the cache; the access key nowhere.
     await scanner.checkTree(sandbox.dir, (path) => path.startsWith(`${dir}/`));
     const cached = await readFile(join(dir, names[0]), "utf8");
@@ -242,23 +216,23 @@ describe("the token cache, shared by credential-helper processes", () => {
   });
 
   it("asks the API every time with SAUCE_REGISTRY_NO_CACHE=1 and stores nothing", async () => {
-    const sandbox = await configured({ SAUCE_REGISTRY_NO_CACHE: "1" });
-    const before = standIn.tokenRequestCount();
+    const sandbox = await suite.configured([REGISTRY_URL], { SAUCE_REGISTRY_NO_CACHE: "1" });
+    const before = suite.standIn.tokenRequestCount();
     const secrets = new Set<string>();
     for (let i = 0; i < 3; i++) {
       secrets.add(parseAnswer(await helper(sandbox, ["get"], HOST)).Secret);
     }
-    assert.equal(standIn.tokenRequestCount(), before + 3);
+    assert.equal(suite.standIn.tokenRequestCount(), before + 3);
     assert.equal(secrets.size, 3);
     assert.deepEqual(await listing(cacheDir(sandbox)).catch(() => []), []);
   });
 
   it("never hands out an expired token (3-second tokens)", { timeout: 60_000 }, async () => {
-    const sandbox = await configured();
-    standIn.tokenLifetimeSeconds = 3;
+    const sandbox = await suite.configured();
+    suite.standIn.tokenLifetimeSeconds = 3;
     try {
       const first = parseAnswer(await helper(sandbox, ["get"], HOST));
-      const firstToken = standIn.issued.find((token) => token.password === first.Secret)!;
+      const firstToken = suite.standIn.issued.find((token) => token.password === first.Secret)!;
       assert.ok(firstToken, "the first answer is an issued token");
       // Ask again and again across the first token's expiry: each answer must still be valid
       // when it arrives.
@@ -267,7 +241,7 @@ describe("the token cache, shared by credential-helper processes", () => {
       while (Date.now() < until) {
         const answer = parseAnswer(await helper(sandbox, ["get"], HOST));
         const arrived = Date.now();
-        const token = standIn.issued.find((issued) => issued.password === answer.Secret);
+        const token = suite.standIn.issued.find((issued) => issued.password === answer.Secret);
         assert.ok(token, "every answer is an issued token");
         assert.ok(
           token.expiresAt.getTime() > arrived,
@@ -280,7 +254,7 @@ describe("the token cache, shared by credential-helper processes", () => {
       const last = parseAnswer(await helper(sandbox, ["get"], HOST));
       assert.notEqual(last.Secret, first.Secret);
     } finally {
-      standIn.tokenLifetimeSeconds = 300;
+      suite.standIn.tokenLifetimeSeconds = 300;
     }
   });
 
@@ -289,13 +263,13 @@ describe("the token cache, shared by credential-helper processes", () => {
     { timeout: 60_000 },
     async () => {
       // Speed is the benchmarks' business (deno task bench); here only that the cache answers.
-      const sandbox = await configured();
+      const sandbox = await suite.configured();
       const first = parseAnswer(await helper(sandbox, ["get"], HOST));
-      const before = standIn.tokenRequestCount();
+      const before = suite.standIn.tokenRequestCount();
       for (let i = 0; i < 5; i++) {
         assert.equal(parseAnswer(await helper(sandbox, ["get"], HOST)).Secret, first.Secret);
       }
-      assert.equal(standIn.tokenRequestCount(), before, "all from the cache");
+      assert.equal(suite.standIn.tokenRequestCount(), before, "all from the cache");
     },
   );
 });

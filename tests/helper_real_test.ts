@@ -8,11 +8,12 @@
 // Runs unchanged under `deno test -A` and `bun test`. Bun cuts hooks off at 5 s, so the
 // registry and dockerd start inside the first test that needs them and stop in after().
 
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
-import { basic, describeResult, shellQuote, sleep } from "./fixtures/common.ts";
+import { basic, describeResult, sleep } from "./fixtures/common.ts";
+import { writeHelperWrapper } from "./fixtures/helper.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import {
   buildOciImage,
@@ -25,13 +26,7 @@ import {
   run,
   type RunResult,
 } from "./fixtures/services.ts";
-import {
-  cliCommand,
-  makeSandbox,
-  runCli,
-  type Sandbox,
-  SecretScanner,
-} from "./fixtures/harness.ts";
+import { makeSandbox, runCli, type Sandbox, SecretScanner } from "./fixtures/harness.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
 
@@ -87,9 +82,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
       });
       assert.equal(installed.code, 0, installed.stderr);
     } else {
-      const command = cliCommand().map(shellQuote).join(" ");
-      await writeFile(wrapper, `#!/bin/sh\nexec ${command} credential-helper "$@"\n`);
-      await chmod(wrapper, 0o755);
+      await writeHelperWrapper(implementation);
     }
     helperLogs.set(
       sandbox,

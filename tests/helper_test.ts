@@ -10,11 +10,12 @@
 import { readFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { after, assert, before, describe, it } from "./deps.ts";
-import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
+import { assert, describe, it } from "./deps.ts";
+import { DEFAULT_USERS, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import { run } from "./fixtures/services.ts";
-import { makeSandbox, ROOT, type Sandbox, SecretScanner } from "./fixtures/harness.ts";
+import { ROOT, SecretScanner } from "./fixtures/harness.ts";
 import { cli, helper, HOST, parseAnswer, PORT_HOST, REGISTRY_URL } from "./fixtures/helper.ts";
+import { useStandIn } from "./fixtures/suite.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
 const NOT_FOUND = "credentials not found in native keychain";
@@ -22,64 +23,36 @@ const VERSION = (JSON.parse(readFileSync(join(ROOT, "deno.json"), "utf8")) as { 
   .version;
 
 describe("credential-helper protocol", () => {
-  let standIn: StandIn;
-  const sandboxes: Sandbox[] = [];
+  const suite = useStandIn();
   const scanner = new SecretScanner();
   scanner.add(ALICE_KEY);
 
-  before(async () => {
-    standIn = await startStandIn();
-  });
-  after(async () => {
-    await standIn.close();
-    await Promise.all(sandboxes.map((sandbox) => sandbox.cleanup()));
-  });
-
-  /** A sandbox with Sauce credentials whose `configure-docker` recorded `registries`. */
-  async function configured(
-    registries: string[],
-    extra: Record<string, string> = {},
-  ): Promise<Sandbox> {
-    const sandbox = await makeSandbox({
-      SAUCE_USERNAME: "alice",
-      SAUCE_ACCESS_KEY: ALICE_KEY,
-      SAUCE_API_URL: standIn.url,
-      ...extra,
-    });
-    sandboxes.push(sandbox);
-    if (registries.length > 0) {
-      const result = await cli(sandbox, ["configure-docker", ...registries]);
-      assert.equal(result.code, 0, result.stderr);
-    }
-    return sandbox;
-  }
-
   function issuedPasswords(): string[] {
-    const passwords = standIn.issued.map((token) => token.password);
+    const passwords = suite.standIn.issued.map((token) => token.password);
     scanner.add(...passwords);
     return passwords;
   }
 
   it("answers get for host, host:port and https://host/path with exactly ServerURL, Username and Secret", async () => {
-    const sandbox = await configured([REGISTRY_URL, `${PORT_HOST}/team`]);
+    const sandbox = await suite.configured([REGISTRY_URL, `${PORT_HOST}/team`]);
     const inputs: [string, string][] = [
       [HOST, REGISTRY_URL],
       [PORT_HOST, `${PORT_HOST}/team`],
       [`https://${HOST}/v2/`, REGISTRY_URL],
       [`  https://${PORT_HOST}/team/app\n`, `${PORT_HOST}/team`],
     ];
-    const start = standIn.tokenRequestCount();
+    const start = suite.standIn.tokenRequestCount();
     for (const [input, registryUrl] of inputs) {
-      const before = standIn.tokenRequestCount();
+      const before = suite.standIn.tokenRequestCount();
       const result = await helper(sandbox, ["get"], input);
       const answer = parseAnswer(result);
       assert.equal(answer.ServerURL, input.trim());
       assert.equal(answer.Username, TOKEN_USERNAME);
       assert.ok(issuedPasswords().includes(answer.Secret), "the Secret is a password Sauce issued");
       assert.equal(result.stdout.trim().split("\n").length, 1, "one line of JSON");
-      if (standIn.tokenRequestCount() > before) {
+      if (suite.standIn.tokenRequestCount() > before) {
         // The API wants the whole registry URL, which only the registries file knows.
-        const request = standIn.requests.at(-1)!;
+        const request = suite.standIn.requests.at(-1)!;
         assert.deepEqual(JSON.parse(request.body), { registry_url: registryUrl });
         assert.equal(
           request.headers.authorization,
@@ -89,13 +62,13 @@ describe("credential-helper protocol", () => {
       scanner.check("helper get stderr", result.stderr);
     }
     // Two hosts, two registry URLs: one token request for each, the rest came from the cache.
-    assert.equal(standIn.tokenRequestCount() - start, 2);
+    assert.equal(suite.standIn.tokenRequestCount() - start, 2);
   });
 
   it("answers exactly 'credentials not found' for an unconfigured host, without asking the API", async () => {
-    const sandbox = await configured([REGISTRY_URL]);
-    const empty = await configured([]);
-    const before = standIn.tokenRequestCount();
+    const sandbox = await suite.configured([REGISTRY_URL]);
+    const empty = await suite.configured([]);
+    const before = suite.standIn.tokenRequestCount();
     for (
       const [box, input] of [
         [sandbox, "other.example.com"],
@@ -110,11 +83,17 @@ describe("credential-helper protocol", () => {
       assert.equal(result.code, 1, `get ${JSON.stringify(input)}: ${result.stderr}`);
       assert.match(result.stdout, new RegExp(`^${NOT_FOUND}\\n?$`));
     }
-    assert.equal(standIn.tokenRequestCount(), before, "no token may be minted for these hosts");
+    assert.equal(
+      suite.standIn.tokenRequestCount(),
+      before,
+      "no token may be minted for these hosts",
+    );
   });
 
   it("puts the real cause on stderr when the API refuses, and no secret anywhere", async () => {
-    const wrongKey = await configured([REGISTRY_URL], { SAUCE_ACCESS_KEY: "wrong-key-123456" });
+    const wrongKey = await suite.configured([REGISTRY_URL], {
+      SAUCE_ACCESS_KEY: "wrong-key-123456",
+    });
     scanner.add("wrong-key-123456");
     const refused = await helper(wrongKey, ["get"], HOST);
     assert.equal(refused.code, 1);
@@ -124,14 +103,14 @@ describe("credential-helper protocol", () => {
     assert.ok(!refused.stdout.includes(NOT_FOUND), "a refusal is not 'not found'");
     scanner.checkResult("refused get", refused);
 
-    const sandbox = await configured([REGISTRY_URL]);
-    standIn.fault({ status: 403 });
+    const sandbox = await suite.configured([REGISTRY_URL]);
+    suite.standIn.fault({ status: 403 });
     const forbidden = await helper(sandbox, ["get"], HOST);
     assert.equal(forbidden.code, 1);
     assert.match(forbidden.stderr, /403/);
     assert.match(forbidden.stderr, /support/i);
 
-    const noCredentials = await configured([REGISTRY_URL], { SAUCE_ACCESS_KEY: "" });
+    const noCredentials = await suite.configured([REGISTRY_URL], { SAUCE_ACCESS_KEY: "" });
     const missing = await helper(noCredentials, ["get"], HOST);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /SAUCE_ACCESS_KEY/);
@@ -139,11 +118,11 @@ describe("credential-helper protocol", () => {
   });
 
   it("gives up on a hung API after SAUCE_REGISTRY_TIMEOUT, so a push cannot hang with it", async () => {
-    const sandbox = await configured([REGISTRY_URL], { SAUCE_REGISTRY_TIMEOUT: "1" });
-    standIn.fault({ delayMs: 12_000 });
+    const sandbox = await suite.configured([REGISTRY_URL], { SAUCE_REGISTRY_TIMEOUT: "1" });
+    suite.standIn.fault({ delayMs: 12_000 });
     const started = Date.now();
     const result = await helper(sandbox, ["get"], HOST);
-    standIn.clearFaults();
+    suite.standIn.clearFaults();
     assert.equal(result.code, 1);
     assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms, not about 1 s`);
     assert.match(result.stderr, /Timed out after 1 s \(SAUCE_REGISTRY_TIMEOUT\)/);
@@ -151,7 +130,7 @@ describe("credential-helper protocol", () => {
   });
 
   it("refuses wrong usage with a message and exit 1", async () => {
-    const sandbox = await configured([REGISTRY_URL]);
+    const sandbox = await suite.configured([REGISTRY_URL]);
     for (const args of [[], ["get", "store"], ["fetch"]]) {
       const result = await helper(sandbox, args, HOST);
       assert.equal(result.code, 1, `credential-helper ${args.join(" ")}`);
@@ -161,7 +140,7 @@ describe("credential-helper protocol", () => {
   });
 
   it("accepts store and erase; erase drops only that host's cached token", async () => {
-    const sandbox = await configured([REGISTRY_URL, `${PORT_HOST}/team`]);
+    const sandbox = await suite.configured([REGISTRY_URL, `${PORT_HOST}/team`]);
     const stored = await helper(
       sandbox,
       ["store"],
@@ -174,19 +153,19 @@ describe("credential-helper protocol", () => {
 
     const first = parseAnswer(await helper(sandbox, ["get"], HOST));
     const other = parseAnswer(await helper(sandbox, ["get"], PORT_HOST));
-    const count = standIn.tokenRequestCount();
+    const count = suite.standIn.tokenRequestCount();
     assert.equal(parseAnswer(await helper(sandbox, ["get"], HOST)).Secret, first.Secret);
-    assert.equal(standIn.tokenRequestCount(), count, "a cached token is reused");
+    assert.equal(suite.standIn.tokenRequestCount(), count, "a cached token is reused");
 
     const erased = await helper(sandbox, ["erase"], HOST);
     assert.equal(erased.code, 0, erased.stderr);
     assert.match(erased.stderr, /dropped the cached token/);
     assert.equal(erased.stdout, "");
     const again = parseAnswer(await helper(sandbox, ["get"], HOST));
-    assert.equal(standIn.tokenRequestCount(), count + 1, "get after erase asks the API");
+    assert.equal(suite.standIn.tokenRequestCount(), count + 1, "get after erase asks the API");
     assert.notEqual(again.Secret, first.Secret);
     assert.equal(parseAnswer(await helper(sandbox, ["get"], PORT_HOST)).Secret, other.Secret);
-    assert.equal(standIn.tokenRequestCount(), count + 1, "the other host's token is kept");
+    assert.equal(suite.standIn.tokenRequestCount(), count + 1, "the other host's token is kept");
 
     const nothing = await helper(sandbox, ["erase"], "unknown.example.com");
     assert.equal(nothing.code, 0);
@@ -196,26 +175,26 @@ describe("credential-helper protocol", () => {
   });
 
   it("lists configured hosts with the Sauce username, without any API request", async () => {
-    const sandbox = await configured([REGISTRY_URL, `${PORT_HOST}/team`]);
-    const before = standIn.tokenRequestCount();
+    const sandbox = await suite.configured([REGISTRY_URL, `${PORT_HOST}/team`]);
+    const before = suite.standIn.tokenRequestCount();
     const result = await helper(sandbox, ["list"]);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(JSON.parse(result.stdout), { [HOST]: "alice", [PORT_HOST]: "alice" });
-    assert.equal(standIn.tokenRequestCount(), before);
+    assert.equal(suite.standIn.tokenRequestCount(), before);
     scanner.checkResult("list", result);
-    const empty = await configured([]);
+    const empty = await suite.configured([]);
     assert.deepEqual(JSON.parse((await helper(empty, ["list"])).stdout), {});
   });
 
   it("prints its version", async () => {
-    const sandbox = await configured([]);
+    const sandbox = await suite.configured([]);
     const result = await helper(sandbox, ["version"]);
     assert.equal(result.code, 0);
     assert.match(result.stdout, new RegExp(`saucelabs.*${VERSION.replaceAll(".", "\\.")}`));
   });
 
   it("install-helper --dir writes a docker-credential-saucelabs that answers get", async () => {
-    const sandbox = await configured([REGISTRY_URL]);
+    const sandbox = await suite.configured([REGISTRY_URL]);
     const dir = join(sandbox.dir, "helper bin");
     const installed = await cli(sandbox, ["install-helper", "--dir", dir]);
     assert.equal(installed.code, 0, installed.stderr);

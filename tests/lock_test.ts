@@ -25,21 +25,18 @@ import { after, assert, before, describe, it } from "./deps.ts";
 import { listing, shellQuote, sleep, waitUntil } from "./fixtures/common.ts";
 import { goneProcess, startTimeOf } from "./fixtures/processes.ts";
 import { run } from "./fixtures/services.ts";
-import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import {
   cacheDir,
   CLI,
   cliCommand,
   type CliResult,
-  makeSandbox,
   runCli,
   type Sandbox,
 } from "./fixtures/harness.ts";
-import { cli, helper, HOST, parseAnswer, REGISTRY_URL } from "./fixtures/helper.ts";
+import { helper, HOST, parseAnswer } from "./fixtures/helper.ts";
+import { useStandIn } from "./fixtures/suite.ts";
 import { holdLock } from "../src/lock.ts";
 import { DENO_HELPER_FLAGS } from "../src/install_helper.ts";
-
-const ALICE_KEY = DEFAULT_USERS.alice;
 
 /** When a holder took the lock and when it let it go (ms since the epoch). */
 interface Turn {
@@ -149,29 +146,7 @@ function spawnCli(sandbox: Sandbox, args: string[], stdin: string): ChildProcess
 }
 
 describe("the cache lock, between credential-helper processes", () => {
-  let standIn: StandIn;
-  const sandboxes: Sandbox[] = [];
-
-  before(async () => {
-    standIn = await startStandIn();
-  });
-  after(async () => {
-    await standIn.close();
-    await Promise.all(sandboxes.map((sandbox) => sandbox.cleanup()));
-  });
-
-  async function configured(extra: Record<string, string> = {}): Promise<Sandbox> {
-    const sandbox = await makeSandbox({
-      SAUCE_USERNAME: "alice",
-      SAUCE_ACCESS_KEY: ALICE_KEY,
-      SAUCE_API_URL: standIn.url,
-      ...extra,
-    });
-    sandboxes.push(sandbox);
-    const result = await cli(sandbox, ["configure-docker", REGISTRY_URL]);
-    assert.equal(result.code, 0, result.stderr);
-    return sandbox;
-  }
+  const suite = useStandIn();
 
   /**
    * A lock as a holder that has the given identity writes it (see withFileLock in mod.ts), over
@@ -233,13 +208,13 @@ describe("the cache lock, between credential-helper processes", () => {
   }, async () => {
     // The lock as a holder writes it (pid, start time, boot id, PID namespace), of a process that
     // is gone, its time stamp kept fresh: only the check of its holder can break it in time.
-    const sandbox = await configured();
+    const sandbox = await suite.configured();
     const file = await plantLock(sandbox, await goneProcess());
-    const before = standIn.tokenRequestCount();
+    const before = suite.standIn.tokenRequestCount();
     const result = await whileLockLooksLive(`${file}.lock`, () => impatientGet(sandbox));
     const answer = parseAnswer(result);
-    assert.equal(standIn.tokenRequestCount(), before + 1);
-    assert.equal(answer.Secret, standIn.issued.at(-1)!.password);
+    assert.equal(suite.standIn.tokenRequestCount(), before + 1);
+    assert.equal(answer.Secret, suite.standIn.issued.at(-1)!.password);
     assert.deepEqual(await listing(cacheDir(sandbox)), [basename(file)], "no lock left behind");
   });
 
@@ -260,7 +235,7 @@ describe("the cache lock, between credential-helper processes", () => {
       }],
     ];
     await Promise.all(locks.map(async ([what, rewrite]) => {
-      const sandbox = await configured();
+      const sandbox = await suite.configured();
       const file = await plantLock(sandbox, gone);
       await rewrite(`${file}.lock`);
       const planted = (await stat(`${file}.lock`)).mtimeMs;
@@ -284,16 +259,20 @@ describe("the cache lock, between credential-helper processes", () => {
   }, async () => {
     // Twice: when several waiters break the same dead lock at once, the race shows most times.
     for (let round = 0; round < 2; round++) {
-      const sandbox = await configured();
+      const sandbox = await suite.configured();
       const cacheFile = await plantLock(sandbox, await goneProcess());
       const name = basename(cacheFile);
-      const before = standIn.tokenRequestCount();
-      standIn.fault({ delayMs: 300 });
+      const before = suite.standIn.tokenRequestCount();
+      suite.standIn.fault({ delayMs: 300 });
       const results = await Promise.all(
         Array.from({ length: 32 }, () => helper(sandbox, ["get"], HOST)),
       );
       const secrets = new Set(results.map((result) => parseAnswer(result).Secret));
-      assert.equal(standIn.tokenRequestCount() - before, 1, `round ${round}: one token request`);
+      assert.equal(
+        suite.standIn.tokenRequestCount() - before,
+        1,
+        `round ${round}: one token request`,
+      );
       assert.equal(secrets.size, 1);
       assert.deepEqual(await listing(cacheDir(sandbox)), [name], "no lock left behind");
     }
@@ -302,10 +281,10 @@ describe("the cache lock, between credential-helper processes", () => {
   it("does not block behind a helper that was SIGKILLed while holding the lock", {
     timeout: 60_000,
   }, async () => {
-    const sandbox = await configured();
+    const sandbox = await suite.configured();
     const dir = cacheDir(sandbox);
-    const before = standIn.tokenRequestCount();
-    standIn.fault({ delayMs: 30_000 });
+    const before = suite.standIn.tokenRequestCount();
+    suite.standIn.fault({ delayMs: 30_000 });
     const holder = spawnCli(sandbox, ["credential-helper", "get"], HOST);
     const exited = new Promise((resolve) => holder.once("exit", resolve));
     try {
@@ -313,7 +292,7 @@ describe("the cache lock, between credential-helper processes", () => {
         "the holder's token request",
         20_000,
         async () =>
-          standIn.tokenRequestCount() > before &&
+          suite.standIn.tokenRequestCount() > before &&
           (await listing(dir).catch(() => [])).some((entry) => entry.endsWith(".lock")),
       );
     } finally {
@@ -326,31 +305,31 @@ describe("the cache lock, between credential-helper processes", () => {
     const answer = parseAnswer(
       await whileLockLooksLive(join(dir, lock), () => impatientGet(sandbox)),
     );
-    assert.equal(standIn.tokenRequestCount(), before + 2, "the killed holder's, then ours");
-    assert.equal(answer.Secret, standIn.issued.at(-1)!.password);
+    assert.equal(suite.standIn.tokenRequestCount(), before + 2, "the killed holder's, then ours");
+    assert.equal(answer.Secret, suite.standIn.issued.at(-1)!.password);
     assert.ok(!(await listing(dir)).some((entry) => entry.endsWith(".lock")), "lock released");
   });
 
   it("breaks a lock whose PID now names another process (a reused PID)", {
     timeout: 60_000,
   }, async () => {
-    const sandbox = await configured();
+    const sandbox = await suite.configured();
     const other = spawn("sleep", ["60"], { stdio: "ignore" });
     try {
       // The PID runs, but it started at another time than the lock's holder did.
       const startTime = String(Number(await startTimeOf(other.pid!)) - 1);
       const file = await plantLock(sandbox, { pid: other.pid, startTime });
-      const before = standIn.tokenRequestCount();
+      const before = suite.standIn.tokenRequestCount();
       const result = await whileLockLooksLive(`${file}.lock`, () => impatientGet(sandbox));
       assert.equal(result.code, 0, `a reused PID kept its lock: ${result.stderr}`);
-      assert.equal(standIn.tokenRequestCount(), before + 1);
+      assert.equal(suite.standIn.tokenRequestCount(), before + 1);
     } finally {
       other.kill("SIGKILL");
     }
   });
 
   it("breaks a lock whose holder is a zombie", { timeout: 60_000 }, async () => {
-    const sandbox = await configured();
+    const sandbox = await suite.configured();
     // The backgrounded sleep exits after the shell became `sleep 60`, which never reaps it.
     const parent = spawn("sh", ["-c", "sleep 1 & echo $!; exec sleep 60"], {
       stdio: ["ignore", "pipe", "ignore"],
@@ -366,10 +345,10 @@ describe("the cache lock, between credential-helper processes", () => {
         return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
       });
       const file = await plantLock(sandbox, { pid: zombie, startTime: await startTimeOf(zombie) });
-      const before = standIn.tokenRequestCount();
+      const before = suite.standIn.tokenRequestCount();
       const result = await whileLockLooksLive(`${file}.lock`, () => impatientGet(sandbox));
       assert.equal(result.code, 0, `a zombie kept its lock: ${result.stderr}`);
-      assert.equal(standIn.tokenRequestCount(), before + 1);
+      assert.equal(suite.standIn.tokenRequestCount(), before + 1);
     } finally {
       parent.kill("SIGKILL");
     }
@@ -378,7 +357,7 @@ describe("the cache lock, between credential-helper processes", () => {
   it("breaks a lock older than two minutes even when its holder lives", {
     timeout: 60_000,
   }, async () => {
-    const sandbox = await configured();
+    const sandbox = await suite.configured();
     const holder = spawn("sleep", ["60"], { stdio: "ignore" });
     try {
       const file = await plantLock(sandbox, {
@@ -386,10 +365,10 @@ describe("the cache lock, between credential-helper processes", () => {
         startTime: await startTimeOf(holder.pid!),
         created: Date.now() - 3 * 60_000,
       });
-      const before = standIn.tokenRequestCount();
+      const before = suite.standIn.tokenRequestCount();
       const result = await whileLockLooksLive(`${file}.lock`, () => impatientGet(sandbox));
       assert.equal(result.code, 0, `a hung holder kept its lock: ${result.stderr}`);
-      assert.equal(standIn.tokenRequestCount(), before + 1);
+      assert.equal(suite.standIn.tokenRequestCount(), before + 1);
     } finally {
       holder.kill("SIGKILL");
     }
@@ -400,10 +379,10 @@ describe("the cache lock, between credential-helper processes", () => {
   }, async () => {
     // Containers sharing a cache volume: each has its own PID 1. The holder runs as PID 1 of a
     // namespace of its own and is killed; the waiter runs where PID 1 is alive (its shell).
-    const sandbox = await configured();
+    const sandbox = await suite.configured();
     const dir = cacheDir(sandbox);
-    const before = standIn.tokenRequestCount();
-    standIn.fault({ delayMs: 30_000 });
+    const before = suite.standIn.tokenRequestCount();
+    suite.standIn.fault({ delayMs: 30_000 });
     const [program, ...first] = cliCommand();
     const holder = spawn(
       "unshare",
@@ -419,7 +398,7 @@ describe("the cache lock, between credential-helper processes", () => {
         "the holder's lock",
         30_000,
         async () =>
-          standIn.tokenRequestCount() > before &&
+          suite.standIn.tokenRequestCount() > before &&
           (await listing(dir).catch(() => [])).some((entry) => entry.endsWith(".lock")),
       );
       // unshare's child, as each PID namespace numbers it: the last number is its own.
@@ -445,8 +424,12 @@ describe("the cache lock, between credential-helper processes", () => {
       },
     );
     const answer = parseAnswer(waiter);
-    assert.equal(answer.Secret, standIn.issued.at(-1)!.password);
-    assert.equal(standIn.tokenRequestCount(), before + 2, "the killed holder's request, then ours");
+    assert.equal(answer.Secret, suite.standIn.issued.at(-1)!.password);
+    assert.equal(
+      suite.standIn.tokenRequestCount(),
+      before + 2,
+      "the killed holder's request, then ours",
+    );
   });
 
   it("breaks a killed holder's lock under the Deno wrapper's permissions, where /proc is closed", {
@@ -454,11 +437,11 @@ describe("the cache lock, between credential-helper processes", () => {
   }, async () => {
     // install-helper's Deno wrapper runs without --allow-all, and Deno then refuses /proc: the
     // lock's time stamp, which a live holder renews every second, tells instead.
-    const sandbox = await configured();
+    const sandbox = await suite.configured();
     const dir = cacheDir(sandbox);
     const wrapper = denoWrapperCommand();
-    const before = standIn.tokenRequestCount();
-    standIn.fault({ delayMs: 30_000 });
+    const before = suite.standIn.tokenRequestCount();
+    suite.standIn.fault({ delayMs: 30_000 });
     const holder = spawn(wrapper[0], wrapper.slice(1), {
       env: sandbox.env,
       cwd: sandbox.dir,
@@ -472,7 +455,7 @@ describe("the cache lock, between credential-helper processes", () => {
         "the holder's token request",
         30_000,
         async () =>
-          standIn.tokenRequestCount() > before &&
+          suite.standIn.tokenRequestCount() > before &&
           (await listing(dir).catch(() => [])).some((entry) => entry.endsWith(".lock")),
       );
     } finally {
@@ -485,8 +468,12 @@ describe("the cache lock, between credential-helper processes", () => {
       stdin: HOST,
       cwd: sandbox.dir,
     });
-    assert.equal(parseAnswer(waiter).Secret, standIn.issued.at(-1)!.password);
-    assert.equal(standIn.tokenRequestCount(), before + 2, "the killed holder's request, then ours");
+    assert.equal(parseAnswer(waiter).Secret, suite.standIn.issued.at(-1)!.password);
+    assert.equal(
+      suite.standIn.tokenRequestCount(),
+      before + 2,
+      "the killed holder's request, then ours",
+    );
     assert.ok(!(await listing(dir)).some((entry) => entry.endsWith(".lock")), "lock released");
   });
 
@@ -495,9 +482,9 @@ describe("the cache lock, between credential-helper processes", () => {
   }, async () => {
     // Without /proc, waiters judge a lock by its time stamp, stale after 5 s: a holder waiting 8 s
     // for the API renews it every second, so the 4 waiters reuse its token.
-    const sandbox = await configured();
-    const before = standIn.tokenRequestCount();
-    standIn.fault({ delayMs: 8_000 });
+    const sandbox = await suite.configured();
+    const before = suite.standIn.tokenRequestCount();
+    suite.standIn.fault({ delayMs: 8_000 });
     const wrapper = denoWrapperCommand();
     const results = await Promise.all(
       Array.from({ length: 5 }, () =>
@@ -509,7 +496,7 @@ describe("the cache lock, between credential-helper processes", () => {
         })),
     );
     const secrets = new Set(results.map((result) => parseAnswer(result).Secret));
-    assert.equal(standIn.tokenRequestCount() - before, 1, "exactly one token request");
+    assert.equal(suite.standIn.tokenRequestCount() - before, 1, "exactly one token request");
     assert.equal(secrets.size, 1, "every process got the same token");
   });
 
@@ -519,7 +506,7 @@ describe("the cache lock, between credential-helper processes", () => {
     // Deterministic: a breaker that stays busy (its .break renewed) keeps every other waiter from
     // breaking the same dead lock, so a get that may wait 4 s gives up without a request. Without
     // the guard, two waiters could each remove the lock, the second one the first one's new lock.
-    const sandbox = await configured();
+    const sandbox = await suite.configured();
     const dead = await run("sh", ["-c", "echo $$"]);
     const pid = Number(dead.stdout.trim());
     const file = await plantLock(sandbox, { pid, startTime: "1" });
@@ -529,7 +516,7 @@ describe("the cache lock, between credential-helper processes", () => {
       const now = new Date();
       utimes(breaker, now, now).catch(() => {});
     }, 250);
-    const before = standIn.tokenRequestCount();
+    const before = suite.standIn.tokenRequestCount();
     let blocked: CliResult;
     try {
       blocked = await runCli(["credential-helper", "get"], {
@@ -542,11 +529,11 @@ describe("the cache lock, between credential-helper processes", () => {
     }
     assert.equal(blocked.code, 1, "a get broke the lock while another breaker was at work");
     assert.match(blocked.stderr, /Timed out/);
-    assert.equal(standIn.tokenRequestCount(), before, "no request while the breaker worked");
+    assert.equal(suite.standIn.tokenRequestCount(), before, "no request while the breaker worked");
     // A breaker that stops (killed) is itself stale after 2 s: the next get goes through.
     const answer = parseAnswer(await helper(sandbox, ["get"], HOST));
-    assert.equal(answer.Secret, standIn.issued.at(-1)!.password);
-    assert.equal(standIn.tokenRequestCount(), before + 1);
+    assert.equal(answer.Secret, suite.standIn.issued.at(-1)!.password);
+    assert.equal(suite.standIn.tokenRequestCount(), before + 1);
     assert.deepEqual(
       (await listing(cacheDir(sandbox))).filter((name) => !name.endsWith(".json")),
       [],
@@ -561,10 +548,10 @@ describe("the cache lock, between credential-helper processes", () => {
     // stamp is set 10 s back every 50 ms (the holder renews it every second), so that only the
     // check of the holder keeps the 7 waiters from breaking the lock. They reuse its token. The
     // 8 s answer leaves room for the 8 gets to start on a loaded machine and wait behind it.
-    const sandbox = await configured();
+    const sandbox = await suite.configured();
     const dir = cacheDir(sandbox);
-    const before = standIn.tokenRequestCount();
-    standIn.fault({ delayMs: 8_000 });
+    const before = suite.standIn.tokenRequestCount();
+    suite.standIn.fault({ delayMs: 8_000 });
     const aging = setInterval(async () => {
       const old = new Date(Date.now() - 10_000);
       const locks = (await listing(dir).catch(() => [])).filter((name) => name.endsWith(".lock"));
@@ -580,6 +567,6 @@ describe("the cache lock, between credential-helper processes", () => {
     }
     const secrets = new Set(results.map((result) => parseAnswer(result).Secret));
     assert.equal(secrets.size, 1, "every process got the same token");
-    assert.equal(standIn.tokenRequestCount() - before, 1, "exactly one token request");
+    assert.equal(suite.standIn.tokenRequestCount() - before, 1, "exactly one token request");
   });
 });
