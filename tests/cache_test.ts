@@ -20,7 +20,7 @@ import { run } from "./fixtures/services.ts";
 import { listing, modeOf, sleep } from "./fixtures/common.ts";
 import { cacheDir, makeSandbox, runCli, type Sandbox, SecretScanner } from "./fixtures/harness.ts";
 import { cli, helper, HOST, parseAnswer, REGISTRY_URL } from "./fixtures/helper.ts";
-import { useStandIn } from "./fixtures/suite.ts";
+import { useStandIn, useTempDir } from "./fixtures/suite.ts";
 import { getToken } from "../mod.ts";
 import { ownershipProblem } from "../src/cache.ts";
 import { AuthenticationError } from "../src/errors.ts";
@@ -283,15 +283,8 @@ describe("getToken in process, its clock and fetch injected", () => {
   const T = Date.UTC(2030, 0, 15, 12, 0, 0);
   const SECOND = 1_000;
   const MINUTE = 60 * SECOND;
-  let work: string;
+  const temp = useTempDir("cache-unit-");
   let folders = 0;
-
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), "cache-unit-"));
-  });
-  after(async () => {
-    await rm(work, { recursive: true, force: true });
-  });
 
   /**
    * A Sauce API that issues `password-1`, `password-2`, … living `lifetimeMs` from the clock's
@@ -315,7 +308,7 @@ describe("getToken in process, its clock and fetch injected", () => {
     const options = {
       credentials: { username: "alice", accessKey: ALICE_KEY },
       registryUrl: REGISTRY_URL,
-      cacheDir: join(work, `cache-${++folders}`),
+      cacheDir: join(temp.path, `cache-${++folders}`),
       fetch,
       now: () => clock.now,
       retries: 0,

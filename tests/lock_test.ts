@@ -9,19 +9,9 @@
 // Runs unchanged under `deno test -A` and `bun test`.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import {
-  mkdtemp,
-  readdir,
-  readFile,
-  readlink,
-  rm,
-  stat,
-  utimes,
-  writeFile,
-} from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, readlink, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { after, assert, before, describe, it } from "./deps.ts";
+import { assert, describe, it } from "./deps.ts";
 import { listing, shellQuote, sleep, waitUntil } from "./fixtures/common.ts";
 import { goneProcess, startTimeOf } from "./fixtures/processes.ts";
 import { run } from "./fixtures/services.ts";
@@ -34,7 +24,7 @@ import {
   type Sandbox,
 } from "./fixtures/harness.ts";
 import { helper, HOST, parseAnswer } from "./fixtures/helper.ts";
-import { useStandIn } from "./fixtures/suite.ts";
+import { useStandIn, useTempDir } from "./fixtures/suite.ts";
 import { holdLock } from "../src/lock.ts";
 import { DENO_HELPER_FLAGS } from "../src/install_helper.ts";
 
@@ -45,14 +35,7 @@ interface Turn {
 }
 
 describe("holdLock", () => {
-  let dir: string;
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "lock-test-"));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const temp = useTempDir("lock-test-");
 
   it("counts a lock's age from when its holder took it, not from when it began to wait", {
     timeout: 30_000,
@@ -60,7 +43,7 @@ describe("holdLock", () => {
     // A ceiling well above the 15-30 ms poll; every holder here is this live process, so only
     // the ceiling can break a lock (the 1 s heartbeat keeps each time stamp fresh meanwhile).
     const ceiling = 1_500;
-    const lockPath = join(dir, "ordering.lock");
+    const lockPath = join(temp.path, "ordering.lock");
     const turns: Record<string, Turn> = {};
     let aTookIt: () => void = () => {};
     const aHasIt = new Promise<void>((resolve) => aTookIt = resolve);
@@ -90,14 +73,14 @@ describe("holdLock", () => {
     assert.ok(first.took - A.took >= ceiling - 100, `A's lock broken too soon: ${timeline}`);
     assert.ok(first.took < A.left, `A's lock was not broken at the ceiling: ${timeline}`);
     assert.ok(second.took >= first.left, `a lock held for less than the ceiling: ${timeline}`);
-    assert.deepEqual(await readdir(dir), [], "no lock or breaker left");
+    assert.deepEqual(await readdir(temp.path), [], "no lock or breaker left");
   });
 
   it("breaks at once the lock of a holder SIGKILLed in this PID namespace", {
     timeout: 30_000,
   }, async () => {
-    const lockPath = join(dir, "killed.lock");
-    const script = join(dir, "holder.ts");
+    const lockPath = join(temp.path, "killed.lock");
+    const script = join(temp.path, "holder.ts");
     const lockModule = new URL("../src/lock.ts", import.meta.url).href;
     await writeFile(
       script,
@@ -128,7 +111,7 @@ describe("holdLock", () => {
     await holdLock(lockPath, () => Promise.resolve());
     const waited = Date.now() - started;
     assert.ok(waited < 1_000, `waited ${waited} ms behind a killed holder`);
-    const locks = (await readdir(dir)).filter((name) => name.endsWith(".lock"));
+    const locks = (await readdir(temp.path)).filter((name) => name.endsWith(".lock"));
     assert.deepEqual(locks, [], "the lock was released");
   });
 });
