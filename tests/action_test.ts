@@ -14,6 +14,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { describeResult } from "./fixtures/common.ts";
 import { AWKWARD_USERS, DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import {
   buildOciImage,
@@ -30,7 +31,7 @@ import {
   RunnerJob,
   type StepResult,
 } from "./fixtures/ci_runner.ts";
-import { ROOT, SecretScanner } from "./harness.ts";
+import { ROOT, SecretScanner } from "./fixtures/harness.ts";
 import { configureDocker, unconfigureDocker } from "../mod.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
@@ -48,10 +49,6 @@ interface ActionYaml {
   runs: { using: string; main: string; post: string };
   inputs: Record<string, { required?: boolean; default?: string }>;
   outputs: Record<string, unknown>;
-}
-
-function output(result: RunResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
 }
 
 describe("the GitHub Action, run as the Actions runner runs it", () => {
@@ -214,7 +211,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       "main",
       inputs({ registry: "registry.example.com/team", username: USER }),
     );
-    assert.equal(main.code, 1, output(main));
+    assert.equal(main.code, 1, describeResult(main));
     assert.match(main.stdout, /^::error::Input access-key is required: .*secrets\./m);
     assert.deepEqual(main.state, {});
     assert.deepEqual(main.path, []);
@@ -236,7 +233,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       "main",
       inputs({ registry: "127.0.0.1:5999/team", username: USER, "access-key": KEY }),
     );
-    assert.equal(main.code, 1, output(main));
+    assert.equal(main.code, 1, describeResult(main));
     assert.match(
       main.stdout,
       /^::error::Cannot use .*config\.json: not valid JSON at line 1, column 12; fix or move it/m,
@@ -266,7 +263,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
         "api-url": standIn.url,
       }),
     );
-    assert.equal(main.code, 1, output(main));
+    assert.equal(main.code, 1, describeResult(main));
     assert.match(main.stdout, /^::error::.*refused the username or access key/m);
     assert.deepEqual(masks(main).masked, [wrongKey]);
     scanner.check("main output", masks(main).rest, main.stderr);
@@ -279,7 +276,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     );
     // post, which the runner runs after a failed main too, finds nothing more to do.
     const post = await runEntry(job, "post", stateEnv(main));
-    assert.equal(post.code, 0, output(post));
+    assert.equal(post.code, 0, describeResult(post));
     assert.deepEqual(await filesUnder(job.home), []);
   });
 
@@ -301,7 +298,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       "main",
       inputs({ registry, username: USER, "access-key": KEY, "api-url": standIn.url }),
     );
-    assert.equal(main.code, 0, output(main));
+    assert.equal(main.code, 0, describeResult(main));
     const first = standIn.issued.at(-1)!;
     scanner.add(first.password);
     assert.equal(standIn.tokenRequestCount(), before + 1, "main checks the key with one token");
@@ -341,7 +338,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     assert.equal(
       push.code,
       0,
-      `${output(push)}\n${(await services.registry()).logs().slice(-2000)}`,
+      `${describeResult(push)}\n${(await services.registry()).logs().slice(-2000)}`,
     );
     scanner.check("docker push output", push.stdout, push.stderr);
     // The helper reused main's token: no new request for the push.
@@ -351,7 +348,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       "--tls-verify=false",
       `docker://${reference}`,
     ]);
-    assert.equal(inspect.code, 0, output(inspect));
+    assert.equal(inspect.code, 0, describeResult(inspect));
     assert.equal(JSON.parse(inspect.stdout).Name, `${registry}/app`);
     assert.ok(
       standIn.realmRequests.some((request) => request.headers.authorization !== undefined),
@@ -359,7 +356,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     );
 
     const post = await runEntry(job, "post", stateEnv(main));
-    assert.equal(post.code, 0, output(post));
+    assert.equal(post.code, 0, describeResult(post));
     assert.deepEqual(await filesUnder(job.home), [], "no Docker config or backup is left");
     assert.deepEqual(
       (await filesUnder(job.runnerTemp)).filter((path) => !path.startsWith("_runner")),
@@ -394,7 +391,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
           "api-url": standIn.url,
         }),
       );
-      assert.equal(main.code, 0, output(main));
+      assert.equal(main.code, 0, describeResult(main));
       for (const issued of standIn.issued) scanner.add(issued.password);
       assert.deepEqual(standIn.issued.slice(before).map((issued) => issued.sauceUser), [
         AWKWARD_USER,
@@ -417,7 +414,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       const reference = `${registry}/app:1`;
       await loadIntoDocker(image, reference, dockerd.env);
       const push = await job.step(requireTool("docker"), ["push", reference], {}, 300_000);
-      assert.equal(push.code, 0, output(push));
+      assert.equal(push.code, 0, describeResult(push));
       const pulled = join(job.dir, "pulled");
       const pull = await job.step(
         requireTool("skopeo"),
@@ -430,7 +427,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
         {},
         300_000,
       );
-      assert.equal(pull.code, 0, output(pull));
+      assert.equal(pull.code, 0, describeResult(pull));
       assert.ok((await readdir(pulled)).includes("manifest.json"), "skopeo pulled the image");
       scanner.check("later steps' output", push.stdout, push.stderr, pull.stdout, pull.stderr);
       assert.deepEqual(accountsByRepository(realmFrom)["team-awkward/app"], [AWKWARD_USER]);
@@ -438,7 +435,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       assert.equal(standIn.issued.length, before + 1);
 
       const post = await runEntry(job, "post", stateEnv(main));
-      assert.equal(post.code, 0, output(post));
+      assert.equal(post.code, 0, describeResult(post));
       assert.deepEqual(await filesUnder(job.home), []);
       assert.deepEqual(await leftInRunnerTemp(job), []);
       await scanner.checkTree(job.dir);
@@ -467,7 +464,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
             mode,
           }),
         );
-        assert.equal(main.code, 1, output(main));
+        assert.equal(main.code, 1, describeResult(main));
         const errors = main.stdout.split("\n").filter((line) => line.startsWith("::error::"));
         assert.equal(errors.length, 1, `${mode}: ${main.stdout}`);
         assertNamesTheInputs(errors[0]);
@@ -487,7 +484,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
           "api-url": standIn.url,
         }),
       );
-      assert.equal(main.code, 0, output(main));
+      assert.equal(main.code, 0, describeResult(main));
       scanner.add(standIn.issued.at(-1)!.password);
       const helperName = ((await dockerConfig(job)).credHelpers as Record<string, string>)[host];
       await rm(join(await runFolder(job), "cache"), { recursive: true, force: true });
@@ -498,7 +495,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
           "-c",
           `printf %s ${host} | docker-credential-${helperName} get`,
         ]);
-        assert.equal(get.code, 1, output(get));
+        assert.equal(get.code, 1, describeResult(get));
         assert.match(get.stderr, new RegExp(`^docker-credential-saucelabs: Sauce Labs at `, "m"));
         assertNamesTheInputs(get.stderr);
         scanner.check("the helper's output", get.stdout, get.stderr);
@@ -506,7 +503,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
         standIn.setAccessKey(ROTATING_USER, ROTATING_KEY);
       }
       const post = await runEntry(job, "post", stateEnv(main));
-      assert.equal(post.code, 0, output(post));
+      assert.equal(post.code, 0, describeResult(post));
       assert.deepEqual(await leftInRunnerTemp(job), []);
     },
   );
@@ -532,14 +529,14 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
         "api-url": standIn.url,
       }),
     );
-    assert.equal(main.code, 0, output(main));
+    assert.equal(main.code, 0, describeResult(main));
     scanner.add(standIn.issued.at(-1)!.password);
     const configured = JSON.parse(await readFile(join(dockerDir, "config.json"), "utf8"));
     assert.deepEqual(Object.keys(configured.credHelpers), [host]);
     assert.deepEqual(configured.unknownKey, [1, 2]);
 
     const post = await runEntry(job, "post", stateEnv(main));
-    assert.equal(post.code, 0, output(post));
+    assert.equal(post.code, 0, describeResult(post));
     const restored = JSON.parse(await readFile(join(dockerDir, "config.json"), "utf8"));
     assert.deepEqual(restored, JSON.parse(original), "the config holds what it held");
     assert.equal(await readFile(join(dockerDir, "config.json.bak"), "utf8"), backup);
@@ -576,7 +573,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
         mode: "login",
       }),
     );
-    assert.equal(main.code, 0, output(main));
+    assert.equal(main.code, 0, describeResult(main));
     const token = standIn.issued.at(-1)!;
     scanner.add(token.password);
     assert.deepEqual(masks(main).masked, [KEY, token.password]);
@@ -596,10 +593,10 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     const reference = `${host}/team/login-mode:1`;
     await loadIntoDocker(image, reference, dockerd.env);
     const push = await job.step(join(shims, "docker"), ["push", reference], {}, 300_000);
-    assert.equal(push.code, 0, output(push));
+    assert.equal(push.code, 0, describeResult(push));
 
     const post = await runEntry(job, "post", stateEnv(main));
-    assert.equal(post.code, 0, output(post));
+    assert.equal(post.code, 0, describeResult(post));
     const calls = (await readdir(log)).filter((name) => name.endsWith(".args")).sort();
     const commands = [];
     for (const call of calls) {
@@ -632,7 +629,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       "main",
       inputs({ registry: usRegistry, username: USER, "access-key": KEY, "api-url": apiUrl }),
     );
-    assert.equal(mainUs.code, 0, output(mainUs));
+    assert.equal(mainUs.code, 0, describeResult(mainUs));
     const mainEu = await runEntry(
       job,
       "main",
@@ -643,7 +640,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
         "api-url": apiUrl,
       }),
     );
-    assert.equal(mainEu.code, 0, output(mainEu));
+    assert.equal(mainEu.code, 0, describeResult(mainEu));
     for (const issued of standIn.issued) scanner.add(issued.password);
     for (const main of [mainUs, mainEu]) {
       scanner.check("main output", masks(main).rest, main.stderr);
@@ -659,7 +656,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       const reference = `${registry}/app:1`;
       await loadIntoDocker(image, reference, dockerd.env);
       const push = await job.step(requireTool("docker"), ["push", reference], {}, 300_000);
-      assert.equal(push.code, 0, `docker push ${reference}\n${output(push)}`);
+      assert.equal(push.code, 0, `docker push ${reference}\n${describeResult(push)}`);
       scanner.check("docker push output", push.stdout, push.stderr);
     }
     // (Docker also asks for repositories it may mount layers from: only these two matter.)
@@ -669,16 +666,16 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
 
     // The runner runs post steps in the reverse order: EU's leaves US's helper working.
     const postEu = await runEntry(job, "post", stateEnv(mainEu));
-    assert.equal(postEu.code, 0, output(postEu));
+    assert.equal(postEu.code, 0, describeResult(postEu));
     assert.deepEqual(await dockerConfig(job), { credHelpers: { [us.host]: helpers[us.host] } });
     const pull = await job.step(requireTool("skopeo"), [
       "inspect",
       "--tls-verify=false",
       `docker://${usRegistry}/app:1`,
     ]);
-    assert.equal(pull.code, 0, output(pull));
+    assert.equal(pull.code, 0, describeResult(pull));
     const postUs = await runEntry(job, "post", stateEnv(mainUs));
-    assert.equal(postUs.code, 0, output(postUs));
+    assert.equal(postUs.code, 0, describeResult(postUs));
     assert.deepEqual(await filesUnder(job.home), [], "no Docker config is left");
     assert.deepEqual(await leftInRunnerTemp(job), [], "no key file, helper or token is left");
     for (const issued of standIn.issued) scanner.add(issued.password);
@@ -704,7 +701,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       "main",
       inputs({ registry: usRegistry, username: USER, "access-key": KEY, "api-url": standIn.url }),
     );
-    assert.equal(mainUs.code, 0, output(mainUs));
+    assert.equal(mainUs.code, 0, describeResult(mainUs));
     const mainEu = await runEntry(
       job,
       "main",
@@ -715,7 +712,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
         "api-url": standIn.url,
       }),
     );
-    assert.equal(mainEu.code, 0, output(mainEu));
+    assert.equal(mainEu.code, 0, describeResult(mainEu));
     for (const issued of standIn.issued) scanner.add(issued.password);
     const helpers = (await dockerConfig(job)).credHelpers as Record<string, string>;
     /** A later step's push with skopeo, which reads the same Docker config. */
@@ -732,10 +729,10 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
         300_000,
       );
     const usPush = await skopeoPush(`${usRegistry}/in-order:1`);
-    assert.equal(usPush.code, 0, output(usPush));
+    assert.equal(usPush.code, 0, describeResult(usPush));
 
     const postUs = await runEntry(job, "post", stateEnv(mainUs));
-    assert.equal(postUs.code, 0, output(postUs));
+    assert.equal(postUs.code, 0, describeResult(postUs));
     assert.deepEqual(await dockerConfig(job), {
       ...JSON.parse(original),
       credHelpers: { [eu.host]: helpers[eu.host] },
@@ -743,10 +740,10 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     // EU's helper still serves a push after US's post.
     const realmFrom = standIn.realmRequests.length;
     const euPush = await skopeoPush(`${euRegistryUrl}/in-order:1`);
-    assert.equal(euPush.code, 0, output(euPush));
+    assert.equal(euPush.code, 0, describeResult(euPush));
     assert.deepEqual(accountsByRepository(realmFrom)["team-eu/in-order"], [EU_USER]);
     const postEu = await runEntry(job, "post", stateEnv(mainEu));
-    assert.equal(postEu.code, 0, output(postEu));
+    assert.equal(postEu.code, 0, describeResult(postEu));
     assert.deepEqual(await dockerConfig(job), JSON.parse(original), "the config is as it was");
     assert.deepEqual(await leftInRunnerTemp(job), []);
     for (const issued of standIn.issued) scanner.add(issued.password);
@@ -776,11 +773,11 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
         mode: "login",
       }),
     );
-    assert.equal(main.code, 1, output(main));
+    assert.equal(main.code, 1, describeResult(main));
     assert.match(main.stdout, /^::error::.*refused the username or access key/m);
     assert.equal(await readFile(join(dockerDir, "config.json"), "utf8"), original);
     const post = await runEntry(job, "post", stateEnv(main));
-    assert.equal(post.code, 0, output(post));
+    assert.equal(post.code, 0, describeResult(post));
     assert.equal(await readFile(join(dockerDir, "config.json"), "utf8"), original);
     assert.deepEqual(await filesUnder(dockerDir), ["config.json"]);
   });
@@ -800,13 +797,13 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
         "api-url": standIn.url,
       }),
     );
-    assert.equal(main.code, 0, output(main));
+    assert.equal(main.code, 0, describeResult(main));
     scanner.add(standIn.issued.at(-1)!.password);
     // A later step keeps a copy of the config, as a user's script might.
     const later = '{"kept by": "a later step"}\n';
     await writeFile(join(dockerDir, "config.json.bak"), later, { mode: 0o600 });
     const post = await runEntry(job, "post", stateEnv(main));
-    assert.equal(post.code, 0, output(post));
+    assert.equal(post.code, 0, describeResult(post));
     assert.equal(await readFile(join(dockerDir, "config.json.bak"), "utf8"), later);
     assert.deepEqual(await filesUnder(job.home), [".docker", ".docker/config.json.bak"]);
     assert.deepEqual(await leftInRunnerTemp(job), []);
@@ -826,12 +823,12 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
         "api-url": standIn.url,
       }),
     );
-    assert.equal(main.code, 0, output(main));
+    assert.equal(main.code, 0, describeResult(main));
     scanner.add(standIn.issued.at(-1)!.password);
     const broken = '{"credHelpers": {,}}\n';
     await writeFile(join(job.home, ".docker", "config.json"), broken);
     const post = await runEntry(job, "post", stateEnv(main));
-    assert.equal(post.code, 1, output(post));
+    assert.equal(post.code, 1, describeResult(post));
     assert.match(post.stdout, /^::error::Cleaning up: .*config\.json: not valid JSON/m);
     scanner.check("post output", post.stdout, post.stderr);
     assert.equal(await readFile(join(job.home, ".docker", "config.json"), "utf8"), broken);
@@ -858,7 +855,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
         "api-url": standIn.url,
       }),
     );
-    assert.equal(first.code, 0, output(first));
+    assert.equal(first.code, 0, describeResult(first));
     scanner.add(standIn.issued.at(-1)!.password);
     const helperName = ((await dockerConfig(job)).credHelpers as Record<string, string>)[host];
     assert.match(helperName, /^saucelabs-[0-9a-f]{8}$/);
@@ -874,7 +871,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
         "api-url": standIn.url,
       }),
     );
-    assert.equal(second.code, 1, output(second));
+    assert.equal(second.code, 1, describeResult(second));
     assert.match(
       second.stdout,
       /^::error::The Docker config .* already sends 127\.0\.0\.1:5999 to docker-credential-saucelabs-[0-9a-f]{8}, which an earlier run of this action set up/m,
@@ -886,13 +883,13 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     );
 
     const postSecond = await runEntry(job, "post", stateEnv(second));
-    assert.equal(postSecond.code, 0, output(postSecond));
+    assert.equal(postSecond.code, 0, describeResult(postSecond));
     assert.equal(
       ((await dockerConfig(job)).credHelpers as Record<string, string>)[host],
       helperName,
     );
     const postFirst = await runEntry(job, "post", stateEnv(first));
-    assert.equal(postFirst.code, 0, output(postFirst));
+    assert.equal(postFirst.code, 0, describeResult(postFirst));
     assert.match(postFirst.stdout, /goes to docker-credential-saucelabs again/);
     assert.equal(await readFile(join(dockerDir, "config.json"), "utf8"), original);
     assert.deepEqual(await filesUnder(dockerDir), ["config.json"]);

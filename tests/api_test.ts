@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { after, afterEach, assert, before, describe, it } from "./deps.ts";
-import { ROOT, SecretScanner } from "./harness.ts";
+import { rejection, sleep } from "./fixtures/common.ts";
+import { ROOT, SecretScanner } from "./fixtures/harness.ts";
 import { freePort } from "./fixtures/services.ts";
 import { type StandIn, startStandIn, TOKEN_PATH, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import {
@@ -34,20 +35,6 @@ const BOB_KEY = "bob-access-key-9876543210";
 const CAROL_KEY = "carol-access-key-5555555555";
 const WRONG_KEY = "wrong-access-key-4242424242";
 const REGISTRY = "registry.example.com/your-private-registry";
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof Error, `rejected with a non-Error: ${error}`);
-    return error;
-  }
-  assert.fail("expected a rejection");
-}
 
 function futureRfc3339(seconds: number): string {
   return new Date(Math.floor(Date.now() / 1000 + seconds) * 1000).toISOString().replace(

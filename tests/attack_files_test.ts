@@ -20,24 +20,24 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { join } from "node:path";
-import { after, assert, before, describe, it } from "./deps.ts";
-import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
+import { assert, describe, it } from "./deps.ts";
+import { DEFAULT_USERS } from "./fixtures/stand_in.ts";
 import { run } from "./fixtures/services.ts";
 import {
+  cacheDir,
   CLI,
   cliCommand,
   type CliResult,
-  makeSandbox,
   runCli,
   type Sandbox,
   SecretScanner,
-} from "./harness.ts";
+} from "./fixtures/harness.ts";
+import { HOST, REGISTRY_URL } from "./fixtures/helper.ts";
+import { useStandIn } from "./fixtures/suite.ts";
 import { configureDocker } from "../mod.ts";
 import { DENO_HELPER_FLAGS } from "../src/install_helper.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
-const HOST = "registry.example.com";
-const REGISTRY_URL = `${HOST}/your-private-registry`;
 const NOBODY = 65534;
 const PLANTED = "planted-password-from-another-user";
 
@@ -52,44 +52,20 @@ const DENO_WRAPPER = [
   CLI,
 ];
 
-let standIn: StandIn;
-const sandboxes: Sandbox[] = [];
+const suite = useStandIn();
 const scanner = new SecretScanner();
 scanner.add(ALICE_KEY);
 
-before(async () => {
-  standIn = await startStandIn();
-});
-
-after(async () => {
-  await standIn.close();
-  await Promise.all(sandboxes.map((sandbox) => sandbox.cleanup()));
-});
-
-async function sandbox(): Promise<Sandbox> {
-  const made = await makeSandbox({
-    SAUCE_USERNAME: "alice",
-    SAUCE_ACCESS_KEY: ALICE_KEY,
-    SAUCE_API_URL: standIn.url,
-  });
-  sandboxes.push(made);
-  return made;
-}
-
 async function cli(box: Sandbox, args: string[], stdin = ""): Promise<CliResult> {
   const result = await runCli(args, { env: box.env, stdin, cwd: box.dir, timeoutMs: 30_000 });
-  scanner.add(...standIn.issued.map((token) => token.password));
+  scanner.add(...suite.standIn.issued.map((token) => token.password));
   scanner.check(`${args.join(" ")} stderr`, result.stderr);
   return result;
 }
 
-function cacheDir(box: Sandbox): string {
-  return join(box.env.XDG_CACHE_HOME, "sauce-registry");
-}
-
 /** A sandbox configured for the registry, whose cache holds one token, and that file's path. */
 async function withCachedToken(): Promise<{ box: Sandbox; file: string }> {
-  const box = await sandbox();
+  const box = await suite.sandbox();
   assert.equal((await cli(box, ["configure-docker", REGISTRY_URL])).code, 0);
   const first = await cli(box, ["credential-helper", "get"], HOST);
   assert.equal(first.code, 0, first.stderr);
@@ -108,7 +84,7 @@ async function plant(file: string): Promise<void> {
 
 /** The helper's answer: never the planted token, always one Sauce issued; and what it said. */
 async function getRefusingTheCache(box: Sandbox, problem: RegExp, wrapper?: string[]) {
-  const before = standIn.tokenRequestCount();
+  const before = suite.standIn.tokenRequestCount();
   const result = wrapper
     ? await run(wrapper[0], [...wrapper.slice(1), "credential-helper", "get"], {
       env: box.env,
@@ -120,8 +96,8 @@ async function getRefusingTheCache(box: Sandbox, problem: RegExp, wrapper?: stri
   assert.equal(result.code, 0, result.stderr);
   const secret = JSON.parse(result.stdout).Secret;
   assert.notEqual(secret, PLANTED, "the planted token was handed out");
-  assert.equal(secret, standIn.issued.at(-1)!.password, "a token Sauce issued");
-  assert.equal(standIn.tokenRequestCount(), before + 1, "fetched, not taken from the cache");
+  assert.equal(secret, suite.standIn.issued.at(-1)!.password, "a token Sauce issued");
+  assert.equal(suite.standIn.tokenRequestCount(), before + 1, "fetched, not taken from the cache");
   assert.match(result.stderr, /Not using the (token cache|cached token) /);
   assert.match(result.stderr, problem);
   assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
@@ -147,7 +123,7 @@ describe("a token cache that is not this user's alone", () => {
   it("refuses another user's folder under the Deno wrapper's permissions too (no --allow-sys)", async () => {
     const { box, file } = await withCachedToken();
     // First: with the user's own folder, the wrapper uses the cache (it can tell its user id).
-    const before = standIn.tokenRequestCount();
+    const before = suite.standIn.tokenRequestCount();
     const cached = await run(DENO_WRAPPER[0], [
       ...DENO_WRAPPER.slice(1),
       "credential-helper",
@@ -160,7 +136,7 @@ describe("a token cache that is not this user's alone", () => {
     });
     assert.equal(cached.code, 0, cached.stderr);
     assert.equal(cached.stderr, "");
-    assert.equal(standIn.tokenRequestCount(), before, "answered from the cache");
+    assert.equal(suite.standIn.tokenRequestCount(), before, "answered from the cache");
     await plant(file);
     await chown(cacheDir(box), NOBODY, NOBODY);
     await chmod(cacheDir(box), 0o755);
@@ -173,7 +149,7 @@ describe("a token cache that is not this user's alone", () => {
     await plant(file);
     await chown(cacheDir(box), NOBODY, NOBODY);
     await chown(file, NOBODY, NOBODY);
-    const before = standIn.tokenRequestCount();
+    const before = suite.standIn.tokenRequestCount();
     const request = JSON.stringify({
       apiVersion: "credentialprovider.kubelet.k8s.io/v1",
       kind: "CredentialProviderRequest",
@@ -185,8 +161,12 @@ describe("a token cache that is not this user's alone", () => {
       JSON.parse(result.stdout).auth as Record<string, { password: string }>,
     );
     assert.notEqual(login.password, PLANTED, "the planted token was handed out");
-    assert.equal(login.password, standIn.issued.at(-1)!.password, "a token Sauce issued");
-    assert.equal(standIn.tokenRequestCount(), before + 1, "fetched, not taken from the cache");
+    assert.equal(login.password, suite.standIn.issued.at(-1)!.password, "a token Sauce issued");
+    assert.equal(
+      suite.standIn.tokenRequestCount(),
+      before + 1,
+      "fetched, not taken from the cache",
+    );
     assert.match(
       result.stderr,
       /^sauce-registry kubelet-credential-provider: Not using the token cache .*belongs to user 65534/,
@@ -255,28 +235,32 @@ describe("a token cache that is not this user's alone", () => {
 
   it("trusts a cached token for an hour at most, whatever expiry it claims", async () => {
     const { box, file } = await withCachedToken();
-    standIn.tokenLifetimeSeconds = 10 * 365 * 86_400;
+    suite.standIn.tokenLifetimeSeconds = 10 * 365 * 86_400;
     try {
       await writeFile(file, "{}"); // refetch a token that claims to live ten years
       assert.equal((await cli(box, ["credential-helper", "get"], HOST)).code, 0);
-      const before = standIn.tokenRequestCount();
+      const before = suite.standIn.tokenRequestCount();
       assert.equal((await cli(box, ["credential-helper", "get"], HOST)).code, 0);
-      assert.equal(standIn.tokenRequestCount(), before, "fresh at first");
+      assert.equal(suite.standIn.tokenRequestCount(), before, "fresh at first");
       const entry = JSON.parse(await readFile(file, "utf8"));
       entry.issued_at = new Date(Date.now() - 61 * 60_000).toISOString();
       await writeFile(file, JSON.stringify(entry), { mode: 0o600 });
       const later = await cli(box, ["credential-helper", "get"], HOST);
       assert.equal(later.code, 0, later.stderr);
-      assert.equal(standIn.tokenRequestCount(), before + 1, "renewed after an hour");
-      assert.equal(JSON.parse(later.stdout).Secret, standIn.issued.at(-1)!.password);
+      assert.equal(suite.standIn.tokenRequestCount(), before + 1, "renewed after an hour");
+      assert.equal(JSON.parse(later.stdout).Secret, suite.standIn.issued.at(-1)!.password);
       // Nor is an entry that claims to have been fetched in the future.
       const renewed = JSON.parse(await readFile(file, "utf8"));
       renewed.issued_at = new Date(Date.now() + 10 * 60_000).toISOString();
       await writeFile(file, JSON.stringify(renewed), { mode: 0o600 });
       assert.equal((await cli(box, ["credential-helper", "get"], HOST)).code, 0);
-      assert.equal(standIn.tokenRequestCount(), before + 2, "an entry from the future is renewed");
+      assert.equal(
+        suite.standIn.tokenRequestCount(),
+        before + 2,
+        "an entry from the future is renewed",
+      );
     } finally {
-      standIn.tokenLifetimeSeconds = 300;
+      suite.standIn.tokenLifetimeSeconds = 300;
     }
   });
 });
@@ -284,7 +268,7 @@ describe("a token cache that is not this user's alone", () => {
 describe("a FIFO where a file should be, and --timeout", () => {
   /** A sandbox whose file at `path` (relative to its home) is a FIFO nobody writes to. */
   async function withFifo(relative: string): Promise<Sandbox> {
-    const box = await sandbox();
+    const box = await suite.sandbox();
     const path = join(box.env.HOME, relative);
     await mkdir(join(path, ".."), { recursive: true });
     assert.equal((await run("mkfifo", [path])).code, 0);
@@ -357,7 +341,7 @@ describe("a FIFO where a file should be, and --timeout", () => {
     "ends a read that never finishes at --timeout, with exit 124",
     { timeout: 60_000 },
     async () => {
-      const box = await sandbox();
+      const box = await suite.sandbox();
       const [program, ...first] = cliCommand();
       // Standard input stays open and empty: reading the key from it never ends by itself.
       const child = spawn(program, [...first, "token", "--access-key-stdin", "--timeout", "2"], {
@@ -384,7 +368,7 @@ describe("a FIFO where a file should be, and --timeout", () => {
 
 describe("configure-docker's Docker config: backup and untouched values", () => {
   it("writes config.json.bak readable by this user alone, whatever the config's mode", async () => {
-    const box = await sandbox();
+    const box = await suite.sandbox();
     await mkdir(box.env.DOCKER_CONFIG, { recursive: true });
     const config = join(box.env.DOCKER_CONFIG, "config.json");
     const credentials = JSON.stringify({ auths: { "ghcr.io": { auth: btoa("bob:hunter2") } } });
@@ -398,7 +382,7 @@ describe("configure-docker's Docker config: backup and untouched values", () => 
 
   it("checks the registries file before it changes the Docker config", async () => {
     for (const registries of ['{"registries": {', '{"registries": []}']) {
-      const box = await sandbox();
+      const box = await suite.sandbox();
       await mkdir(box.env.DOCKER_CONFIG, { recursive: true });
       const config = join(box.env.DOCKER_CONFIG, "config.json");
       await writeFile(config, '{"auths": {}}');
@@ -450,7 +434,7 @@ describe("configure-docker's Docker config: backup and untouched values", () => 
   ];
 
   it("changes only credHelpers, keeping every other byte (7 layouts), and a second run nothing", async () => {
-    const box = await sandbox();
+    const box = await suite.sandbox();
     for (const [index, [what, before, expected]] of layouts.entries()) {
       const dir = join(box.dir, `layout-${index}`);
       await mkdir(dir, { recursive: true });
@@ -468,7 +452,7 @@ describe("configure-docker's Docker config: backup and untouched values", () => 
   });
 
   it("keeps a big integer as written through the command line, on this runtime", async () => {
-    const box = await sandbox();
+    const box = await suite.sandbox();
     await mkdir(box.env.DOCKER_CONFIG, { recursive: true });
     const config = join(box.env.DOCKER_CONFIG, "config.json");
     await writeFile(config, '{"auths": {}, "build-id": 9007199254740993}\n');

@@ -13,7 +13,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import { after, afterEach, assert, before, describe, it } from "./deps.ts";
-import { makeSandbox, runCli, type Sandbox, SecretScanner } from "./harness.ts";
+import { rejection } from "./fixtures/common.ts";
+import { makeSandbox, runCli, type Sandbox, SecretScanner } from "./fixtures/harness.ts";
 import { type StandIn, startStandIn, TOKEN_PATH } from "./fixtures/stand_in.ts";
 import {
   apiBaseUrl,
@@ -83,16 +84,6 @@ async function startRecorder(
         server.close(() => resolve());
       }),
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof Error, `rejected with a non-Error: ${error}`);
-    return error;
-  }
-  assert.fail("expected a rejection");
 }
 
 let standIn: StandIn;

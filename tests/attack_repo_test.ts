@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { requireTool, run, type RunResult } from "./fixtures/services.ts";
-import { makeSandbox, ROOT, type Sandbox, SecretScanner } from "./harness.ts";
+import { makeSandbox, ROOT, type Sandbox, SecretScanner } from "./fixtures/harness.ts";
 
 const USERS = {
   alice: "alice-access-key-0123456789",

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { type Dockerd, requireTool, run, startDockerd } from "./fixtures/services.ts";
-import { cliCommand, makeSandbox, ROOT, type Sandbox, SecretScanner } from "./harness.ts";
+import { cliCommand, makeSandbox, ROOT, type Sandbox, SecretScanner } from "./fixtures/harness.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 

@@ -7,37 +7,23 @@
 
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, assert, before, describe, it } from "./deps.ts";
-import { cliCommand, type CliResult, makeSandbox, runCli, type Sandbox } from "./harness.ts";
+import { assert, describe, it } from "./deps.ts";
+import { describeResult } from "./fixtures/common.ts";
+import { cliCommand, type CliResult, type Sandbox } from "./fixtures/harness.ts";
+import { cli } from "./fixtures/helper.ts";
+import { useStandIn } from "./fixtures/suite.ts";
 import { requireTool, run } from "./fixtures/services.ts";
-import { type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import * as library from "../mod.ts";
 
-const ALICE_KEY = "alice-access-key-0123456789";
 const REGISTRY = "registry.example.com/your-private-registry";
 const SLOW = { timeout: 60_000 };
 
-let standIn: StandIn;
-const sandboxes: Sandbox[] = [];
+const suite = useStandIn();
 
 async function sandbox(extra: Record<string, string> = {}): Promise<Sandbox> {
-  const made = await makeSandbox({
-    SAUCE_API_URL: standIn.url,
-    SAUCE_USERNAME: "alice",
-    SAUCE_ACCESS_KEY: ALICE_KEY,
-    ...extra,
-  });
-  sandboxes.push(made);
+  const made = await suite.sandbox(extra);
   await mkdir(made.env.HOME, { recursive: true });
   return made;
-}
-
-function cli(box: Sandbox, args: string[], stdin?: string): Promise<CliResult> {
-  return runCli(args, { env: box.env, cwd: box.dir, stdin });
-}
-
-function describeResult(result: CliResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
 }
 
 /** The one JSON object a `--json` failure writes on stderr. */
@@ -51,15 +37,6 @@ function jsonError(result: CliResult): { message: string; exit_code: number; kin
   return parsed.error;
 }
 
-before(async () => {
-  standIn = await startStandIn();
-});
-
-after(async () => {
-  await standIn.close();
-  await Promise.all(sandboxes.map((box) => box.cleanup()));
-});
-
 describe("giving a registry", () => {
   it("takes it as an argument or with --registry, the same token either way", SLOW, async () => {
     const box = await sandbox();
@@ -68,7 +45,7 @@ describe("giving a registry", () => {
       const result = await cli(box, ["token", ...args, "--format", "username"]);
       assert.equal(result.code, 0, describeResult(result));
       assert.equal(result.stdout, "oauth2accesstoken\n");
-      bodies.push(standIn.requests.at(-1)!.body);
+      bodies.push(suite.standIn.requests.at(-1)!.body);
     }
     assert.deepEqual(bodies, [JSON.stringify({ registry_url: REGISTRY })].concat(bodies[0]));
     const [positional, flagged] = await Promise.all(
@@ -82,7 +59,7 @@ describe("giving a registry", () => {
 
   it("refuses both ways at once, and more registries than the command takes", SLOW, async () => {
     const box = await sandbox();
-    const before = standIn.requests.length;
+    const before = suite.standIn.requests.length;
     const both = await cli(box, ["token", REGISTRY, "--registry", REGISTRY]);
     assert.equal(both.code, 2, describeResult(both));
     assert.match(
@@ -98,7 +75,7 @@ describe("giving a registry", () => {
     ]);
     assert.equal(two.code, 2, describeResult(two));
     assert.match(two.stderr, /login takes one REGISTRY, got 2/);
-    assert.equal(standIn.requests.length, before, "no token was requested");
+    assert.equal(suite.standIn.requests.length, before, "no token was requested");
   });
 });
 
@@ -136,9 +113,9 @@ describe("--json", () => {
     assert.equal(noCredentials.code, 2, describeResult(noCredentials));
     assert.equal(jsonError(noCredentials).kind, "credentials");
 
-    standIn.fault({ delayMs: 8000 });
+    suite.standIn.fault({ delayMs: 8000 });
     const slow = await cli(box, ["token", "--json", "--timeout", "1"]);
-    standIn.clearFaults();
+    suite.standIn.clearFaults();
     assert.equal(slow.code, 124, describeResult(slow));
     assert.equal(jsonError(slow).kind, "timeout");
   });
@@ -235,9 +212,9 @@ describe("the status line", () => {
       const box = await sandbox({ SAUCE_REGISTRY_RETRY_DELAY_MS: "1500" });
       const command = [...cliCommand(), "token", REGISTRY, "--format", "username"]
         .map((word) => `'${word.replaceAll("'", `'\\''`)}'`).join(" ");
-      const host = new URL(standIn.url).host;
+      const host = new URL(suite.standIn.url).host;
 
-      standIn.fault({ delayMs: 2500, status: 503 });
+      suite.standIn.fault({ delayMs: 2500, status: 503 });
       const terminal = await run("script", ["-q", "-e", "-c", command, "/dev/null"], {
         env: box.env,
         cwd: box.dir,
@@ -257,13 +234,13 @@ describe("the status line", () => {
         JSON.stringify(terminal.stdout),
       );
 
-      standIn.fault({ delayMs: 2500, status: 503 });
+      suite.standIn.fault({ delayMs: 2500, status: 503 });
       const piped = await cli(box, ["token", REGISTRY, "--format", "username"]);
       assert.equal(piped.code, 0, describeResult(piped));
       assert.equal(piped.stdout, "oauth2accesstoken\n");
       assert.equal(piped.stderr, "");
 
-      standIn.fault({ delayMs: 2500 });
+      suite.standIn.fault({ delayMs: 2500 });
       const quiet = await run("script", ["-q", "-e", "-c", `${command} --quiet`, "/dev/null"], {
         env: box.env,
         cwd: box.dir,
@@ -277,7 +254,7 @@ describe("the status line", () => {
 
   it("says how many attempts a retried failure made", SLOW, async () => {
     const box = await sandbox({ SAUCE_REGISTRY_RETRIES: "2" });
-    standIn.fault({ status: 503, times: 3 });
+    suite.standIn.fault({ status: 503, times: 3 });
     const result = await cli(box, ["token", REGISTRY]);
     assert.equal(result.code, 1, describeResult(result));
     assert.match(result.stderr, /answered 503: Service Unavailable \(3 attempts\)$/m);

@@ -12,6 +12,7 @@ import { access, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promi
 import { join } from "node:path";
 import process from "node:process";
 import { after, afterEach, assert, before, describe, it } from "./deps.ts";
+import { describeResult, shellQuote } from "./fixtures/common.ts";
 import {
   cliCommand,
   type CliResult,
@@ -21,7 +22,7 @@ import {
   type Sandbox,
   SecretScanner,
   yamlDocuments,
-} from "./harness.ts";
+} from "./fixtures/harness.ts";
 import { run } from "./fixtures/services.ts";
 import { type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 
@@ -80,10 +81,6 @@ async function cli(box: Sandbox, args: string[], options: CliOptions = {}): Prom
     everyPassword.check(`${where} stdout`, result.stdout);
   }
   return result;
-}
-
-function describeResult(result: CliResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
 }
 
 /** The Sauce user of the last token request the stand-in received. */
@@ -777,10 +774,6 @@ describe("a Sauce Labs clock that is off", () => {
     },
   );
 });
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
 
 describe("an API URL from the implicit ./.env", () => {
   it(

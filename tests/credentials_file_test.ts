@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { AWKWARD_USERS, DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { parseYamlFiles } from "./fixtures/ci_runner.ts";
-import { makeSandbox, runCli, type Sandbox, SecretScanner } from "./harness.ts";
+import { makeSandbox, runCli, type Sandbox, SecretScanner } from "./fixtures/harness.ts";
 import { parseSaucectlCredentials, writeCredentialsFile } from "../src/credentials.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];

@@ -8,17 +8,16 @@
 
 import { Buffer } from "node:buffer";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, mkdtemp, readdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import process from "node:process";
-import { after, assert, before, describe, it } from "./deps.ts";
-import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
+import { assert, describe, it } from "./deps.ts";
+import { useRealComponents, useTempDir } from "./fixtures/suite.ts";
+import { exists, sleep, waitUntil } from "./fixtures/common.ts";
+import { DEFAULT_USERS, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import {
-  buildOciImage,
   loadIntoDocker,
   makeArgvRecorderShim,
-  OnDemandServices,
   privateContainersStorage,
   readShimCalls,
   requireTool,
@@ -29,23 +28,14 @@ import { TimeoutError } from "../src/errors.ts";
 import {
   cliCommand,
   type CliResult,
-  makeSandbox,
   runCli,
   type Sandbox,
   SecretScanner,
-} from "./harness.ts";
+} from "./fixtures/harness.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
 const REGISTRY_URL = "registry.example.com/your-private-registry";
 const HOST = "registry.example.com";
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await stat(path).then(() => true, () => false);
-}
 
 /** Whether a process is still running (a zombie counts as gone). */
 async function isAlive(pid: number): Promise<boolean> {
@@ -57,14 +47,6 @@ async function isAlive(pid: number): Promise<boolean> {
   }
 }
 
-async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 interface ExecSandbox extends Sandbox {
   tmp: string;
   privateDir: string;
@@ -73,26 +55,9 @@ interface ExecSandbox extends Sandbox {
 }
 
 describe("exec and push", () => {
-  let standIn: StandIn;
-  let services: OnDemandServices;
-  let work: string;
-  let image: string;
-  const sandboxes: Sandbox[] = [];
+  const suite = useRealComponents("exec-test-");
   const scanner = new SecretScanner();
   scanner.add(ALICE_KEY);
-
-  before(async () => {
-    standIn = await startStandIn();
-    services = new OnDemandServices(standIn);
-    work = await mkdtemp(join(tmpdir(), "exec-test-"));
-    image = await buildOciImage(join(work, "oci"), { tag: "v1" });
-  });
-  after(async () => {
-    await services?.stop();
-    await standIn.close();
-    await rm(work, { recursive: true, force: true });
-    await Promise.all(sandboxes.map((sandbox) => sandbox.cleanup()));
-  });
 
   /**
    * A sandbox with Sauce credentials, a TMPDIR and an XDG_RUNTIME_DIR of its own, so that every
@@ -101,18 +66,13 @@ describe("exec and push", () => {
    * they saw (secrets included).
    */
   async function execSandbox(): Promise<ExecSandbox> {
-    const sandbox = await makeSandbox({
-      SAUCE_USERNAME: "alice",
-      SAUCE_ACCESS_KEY: ALICE_KEY,
-      SAUCE_API_URL: standIn.url,
-    });
-    sandboxes.push(sandbox);
+    const sandbox = await suite.sandbox();
     const tmp = join(sandbox.dir, "tmp");
     await mkdir(tmp);
     const run = join(sandbox.dir, "run");
     await mkdir(run, { mode: 0o700 });
-    const probe = await mkdtemp(join(work, "probe-"));
-    const bin = await mkdtemp(join(work, "bin-"));
+    const probe = await mkdtemp(join(suite.work, "probe-"));
+    const bin = await mkdtemp(join(suite.work, "bin-"));
     Object.assign(sandbox.env, {
       TMPDIR: tmp,
       PATH: `${bin}:${sandbox.env.PATH}`,
@@ -136,7 +96,7 @@ describe("exec and push", () => {
 
   /** The passwords issued since `count` credentials had been issued. */
   function issuedSince(count: number): string[] {
-    const passwords = standIn.issued.slice(count).map((token) => token.password);
+    const passwords = suite.standIn.issued.slice(count).map((token) => token.password);
     scanner.add(...passwords);
     return passwords;
   }
@@ -150,7 +110,7 @@ describe("exec and push", () => {
   }
 
   async function inRegistry(reference: string): Promise<boolean> {
-    const token = standIn.issue();
+    const token = suite.standIn.issue();
     const inspected = await run(requireTool("skopeo"), [
       "inspect",
       "--tls-verify=false",
@@ -163,7 +123,7 @@ describe("exec and push", () => {
 
   it("gives the command a private 0700 config with fresh auth, and removes it", async () => {
     const sandbox = await execSandbox();
-    const issued = standIn.issued.length;
+    const issued = suite.standIn.issued.length;
     const script = [
       "set -e",
       'out="$1"',
@@ -190,7 +150,9 @@ describe("exec and push", () => {
     assert.equal(result.code, 0, result.stderr);
     const [password] = issuedSince(issued);
     assert.ok(password, "a token was fetched");
-    assert.deepEqual(JSON.parse(standIn.requests.at(-1)!.body), { registry_url: REGISTRY_URL });
+    assert.deepEqual(JSON.parse(suite.standIn.requests.at(-1)!.body), {
+      registry_url: REGISTRY_URL,
+    });
 
     const seen = async (name: string) => await readFile(join(sandbox.probe, name), "utf8");
     const dir = await seen("docker_config");
@@ -488,10 +450,10 @@ describe("exec and push", () => {
   it("runs a real skopeo push with the temporary auth, no password in its argv", {
     timeout: 120_000,
   }, async () => {
-    const { host } = await services.registry();
+    const { host } = await suite.services.registry();
     const sandbox = await execSandbox();
     const shim = await makeArgvRecorderShim(sandbox.bin, "skopeo", requireTool("skopeo"));
-    const issued = standIn.issued.length;
+    const issued = suite.standIn.issued.length;
     const result = await cli(sandbox, [
       "exec",
       `${host}/team`,
@@ -499,7 +461,7 @@ describe("exec and push", () => {
       "skopeo",
       "copy",
       "--dest-tls-verify=false",
-      image,
+      suite.image,
       `docker://${host}/team/app:exec`,
     ]);
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
@@ -516,23 +478,25 @@ describe("exec and push", () => {
   it("pushes a loaded image with real dockerd, no password in docker's argv", {
     timeout: 180_000,
   }, async () => {
-    const { host } = await services.registry();
-    const { host: dockerHost } = await services.dockerd();
+    const { host } = await suite.services.registry();
+    const { host: dockerHost } = await suite.services.dockerd();
     const sandbox = await execSandbox();
     sandbox.env.DOCKER_HOST = dockerHost;
     const reference = `${host}/team/app:pushed`;
-    await loadIntoDocker(image, reference, sandbox.env);
+    await loadIntoDocker(suite.image, reference, sandbox.env);
     const shim = await makeArgvRecorderShim(sandbox.bin, "docker", requireTool("docker"));
-    const issued = standIn.issued.length;
+    const issued = suite.standIn.issued.length;
     const result = await cli(sandbox, ["push", reference]);
     assert.equal(
       result.code,
       0,
-      `${result.stdout}\n${result.stderr}\n${(await services.dockerd()).logs().slice(-2000)}`,
+      `${result.stdout}\n${result.stderr}\n${(await suite.services.dockerd()).logs().slice(-2000)}`,
     );
     const [password] = issuedSince(issued);
     assert.ok(password, "a token was fetched");
-    assert.deepEqual(JSON.parse(standIn.requests.at(-1)!.body), { registry_url: `${host}/team` });
+    assert.deepEqual(JSON.parse(suite.standIn.requests.at(-1)!.body), {
+      registry_url: `${host}/team`,
+    });
     assert.ok(await inRegistry(reference), "the image is in the registry");
 
     const calls = await readShimCalls(shim.log);
@@ -552,19 +516,19 @@ describe("exec and push", () => {
   it("pushes with real podman through --authfile, no password in podman's argv", {
     timeout: 180_000,
   }, async () => {
-    const { host } = await services.registry();
+    const { host } = await suite.services.registry();
     const sandbox = await execSandbox();
     const storageConf = await privateContainersStorage(join(sandbox.dir, "storage"));
     sandbox.env.CONTAINERS_STORAGE_CONF = storageConf;
     const reference = `${host}/team/app:podman`;
     const copied = await run(requireTool("skopeo"), [
       "copy",
-      image,
+      suite.image,
       `containers-storage:${reference}`,
     ], { env: { CONTAINERS_STORAGE_CONF: storageConf }, timeoutMs: 120_000 });
     assert.equal(copied.code, 0, copied.stderr);
     const shim = await makeArgvRecorderShim(sandbox.bin, "podman", requireTool("podman"));
-    const issued = standIn.issued.length;
+    const issued = suite.standIn.issued.length;
     const result = await cli(sandbox, [
       "push",
       reference,
@@ -589,8 +553,8 @@ describe("exec and push", () => {
   });
 
   it("passes on docker's exit code when the push fails", { timeout: 120_000 }, async () => {
-    const { host } = await services.registry();
-    const { host: dockerHost } = await services.dockerd();
+    const { host } = await suite.services.registry();
+    const { host: dockerHost } = await suite.services.dockerd();
     const sandbox = await execSandbox();
     sandbox.env.DOCKER_HOST = dockerHost;
     const missing = await cli(sandbox, ["push", `${host}/team/nothing-here:1`]);
@@ -608,7 +572,7 @@ describe("exec and push", () => {
       stderr: "denied: requested access to the resource is denied\n",
       exitCode: 42,
     });
-    const issued = standIn.issued.length;
+    const issued = suite.standIn.issued.length;
     const denied = await cli(sandbox, ["push", `${HOST}/team/app:1`]);
     assert.equal(denied.code, 42, denied.stderr);
     assert.match(denied.stderr, /requested access to the resource is denied/);
@@ -624,16 +588,10 @@ describe("exec and push", () => {
 // command's start: the runtime's spawn must not start a command for an operation already
 // stopped, nor lose a signal that comes while it starts one.
 describe("spawn, as exec and push use it", () => {
-  let work: string;
-  before(async () => {
-    work = await mkdtemp(join(tmpdir(), "spawn-test-"));
-  });
-  after(async () => {
-    await rm(work, { recursive: true, force: true });
-  });
+  const temp = useTempDir("spawn-test-");
 
   it("does not start the program when the operation was aborted already", async () => {
-    const marker = join(work, "aborted-ran");
+    const marker = join(temp.path, "aborted-ran");
     const controller = new AbortController();
     controller.abort(new TimeoutError("Timed out after 1 s (--timeout)"));
     await assert.rejects(
@@ -651,7 +609,7 @@ describe("spawn, as exec and push use it", () => {
   it("passes on a termination signal that comes while it starts the program", {
     timeout: 30_000,
   }, async () => {
-    const marker = join(work, "signalled-finished");
+    const marker = join(temp.path, "signalled-finished");
     const running = spawnTool("sh", ["-c", 'sleep 10; touch "$1"', "sh", marker], {
       inheritStdio: true,
       forwardSignals: true,

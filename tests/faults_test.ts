@@ -8,7 +8,7 @@ import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type Fault, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { freePort } from "./fixtures/services.ts";
 import { ApiError, fetchToken } from "../mod.ts";
-import { makeSandbox, runCli, type Sandbox, SecretScanner } from "./harness.ts";
+import { makeSandbox, runCli, type Sandbox, SecretScanner } from "./fixtures/harness.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 const HTML_PAGE = `<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>` +

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { after, afterEach, assert, before, describe, it } from "./deps.ts";
+import { basic, sleep } from "./fixtures/common.ts";
 import {
   DEFAULT_USERS,
   REALM_PATH,
@@ -33,18 +34,10 @@ import {
   startDockerd,
   startRegistry,
 } from "./fixtures/services.ts";
-import { ROOT, runtime, runtimeExecutable, SecretScanner } from "./harness.ts";
+import { ROOT, runtime, runtimeExecutable, SecretScanner } from "./fixtures/harness.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
 const BOB_KEY = "bob-access-key-9876543210";
-
-function basic(username: string, password: string): string {
-  return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** Waits until a credential's expiry has passed (plus a margin), however it was rounded. */
 async function sleepPast(expiresAt: Date, marginMs = 200): Promise<void> {

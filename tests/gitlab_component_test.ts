@@ -13,6 +13,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { describeResult } from "./fixtures/common.ts";
 import { AWKWARD_USERS, DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import {
   buildOciImage,
@@ -23,7 +24,7 @@ import {
 } from "./fixtures/services.ts";
 import { parseYamlDocuments } from "./fixtures/ci_runner.ts";
 import { type GitHost, startGitHost } from "./fixtures/git_http.ts";
-import { ROOT, SecretScanner } from "./harness.ts";
+import { ROOT, SecretScanner } from "./fixtures/harness.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 // CI/CD variables that a YAML or shell writer must quote (a leading space included).
@@ -45,10 +46,6 @@ interface JobTemplate {
   variables: Record<string, string>;
   before_script: string[];
   after_script: string[];
-}
-
-function output(result: RunResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
 }
 
 /** GitLab's interpolation: `$[[ inputs.NAME ]]` from the given inputs or the spec's defaults. */
@@ -195,7 +192,7 @@ describe("the GitLab CI/CD component", () => {
       join(releases, version),
       "linux-x64",
     ], { cwd: ROOT, timeoutMs: 540_000 });
-    assert.equal(built.code, 0, output(built));
+    assert.equal(built.code, 0, describeResult(built));
     const { host } = await services.registry();
     const registry = `${host}/team`;
     const template = await interpolate({
@@ -213,7 +210,7 @@ describe("the GitLab CI/CD component", () => {
     assert.equal(
       main.code,
       0,
-      `${output(main)}\n${(await services.registry()).logs().slice(-2000)}`,
+      `${describeResult(main)}\n${(await services.registry()).logs().slice(-2000)}`,
     );
     assert.match(main.stdout, new RegExp(`fresh tokens for ${host.replace(/\./g, "\\.")}`));
     assert.match(main.stdout, new RegExp(`^sauce-registry ${version.replace(/\./g, "\\.")}$`, "m"));
@@ -222,7 +219,7 @@ describe("the GitLab CI/CD component", () => {
     assert.doesNotMatch(`${main.stdout}${main.stderr}`, /not on PATH/, "no PATH advice in CI logs");
     for (const issued of standIn.issued) scanner.add(issued.password);
     scanner.check("job output", main.stdout, main.stderr);
-    assert.equal(after.code, 0, output(after));
+    assert.equal(after.code, 0, describeResult(after));
     assert.deepEqual(await readdir(tmp), [], "after_script removed the key file, helper, cache");
     assert.deepEqual(await readdir(home), [], "the user's Docker config was not touched");
   });
@@ -254,7 +251,7 @@ describe("the GitLab CI/CD component", () => {
         "4444",
         { username: AWKWARD_USER, accessKey: AWKWARD_KEY },
       );
-      assert.equal(main.code, 0, output(main));
+      assert.equal(main.code, 0, describeResult(main));
       assert.match(main.stdout, /^credentials file mode 600$/m);
       // One token, for this identity, when the job starts; the push and the pull reuse it.
       assert.deepEqual(standIn.issued.slice(before).map((issued) => issued.sauceUser), [
@@ -270,7 +267,7 @@ describe("the GitLab CI/CD component", () => {
       assert.deepEqual([...new Set(users)], [AWKWARD_USER]);
       for (const issued of standIn.issued) scanner.add(issued.password);
       scanner.check("job output", main.stdout, main.stderr);
-      assert.equal(after.code, 0, output(after));
+      assert.equal(after.code, 0, describeResult(after));
       assert.deepEqual(await readdir(tmp), []);
     },
   );
@@ -289,7 +286,7 @@ describe("the GitLab CI/CD component", () => {
       username: USER,
       accessKey: wrongKey,
     });
-    assert.notEqual(main.code, 0, output(main));
+    assert.notEqual(main.code, 0, describeResult(main));
     // In the words of what the user set: the CI/CD variables; api-url is set, so no region hint.
     assert.match(
       main.stderr,
@@ -299,7 +296,7 @@ describe("the GitLab CI/CD component", () => {
     assert.doesNotMatch(main.stderr, /region/i, "api-url is set: there is no region to change");
     assert.doesNotMatch(main.stdout, /the script ran/);
     scanner.check("job output", main.stdout, main.stderr);
-    assert.equal(after.code, 0, output(after));
+    assert.equal(after.code, 0, describeResult(after));
     assert.deepEqual(await readdir(tmp), []);
   });
 
@@ -320,7 +317,7 @@ describe("the GitLab CI/CD component", () => {
       "api-url": standIn.url,
     });
     const { main, after, tmp } = await runJob(template, ["echo the script ran"], "4545");
-    assert.notEqual(main.code, 0, output(main));
+    assert.notEqual(main.code, 0, describeResult(main));
     assert.match(main.stderr, /checksum mismatch/);
     assert.doesNotMatch(main.stdout, /the script ran/);
     assert.equal(after.code, 0);
@@ -344,7 +341,7 @@ describe("the GitLab CI/CD component", () => {
         "tag.gpgsign=false",
         ...args,
       ], { cwd }).then((result) => {
-        assert.equal(result.code, 0, `git ${args.join(" ")}: ${output(result)}`);
+        assert.equal(result.code, 0, `git ${args.join(" ")}: ${describeResult(result)}`);
         return result;
       });
 
@@ -438,7 +435,7 @@ describe("the GitLab CI/CD component", () => {
 
     /** The job ran before_script, script and after_script, with no PATH advice in its log. */
     async function assertJobRan(result: RunResult, tmp: string): Promise<void> {
-      assert.equal(result.code, 0, output(result));
+      assert.equal(result.code, 0, describeResult(result));
       const log = `${result.stdout}${result.stderr}`;
       assert.match(
         log,
@@ -492,7 +489,7 @@ describe("the GitLab CI/CD component", () => {
         `${inputs()}\n      version: v${version}`,
       );
       const { result, tmp } = await gitlabCiLocal(dir, ["job"]);
-      assert.notEqual(result.code, 0, output(result));
+      assert.notEqual(result.code, 0, describeResult(result));
       assert.match(
         `${result.stdout}${result.stderr}`,
         new RegExp(
@@ -512,7 +509,7 @@ describe("the GitLab CI/CD component", () => {
           "--variable",
           `CI_COMMIT_TAG=${tag}`,
         ]);
-        assert.equal(result.code, 0, output(result));
+        assert.equal(result.code, 0, describeResult(result));
         assert.equal(/^create-release\b/m.test(result.stdout), listed, `${tag}: ${result.stdout}`);
       }
       const { result: branch } = await gitlabCiLocal(project, ["--list"]);

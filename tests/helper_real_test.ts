@@ -8,66 +8,31 @@
 // Runs unchanged under `deno test -A` and `bun test`. Bun cuts hooks off at 5 s, so the
 // registry and dockerd start inside the first test that needs them and stop in after().
 
-import { Buffer } from "node:buffer";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, mkdtemp, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, assert, before, describe, it } from "./deps.ts";
-import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
+import { assert, describe, it } from "./deps.ts";
+import { useRealComponents } from "./fixtures/suite.ts";
+import { basic, describeResult, sleep } from "./fixtures/common.ts";
+import { writeHelperWrapper } from "./fixtures/helper.ts";
+import { DEFAULT_USERS, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import {
-  buildOciImage,
   loadIntoDocker,
   makeArgvRecorderShim,
-  OnDemandServices,
   privateContainersStorage,
   readShimCalls,
   requireTool,
   run,
   type RunResult,
 } from "./fixtures/services.ts";
-import { cliCommand, makeSandbox, runCli, type Sandbox, SecretScanner } from "./harness.ts";
+import { runCli, type Sandbox, SecretScanner } from "./fixtures/harness.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
-
-function basic(username: string, password: string): string {
-  return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-}
-
-/** Everything a tool printed, for failure messages. */
-function output(result: RunResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
-}
-
 describe("real clients through credHelpers and docker-credential-saucelabs", () => {
-  let standIn: StandIn;
-  let services: OnDemandServices;
-  let work: string;
-  let image: string;
-  const sandboxes: Sandbox[] = [];
+  const suite = useRealComponents("helper-real-");
   const helperLogs = new Map<Sandbox, string>();
   const scanner = new SecretScanner();
   scanner.add(ALICE_KEY);
-
-  before(async () => {
-    standIn = await startStandIn();
-    services = new OnDemandServices(standIn);
-    work = await mkdtemp(join(tmpdir(), "helper-real-"));
-    image = await buildOciImage(join(work, "oci"), { tag: "v1" });
-  });
-  after(async () => {
-    await services?.stop();
-    await standIn.close();
-    await rm(work, { recursive: true, force: true });
-    await Promise.all(sandboxes.map((sandbox) => sandbox.cleanup()));
-  });
 
   /**
    * A sandbox whose Docker config folder lies outside HOME (so a tool that only read
@@ -79,15 +44,10 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
     configure = true,
     how: "by hand" | "install-helper" = "by hand",
   ): Promise<Sandbox> {
-    const sandbox = await makeSandbox({
-      SAUCE_USERNAME: "alice",
-      SAUCE_ACCESS_KEY: ALICE_KEY,
-      SAUCE_API_URL: standIn.url,
-    });
-    sandboxes.push(sandbox);
+    const sandbox = await suite.sandbox();
     // The wrapper Docker runs, behind a recorder that notes which actions were asked for. Both
     // live outside the sandbox: the recorder keeps each call's environment (access key included).
-    const bin = await mkdtemp(join(work, "bin-"));
+    const bin = await mkdtemp(join(suite.work, "bin-"));
     const implementation = join(bin, "impl");
     await mkdir(implementation);
     const wrapper = join(implementation, "docker-credential-saucelabs");
@@ -98,9 +58,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
       });
       assert.equal(installed.code, 0, installed.stderr);
     } else {
-      const command = cliCommand().map(shellQuote).join(" ");
-      await writeFile(wrapper, `#!/bin/sh\nexec ${command} credential-helper "$@"\n`);
-      await chmod(wrapper, 0o755);
+      await writeHelperWrapper(implementation);
     }
     helperLogs.set(
       sandbox,
@@ -144,7 +102,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
 
   async function docker(sandbox: Sandbox, args: string[], stdin = ""): Promise<RunResult> {
     return await run(requireTool("docker"), args, {
-      env: toolEnv(sandbox, { DOCKER_HOST: (await services.dockerd()).host }),
+      env: toolEnv(sandbox, { DOCKER_HOST: (await suite.services.dockerd()).host }),
       cwd: sandbox.dir,
       stdin,
       timeoutMs: 90_000,
@@ -153,7 +111,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
 
   /** Whether the image is in the registry, checked with a fresh credential of our own. */
   async function inRegistry(reference: string): Promise<boolean> {
-    const token = standIn.issue();
+    const token = suite.standIn.issue();
     const inspected = await run(requireTool("skopeo"), [
       "inspect",
       "--tls-verify=false",
@@ -171,38 +129,43 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
 
   /** Where the stand-in's records stand now, to tell what an action added. */
   function mark(): { requests: number; issued: number } {
-    return { requests: standIn.tokenRequestCount(), issued: standIn.issued.length };
+    return { requests: suite.standIn.tokenRequestCount(), issued: suite.standIn.issued.length };
   }
 
   /** The passwords issued since `since` (none is issued directly while a tool runs). */
   function passwordsSince(since: { issued: number }): string[] {
-    return standIn.issued.slice(since.issued).map((token) => token.password);
+    return suite.standIn.issued.slice(since.issued).map((token) => token.password);
   }
 
   it(
     "lets skopeo push with credHelpers from $DOCKER_CONFIG alone",
     { timeout: 120_000 },
     async () => {
-      const { host } = await services.registry();
+      const { host } = await suite.services.registry();
       const sandbox = await helperSandbox(host);
       const start = mark();
-      const realm = standIn.realmRequests.length;
+      const realm = suite.standIn.realmRequests.length;
 
       const copied = await skopeo(sandbox, [
         "copy",
         "--dest-tls-verify=false",
-        image,
+        suite.image,
         `docker://${host}/team/app:1`,
       ]);
       assert.equal(
         copied.code,
         0,
-        `${output(copied)}\n${(await services.registry()).logs().slice(-2000)}`,
+        `${describeResult(copied)}\n${(await suite.services.registry()).logs().slice(-2000)}`,
       );
-      assert.ok(standIn.tokenRequestCount() > start.requests, "the helper asked the Sauce API");
+      assert.ok(
+        suite.standIn.tokenRequestCount() > start.requests,
+        "the helper asked the Sauce API",
+      );
       const issued = passwordsSince(start);
       scanner.add(...issued);
-      const realmAuth = standIn.realmRequests.slice(realm).map((r) => r.headers.authorization);
+      const realmAuth = suite.standIn.realmRequests.slice(realm).map((r) =>
+        r.headers.authorization
+      );
       assert.ok(realmAuth.length > 0, "skopeo asked the realm for a registry token");
       for (const auth of realmAuth) {
         assert.ok(
@@ -217,7 +180,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
         "--tls-verify=false",
         `docker://${host}/team/app:1`,
       ]);
-      assert.equal(inspected.code, 0, output(inspected));
+      assert.equal(inspected.code, 0, describeResult(inspected));
       assert.equal(
         (JSON.parse(inspected.stdout) as { Architecture: string }).Architecture,
         "amd64",
@@ -234,28 +197,38 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
       `lets ${tool} push through the helper that install-helper wrote`,
       { timeout: 120_000 },
       async () => {
-        const { host } = await services.registry();
+        const { host } = await suite.services.registry();
         const sandbox = await helperSandbox(host, true, "install-helper");
         sandbox.env.CONTAINERS_STORAGE_CONF = await privateContainersStorage(
           join(sandbox.dir, "storage"),
         );
         const reference = `${host}/team/app:${tool}`;
-        const stored = await skopeo(sandbox, ["copy", image, `containers-storage:${reference}`]);
-        assert.equal(stored.code, 0, output(stored));
+        const stored = await skopeo(sandbox, [
+          "copy",
+          suite.image,
+          `containers-storage:${reference}`,
+        ]);
+        assert.equal(stored.code, 0, describeResult(stored));
         const start = mark();
-        const realm = standIn.realmRequests.length;
+        const realm = suite.standIn.realmRequests.length;
 
         const pushed = await run(requireTool(tool), ["push", "--tls-verify=false", reference], {
           env: toolEnv(sandbox),
           cwd: sandbox.dir,
           timeoutMs: 90_000,
         });
-        assert.equal(pushed.code, 0, `${output(pushed)}\n${(await services.registry()).logs()}`);
+        assert.equal(
+          pushed.code,
+          0,
+          `${describeResult(pushed)}\n${(await suite.services.registry()).logs()}`,
+        );
         assert.ok((await helperActions(sandbox)).includes("get"), `${tool} did not run the helper`);
         const issued = passwordsSince(start);
         assert.ok(issued.length > 0, "the helper fetched no token");
         scanner.add(...issued);
-        const realmAuth = standIn.realmRequests.slice(realm).map((r) => r.headers.authorization);
+        const realmAuth = suite.standIn.realmRequests.slice(realm).map((r) =>
+          r.headers.authorization
+        );
         assert.ok(realmAuth.length > 0, `${tool} asked the realm for no registry token`);
         for (const auth of realmAuth) {
           assert.ok(
@@ -273,39 +246,39 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
     "fails to push without configure-docker, and mints no token",
     { timeout: 120_000 },
     async () => {
-      const { host } = await services.registry();
+      const { host } = await suite.services.registry();
       const sandbox = await helperSandbox(host, false);
-      const requests = standIn.tokenRequestCount();
+      const requests = suite.standIn.tokenRequestCount();
       const copied = await skopeo(sandbox, [
         "copy",
         "--dest-tls-verify=false",
-        image,
+        suite.image,
         `docker://${host}/team/app:anonymous`,
       ]);
-      assert.notEqual(copied.code, 0, output(copied));
+      assert.notEqual(copied.code, 0, describeResult(copied));
       assert.match(copied.stderr, /unauthorized|authentication required/i);
-      assert.equal(standIn.tokenRequestCount(), requests);
+      assert.equal(suite.standIn.tokenRequestCount(), requests);
       assert.ok(!(await inRegistry(`${host}/team/app:anonymous`)));
     },
   );
 
   it("lets a real dockerd push through the helper", { timeout: 180_000 }, async () => {
-    const { host } = await services.registry();
-    await services.dockerd();
+    const { host } = await suite.services.registry();
+    await suite.services.dockerd();
     const sandbox = await helperSandbox(host);
     await loadIntoDocker(
-      image,
+      suite.image,
       `${host}/team/app:2`,
-      toolEnv(sandbox, { DOCKER_HOST: (await services.dockerd()).host }),
+      toolEnv(sandbox, { DOCKER_HOST: (await suite.services.dockerd()).host }),
     );
     const start = mark();
     const pushed = await docker(sandbox, ["push", `${host}/team/app:2`]);
     assert.equal(
       pushed.code,
       0,
-      `${output(pushed)}\n${(await services.dockerd()).logs().slice(-2000)}`,
+      `${describeResult(pushed)}\n${(await suite.services.dockerd()).logs().slice(-2000)}`,
     );
-    assert.ok(standIn.tokenRequestCount() > start.requests, "docker ran the helper");
+    assert.ok(suite.standIn.tokenRequestCount() > start.requests, "docker ran the helper");
     assert.ok((await helperActions(sandbox)).includes("get"));
     scanner.add(...passwordsSince(start));
     assert.ok(await inRegistry(`${host}/team/app:2`), "the image is in the registry");
@@ -315,19 +288,19 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
   it("keeps docker login and docker logout working for a helper-configured host", {
     timeout: 120_000,
   }, async () => {
-    const { host } = await services.registry();
-    await services.dockerd();
+    const { host } = await suite.services.registry();
+    await suite.services.dockerd();
     const sandbox = await helperSandbox(host);
     const configPath = join(sandbox.env.DOCKER_CONFIG, "config.json");
     // The daemon checks the login against the registry, so it must be a live credential.
-    const typed = standIn.issue();
+    const typed = suite.standIn.issue();
     scanner.add(typed.password);
     const loggedIn = await docker(
       sandbox,
       ["login", "--username", TOKEN_USERNAME, "--password-stdin", host],
       typed.password,
     );
-    assert.equal(loggedIn.code, 0, output(loggedIn));
+    assert.equal(loggedIn.code, 0, describeResult(loggedIn));
     assert.match(loggedIn.stdout, /Login Succeeded/);
     const config = JSON.parse(await readFile(configPath, "utf8")) as {
       credHelpers: Record<string, string>;
@@ -345,14 +318,18 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
     assert.equal((await get()).code, 0);
     const start = mark();
     assert.equal((await get()).code, 0);
-    assert.equal(standIn.tokenRequestCount(), start.requests, "cached");
+    assert.equal(suite.standIn.tokenRequestCount(), start.requests, "cached");
 
     const loggedOut = await docker(sandbox, ["logout", host]);
-    assert.equal(loggedOut.code, 0, output(loggedOut));
+    assert.equal(loggedOut.code, 0, describeResult(loggedOut));
     assert.equal((await helperActions(sandbox)).at(-1), "erase", "docker logout ran erase");
     const got = await get();
     assert.equal(got.code, 0, got.stderr);
-    assert.equal(standIn.tokenRequestCount(), start.requests + 1, "logout erased the cached token");
+    assert.equal(
+      suite.standIn.tokenRequestCount(),
+      start.requests + 1,
+      "logout erased the cached token",
+    );
     scanner.add(...passwordsSince(start));
     scanner.check(
       "docker login/logout output",
@@ -366,25 +343,25 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
     "pushes again with a new token after the first one expired",
     { timeout: 180_000 },
     async () => {
-      const { host } = await services.registry();
-      await services.dockerd();
+      const { host } = await suite.services.registry();
+      await suite.services.dockerd();
       const sandbox = await helperSandbox(host);
       await loadIntoDocker(
-        image,
+        suite.image,
         `${host}/team/app:3`,
-        toolEnv(sandbox, { DOCKER_HOST: (await services.dockerd()).host }),
+        toolEnv(sandbox, { DOCKER_HOST: (await suite.services.dockerd()).host }),
       );
       await loadIntoDocker(
-        image,
+        suite.image,
         `${host}/team/app:4`,
-        toolEnv(sandbox, { DOCKER_HOST: (await services.dockerd()).host }),
+        toolEnv(sandbox, { DOCKER_HOST: (await suite.services.dockerd()).host }),
       );
-      standIn.tokenLifetimeSeconds = 3;
+      suite.standIn.tokenLifetimeSeconds = 3;
       try {
         const start = mark();
         const first = await docker(sandbox, ["push", `${host}/team/app:3`]);
-        assert.equal(first.code, 0, output(first));
-        const old = standIn.issued.slice(start.issued);
+        assert.equal(first.code, 0, describeResult(first));
+        const old = suite.standIn.issued.slice(start.issued);
         assert.ok(old.length > 0, "the first push fetched a token");
         scanner.add(...old.map((token) => token.password));
         const latest = Math.max(...old.map((token) => token.expiresAt.getTime()));
@@ -397,27 +374,27 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
           "--dest-tls-verify=false",
           "--dest-creds",
           `${TOKEN_USERNAME}:${lastOld.password}`,
-          image,
+          suite.image,
           `docker://${host}/team/app:stale`,
         ], { env: toolEnv(sandbox), timeoutMs: 60_000 });
-        assert.notEqual(refused.code, 0, output(refused));
+        assert.notEqual(refused.code, 0, describeResult(refused));
         assert.match(refused.stderr, /unauthorized|authentication required/i);
 
         const afterFirst = mark();
-        const realm = standIn.realmRequests.length;
+        const realm = suite.standIn.realmRequests.length;
         const second = await docker(sandbox, ["push", `${host}/team/app:4`]);
         assert.equal(
           second.code,
           0,
-          `${output(second)}\n${(await services.dockerd()).logs().slice(-2000)}`,
+          `${describeResult(second)}\n${(await suite.services.dockerd()).logs().slice(-2000)}`,
         );
         assert.ok(
-          standIn.tokenRequestCount() > afterFirst.requests,
+          suite.standIn.tokenRequestCount() > afterFirst.requests,
           "the helper fetched a new token",
         );
         const fresh = passwordsSince(afterFirst);
         scanner.add(...fresh);
-        for (const request of standIn.realmRequests.slice(realm)) {
+        for (const request of suite.standIn.realmRequests.slice(realm)) {
           assert.ok(
             fresh.some((password) =>
               request.headers.authorization === basic(TOKEN_USERNAME, password)
@@ -428,7 +405,7 @@ describe("real clients through credHelpers and docker-credential-saucelabs", () 
         assert.ok(await inRegistry(`${host}/team/app:4`));
         scanner.check("docker push output", first.stderr, second.stdout, second.stderr);
       } finally {
-        standIn.tokenLifetimeSeconds = 300;
+        suite.standIn.tokenLifetimeSeconds = 300;
       }
     },
   );

@@ -22,6 +22,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { describeResult, exists } from "./fixtures/common.ts";
 import {
   makeArgvRecorderShim,
   readShimCalls,
@@ -29,7 +30,7 @@ import {
   run,
   type RunResult,
 } from "./fixtures/services.ts";
-import { ROOT } from "./harness.ts";
+import { ROOT } from "./fixtures/harness.ts";
 
 const INSTALLER = join(ROOT, "scripts", "install.sh");
 const TARGETS = [
@@ -41,16 +42,8 @@ const TARGETS = [
   "darwin-arm64",
 ];
 
-function output(result: RunResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
-}
-
 function sha256(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
-}
-
-async function exists(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined)) !== undefined;
 }
 
 /** A release of small stand-in files, each holding its target's name, with their SHA256SUMS. */
@@ -142,11 +135,11 @@ describe("scripts/install.sh", () => {
       release,
       "linux-x64",
     ], { cwd: ROOT, timeoutMs: 540_000 });
-    assert.equal(built.code, 0, output(built));
+    assert.equal(built.code, 0, describeResult(built));
 
     const bin = join(work, "bin");
     const result = await install(["--from", release, "--dir", bin]);
-    assert.equal(result.code, 0, output(result));
+    assert.equal(result.code, 0, describeResult(result));
     assert.match(result.stderr, new RegExp(`installed sauce-registry ${version} \\(linux-x64\\)`));
     assert.match(result.stderr, /is not on PATH/);
     const installed = join(bin, "sauce-registry");
@@ -179,13 +172,13 @@ describe("scripts/install.sh", () => {
       inheritEnv: false,
       env: { PATH: `${bin}:/usr/bin:/bin`, HOME: home },
     });
-    assert.equal(found.stdout.trim(), manPage, output(found));
+    assert.equal(found.stdout.trim(), manPage, describeResult(found));
 
     // Again, with the version pinned and the folder on PATH: replaced in place, nothing left over.
     const again = await install(["--from", release, "--dir", bin, "--version", `v${version}`], {
       PATH: `${bin}:/usr/bin:/bin`,
     });
-    assert.equal(again.code, 0, output(again));
+    assert.equal(again.code, 0, describeResult(again));
     assert.doesNotMatch(again.stderr, /not on PATH/);
     assert.deepEqual((await readdir(bin)).sort(), [
       "docker-credential-saucelabs",
@@ -203,7 +196,7 @@ describe("scripts/install.sh", () => {
 
     const fresh = join(work, "fresh-bin");
     const refused = await install(["--from", tampered, "--dir", fresh]);
-    assert.equal(refused.code, 1, output(refused));
+    assert.equal(refused.code, 1, describeResult(refused));
     assert.match(
       refused.stderr,
       new RegExp(`error: checksum mismatch for ${binaryName}: .*nothing was installed`),
@@ -214,7 +207,7 @@ describe("scripts/install.sh", () => {
     const bin = join(work, "bin");
     const before = sha256(await readFile(join(bin, "sauce-registry")));
     const over = await install(["--from", tampered, "--dir", bin]);
-    assert.equal(over.code, 1, output(over));
+    assert.equal(over.code, 1, describeResult(over));
     assert.equal(sha256(await readFile(join(bin, "sauce-registry"))), before);
   });
 
@@ -229,15 +222,15 @@ describe("scripts/install.sh", () => {
     );
     const bin = join(work, "unlisted-bin");
     const pinned = await install(["--from", unlisted, "--dir", bin, "--version", version]);
-    assert.equal(pinned.code, 1, output(pinned));
+    assert.equal(pinned.code, 1, describeResult(pinned));
     assert.match(pinned.stderr, new RegExp(`no checksum for ${binaryName}: refusing`));
     const unpinned = await install(["--from", unlisted, "--dir", bin]);
-    assert.equal(unpinned.code, 1, output(unpinned));
+    assert.equal(unpinned.code, 1, describeResult(unpinned));
     assert.match(unpinned.stderr, /lists no sauce-registry binary for linux-x64/);
 
     await rm(join(unlisted, "SHA256SUMS"));
     const none = await install(["--from", unlisted, "--dir", bin]);
-    assert.equal(none.code, 1, output(none));
+    assert.equal(none.code, 1, describeResult(none));
     assert.match(none.stderr, /cannot get SHA256SUMS from /);
     assert.equal(await exists(bin), false);
   });
@@ -250,14 +243,14 @@ describe("scripts/install.sh", () => {
     try {
       const bin = join(work, "url-bin");
       const result = await install(["--from", `${server.url}/v1/`, "--dir", bin]);
-      assert.equal(result.code, 0, output(result));
+      assert.equal(result.code, 0, describeResult(result));
       assert.deepEqual(served, ["/v1/SHA256SUMS", `/v1/${binaryName}`]);
       assert.equal(await readlink(join(bin, "docker-credential-saucelabs")), "sauce-registry");
     } finally {
       await server.close();
     }
     const plain = await install(["--from", "http://downloads.example.com/v1", "--dir", "x"]);
-    assert.equal(plain.code, 2, output(plain));
+    assert.equal(plain.code, 2, describeResult(plain));
     assert.match(plain.stderr, /plain http:\/\/ is accepted only from this machine/);
   });
 
@@ -287,7 +280,7 @@ describe("scripts/install.sh", () => {
       const release = await releaseWithPage("page-release", "listed");
       const prefix = join(work, "page-prefix");
       const result = await installInto(release, join(prefix, "bin"));
-      assert.equal(result.code, 0, output(result));
+      assert.equal(result.code, 0, describeResult(result));
       const page = join(prefix, "share", "man", "man1", "sauce-registry.1");
       assert.equal(await readFile(page, "utf8"), PAGE);
       assert.equal((await stat(page)).mode & 0o777, 0o644);
@@ -296,7 +289,7 @@ describe("scripts/install.sh", () => {
       // Not a bin folder: the binary only, and no share/ made anywhere.
       const other = join(work, "page-other");
       const tools = await installInto(release, join(other, "tools"));
-      assert.equal(tools.code, 0, output(tools));
+      assert.equal(tools.code, 0, describeResult(tools));
       assert.deepEqual(await readdir(other), ["tools"]);
       assert.doesNotMatch(tools.stderr, /man page/);
     });
@@ -307,7 +300,7 @@ describe("scripts/install.sh", () => {
       const release = await releaseWithPage("tampered-page-release", "tampered");
       const prefix = join(work, "tampered-page-prefix");
       const result = await installInto(release, join(prefix, "bin"));
-      assert.equal(result.code, 1, output(result));
+      assert.equal(result.code, 1, describeResult(result));
       assert.match(
         result.stderr,
         /error: checksum mismatch for sauce-registry\.1: .*nothing was installed/,
@@ -327,7 +320,7 @@ describe("scripts/install.sh", () => {
         await mkdir(prefix);
         await writeFile(join(prefix, "share"), "a file where the folder would go\n");
         const blocked = await installInto(release, join(prefix, "bin"));
-        assert.equal(blocked.code, 0, output(blocked));
+        assert.equal(blocked.code, 0, describeResult(blocked));
         assert.match(blocked.stderr, /note: the man page is not installed: cannot write to .*man1/);
         assert.equal(await readFile(join(prefix, "bin", "sauce-registry"), "utf8"), "linux-x64\n");
 
@@ -336,7 +329,7 @@ describe("scripts/install.sh", () => {
           await fakeRelease(join(work, "pageless")),
           join(older, "bin"),
         );
-        assert.equal(without.code, 0, output(without));
+        assert.equal(without.code, 0, describeResult(without));
         assert.deepEqual(await readdir(older), ["bin"]);
       },
     );
@@ -391,7 +384,7 @@ describe("scripts/install.sh", () => {
       ];
       for (const [machine, expected] of cases) {
         const { result, target } = await installOn(machine);
-        assert.equal(result.code, 0, `${JSON.stringify(machine)}: ${output(result)}`);
+        assert.equal(result.code, 0, `${JSON.stringify(machine)}: ${describeResult(result)}`);
         assert.equal(target, expected, JSON.stringify(machine));
       }
       const chosen = await installOn({ system: "Linux", arch: "x86_64", glibc: true }, [
@@ -405,10 +398,10 @@ describe("scripts/install.sh", () => {
       timeout: 120_000,
     }, async () => {
       const bsd = await installOn({ system: "FreeBSD", arch: "amd64" });
-      assert.equal(bsd.result.code, 1, output(bsd.result));
+      assert.equal(bsd.result.code, 1, describeResult(bsd.result));
       assert.match(bsd.result.stderr, /no sauce-registry binary for FreeBSD/);
       const riscv = await installOn({ system: "Linux", arch: "riscv64", glibc: true });
-      assert.equal(riscv.result.code, 1, output(riscv.result));
+      assert.equal(riscv.result.code, 1, describeResult(riscv.result));
       assert.match(riscv.result.stderr, /no sauce-registry binary for Linux on riscv64/);
       for (
         const args of [
@@ -421,7 +414,7 @@ describe("scripts/install.sh", () => {
         ]
       ) {
         const result = await install(args);
-        assert.equal(result.code, 2, `${args.join(" ")}: ${output(result)}`);
+        assert.equal(result.code, 2, `${args.join(" ")}: ${describeResult(result)}`);
         assert.match(result.stderr, /install\.sh: error: .*\ninstall\.sh: usage: /);
       }
     });
@@ -447,7 +440,7 @@ describe("scripts/install.sh", () => {
         inheritEnv: false,
         cwd: userHome,
       });
-      assert.equal(result.code, 0, output(result));
+      assert.equal(result.code, 0, describeResult(result));
       assert.equal(
         await readFile(join(userHome, ".local", "bin", "sauce-registry"), "utf8"),
         "linux-x64\n",
@@ -519,7 +512,7 @@ describe("scripts/install.sh", () => {
           const result = await install(["--from", from, "--dir", bin, "--target", "linux-x64"], {
             PATH: `${tools}:/usr/bin:/bin`,
           });
-          assert.equal(result.code, 2, `${from}: ${output(result)}`);
+          assert.equal(result.code, 2, `${from}: ${describeResult(result)}`);
           assert.match(result.stderr, /^install\.sh: error: --from/, from);
           assert.match(result.stderr, message, from);
           assert.equal(await exists(bin), false, from);
@@ -552,7 +545,7 @@ describe("scripts/install.sh", () => {
             ["--from", `${server.url}/same-server`, "--dir", bin, "--target", "linux-x64"],
             { PATH: tools },
           );
-          assert.equal(followed.code, 0, output(followed));
+          assert.equal(followed.code, 0, describeResult(followed));
           assert.equal(await readFile(join(bin, "sauce-registry"), "utf8"), "linux-x64\n");
 
           const refusedBin = join(work, `refused-bin-${which.split(" ")[0]}`);
@@ -560,7 +553,7 @@ describe("scripts/install.sh", () => {
             ["--from", `${server.url}/to-http`, "--dir", refusedBin, "--target", "linux-x64"],
             { PATH: tools },
           );
-          assert.equal(refused.code, 1, output(refused));
+          assert.equal(refused.code, 1, describeResult(refused));
           assert.match(
             refused.stderr,
             /install\.sh: error: .*\/to-http\/SHA256SUMS was redirected to plain http:\/\/.*nothing was installed/,
@@ -596,7 +589,7 @@ describe("scripts/install.sh", () => {
           for (const from of [changedBinary, changedSum]) {
             const bin = join(work, `tamper-bin-${target}`);
             const result = await install(["--from", from, "--dir", bin, "--target", target]);
-            assert.equal(result.code, 1, `${target} ${from}: ${output(result)}`);
+            assert.equal(result.code, 1, `${target} ${from}: ${describeResult(result)}`);
             assert.match(
               result.stderr,
               new RegExp(
@@ -635,7 +628,7 @@ describe("scripts/install.sh", () => {
           "--target",
           "linux-x64",
         ], { env: { PATH: "/usr/bin:/bin", HOME: home }, inheritEnv: false, cwd: work });
-        assert.equal(planted.code, 0, output(planted));
+        assert.equal(planted.code, 0, describeResult(planted));
         assert.equal(
           await readFile(victim, "utf8"),
           "not yours\n",
@@ -660,7 +653,7 @@ describe("scripts/install.sh", () => {
         await writeFile(join(folder, "SHA256SUMS"), `${sha256("linux-x64\n")}  ${name}\n`);
         const bin = join(work, "odd-version-bin");
         const result = await install(["--from", folder, "--dir", bin, "--target", "linux-x64"]);
-        assert.equal(result.code, 1, `${JSON.stringify(version)}: ${output(result)}`);
+        assert.equal(result.code, 1, `${JSON.stringify(version)}: ${describeResult(result)}`);
         assert.match(
           result.stderr,
           /^install\.sh: error: SHA256SUMS in .* names a linux-x64 binary whose version is not a version such as 1\.2\.3 .*nothing was installed\n$/,

@@ -16,6 +16,7 @@ import { chmod, link, mkdtemp, readdir, readFile, rm, stat, writeFile } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { shellQuote } from "./fixtures/common.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 import {
   buildOciImage,
@@ -34,7 +35,7 @@ import {
   type Sandbox,
   SecretScanner,
   yamlDocuments,
-} from "./harness.ts";
+} from "./fixtures/harness.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 const API_VERSIONS = [
@@ -557,10 +558,6 @@ class KubeletStandIn {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
 
 function base64(text: string): string {
   return Buffer.from(text).toString("base64");
@@ -1226,7 +1223,7 @@ describe("kubelet-credential-provider", () => {
     assert.deepEqual(cached, [], "no token cached for them");
     // The same provider does ask for its own registry's image: the count above could move.
     const [served] = await kubeletStandIn.credentialsFor(`${host}/team/app:1`);
-    assert.deepEqual(Object.keys(served.response.auth), [host]);
+    assert.deepEqual(Object.keys(served.response.auth), [`${host}/team`]);
     assert.equal(standIn.tokenRequestCount(), before + 1, "one token request for its own image");
 
     // No credentials at all: an image of another registry must not even need them.

@@ -15,14 +15,20 @@ import {
   readFile,
   readlink,
   rm,
-  stat,
   symlink,
   writeFile,
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
-import { type CliResult, makeSandbox, runCli, type Sandbox, SecretScanner } from "./harness.ts";
+import { exists } from "./fixtures/common.ts";
+import {
+  type CliResult,
+  makeSandbox,
+  runCli,
+  type Sandbox,
+  SecretScanner,
+} from "./fixtures/harness.ts";
 import {
   buildOciImage,
   type Dockerd,
@@ -233,10 +239,6 @@ describe("login with the real container tools against a token-authenticated regi
   /** Where podman, buildah and skopeo logins go when DOCKER_CONFIG is set. */
   function containersAuthFileOf(sandbox: Sandbox): string {
     return join(sandbox.env.XDG_CONFIG_HOME, "containers", "auth.json");
-  }
-
-  async function exists(path: string): Promise<boolean> {
-    return await stat(path).then(() => true, () => false);
   }
 
   /** A real tool's login through the CLI, proven by the tool's own push with the stored login. */

@@ -8,7 +8,14 @@
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
-import { type CliResult, makeSandbox, runCli, type Sandbox, SecretScanner } from "./harness.ts";
+import { describeResult } from "./fixtures/common.ts";
+import {
+  type CliResult,
+  makeSandbox,
+  runCli,
+  type Sandbox,
+  SecretScanner,
+} from "./fixtures/harness.ts";
 import { makeArgvRecorderShim, readShimCalls, type ShimCall } from "./fixtures/services.ts";
 import { type StandIn, startStandIn, TOKEN_USERNAME } from "./fixtures/stand_in.ts";
 
@@ -89,10 +96,6 @@ describe("login through tools that are only recorded, and login failures", () =>
     return runCli(args, { env: sandbox.env, cwd: sandbox.dir, timeoutMs: 30_000 });
   }
 
-  function explain(result: CliResult): string {
-    return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
-  }
-
   function issuedSince(count: number): string[] {
     const passwords = standIn!.issued.slice(count).map((token) => token.password);
     scanner.add(...passwords);
@@ -125,7 +128,7 @@ describe("login through tools that are only recorded, and login failures", () =>
           ["login", REGISTRY_URL, "--tool", tool, `--tool-arg=${expected.toolArg}`],
           sandbox,
         );
-        assert.equal(login.code, 0, explain(login));
+        assert.equal(login.code, 0, describeResult(login));
         const [password, ...more] = issuedSince(issued);
         assert.ok(password, "no token was issued");
         assert.equal(more.length, 0, "one login, one token");
@@ -149,7 +152,7 @@ describe("login through tools that are only recorded, and login failures", () =>
           ["logout", REGISTRY_URL, "--tool", tool, `--tool-arg=${expected.toolArg}`],
           sandbox,
         );
-        assert.equal(logout.code, 0, explain(logout));
+        assert.equal(logout.code, 0, describeResult(logout));
         assert.equal(standIn!.issued.length, issued + 1, "logout must not fetch a token");
         const logoutCall = (await readShimCalls(log))[1];
         assert.deepEqual(logoutCall?.args, [...expected.logout, expected.toolArg, HOST]);
@@ -175,7 +178,7 @@ describe("login through tools that are only recorded, and login failures", () =>
         "/tmp/with space.json",
         "--tool-arg=-d",
       ], sandbox);
-      assert.equal(login.code, 0, explain(login));
+      assert.equal(login.code, 0, describeResult(login));
       const [call] = await readShimCalls(log);
       assert.deepEqual(call.args, [
         ...EXPECTED.oras.login,
@@ -196,7 +199,7 @@ describe("login through tools that are only recorded, and login failures", () =>
       const { log } = await makeArgvRecorderShim(shims, "docker", null);
       const issued = standIn!.issued.length;
       const result = await cli(["login", `https://${REGISTRY_URL}/`, "--json"], sandbox);
-      assert.equal(result.code, 0, explain(result));
+      assert.equal(result.code, 0, describeResult(result));
       const [password] = issuedSince(issued);
       const token = standIn!.issued.at(-1)!;
       const printed = JSON.parse(result.stdout) as Record<string, string>;
@@ -238,7 +241,7 @@ describe("login through tools that are only recorded, and login failures", () =>
         sandbox,
       );
       const [password] = issuedSince(issued);
-      assert.equal(result.code, 0, explain(result));
+      assert.equal(result.code, 0, describeResult(result));
       // The tool did print it: the CLI shows its output, with the password replaced.
       assert.match(result.stderr, /Login Succeeded \(token \*\*\*\)/);
       assert.match(result.stderr, /debug: \*\*\*/);
@@ -258,7 +261,7 @@ describe("login through tools that are only recorded, and login failures", () =>
         ["login", REGISTRY_URL, "--tool", "oras", "--tool-arg", "--plain-http"],
         sandbox,
       );
-      assert.equal(result.code, 2, explain(result));
+      assert.equal(result.code, 2, describeResult(result));
       assert.match(result.stderr, /write --tool-arg=VALUE/);
       assert.match(result.stderr, /Usage: sauce-registry login/);
       assert.equal(standIn!.tokenRequestCount(), requests, "a usage error must not ask the API");
@@ -275,7 +278,7 @@ describe("login through tools that are only recorded, and login failures", () =>
       const { log } = await makeArgvRecorderShim(shims, "crane", null);
       const requests = standIn!.tokenRequestCount();
       const result = await cli(["login", REGISTRY_URL, "--tool", "crane"], sandbox);
-      assert.equal(result.code, 3, explain(result));
+      assert.equal(result.code, 3, describeResult(result));
       assert.equal(standIn!.tokenRequestCount(), requests + 1, "the API was not asked");
       assert.match(result.stderr, /username or access key/i);
       assert.deepEqual(await readShimCalls(log), [], "the tool ran without a token");
@@ -292,7 +295,7 @@ describe("login through tools that are only recorded, and login failures", () =>
       const { log } = await makeArgvRecorderShim(shims, "helm", null);
       const issued = standIn!.issued.length;
       const result = await cli(["login", REGISTRY_URL, "--tool", "helm"], sandbox);
-      assert.equal(result.code, 3, explain(result));
+      assert.equal(result.code, 3, describeResult(result));
       assert.match(result.stderr, /Sauce Labs support/);
       assert.match(result.stderr, /403/);
       assert.equal(standIn!.issued.length, issued, "a token was issued to bob");
@@ -321,7 +324,7 @@ describe("login through tools that are only recorded, and login failures", () =>
       const result = await cli(["login", REGISTRY_URL, "--tool", "nerdctl"], sandbox);
       const [password] = issuedSince(issued);
       assert.ok(password, "no token was issued");
-      assert.equal(result.code, 1, explain(result));
+      assert.equal(result.code, 1, describeResult(result));
       assert.ok(!result.stderr.includes(password), "the password reached the terminal");
       assert.match(
         result.stderr,
@@ -361,7 +364,7 @@ describe("login through tools that are only recorded, and login failures", () =>
       );
       const result = await cli(["login", REGISTRY_URL, "--tool", "skopeo"], sandbox);
       issuedSince(0);
-      assert.equal(result.code, 1, explain(result));
+      assert.equal(result.code, 1, describeResult(result));
       const [line, ...more] = result.stderr.trimEnd().split("\n");
       assert.deepEqual(more, [], "the error is one line");
       assert.match(
@@ -393,7 +396,7 @@ exit 1
       const issued = standIn!.issued.length;
       const result = await cli(["login", REGISTRY_URL, "--tool", "skopeo"], sandbox);
       const [password] = issuedSince(issued);
-      assert.equal(result.code, 1, explain(result));
+      assert.equal(result.code, 1, describeResult(result));
       assert.equal(
         result.stderr,
         `error: skopeo login failed (exit code 1): authenticating creds for "${HOST}": ` +
@@ -411,7 +414,7 @@ exit 1
       // Only an empty folder on PATH: the runtime itself is started by its absolute path.
       sandbox.env.PATH = shims;
       const result = await cli(["login", REGISTRY_URL, "--tool", "crane"], sandbox);
-      assert.equal(result.code, 1, explain(result));
+      assert.equal(result.code, 1, describeResult(result));
       assert.match(result.stderr, /crane.*not installed or not on PATH/);
       assert.equal(result.stdout, "");
       issuedSince(0);

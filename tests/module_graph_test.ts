@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { assert, describe, it } from "./deps.ts";
 import { requireTool, run } from "./fixtures/services.ts";
-import { ROOT } from "./harness.ts";
+import { ROOT } from "./fixtures/harness.ts";
 
 interface Edge {
   to: string;

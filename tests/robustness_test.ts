@@ -21,7 +21,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { ConfigError, configureDocker } from "../mod.ts";
-import { cliCommand, makeSandbox, runCli, type Sandbox } from "./harness.ts";
+import { cliCommand, makeSandbox, runCli, type Sandbox } from "./fixtures/harness.ts";
 
 /** A small seeded generator, so that a failure can be replayed. */
 function random(seed: number): () => number {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { requireTool, run } from "./fixtures/services.ts";
-import { cliCommand, makeSandbox, runCli, type Sandbox } from "./harness.ts";
+import { cliCommand, makeSandbox, runCli, type Sandbox } from "./fixtures/harness.ts";
 
 const LIMIT = 64 * 1024;
 const HOST = "registry.example.com";

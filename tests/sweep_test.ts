@@ -14,33 +14,20 @@ import {
   readdir,
   readFile,
   readlink,
-  rm,
   stat,
   utimes,
   writeFile,
 } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import process from "node:process";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { useTempDir } from "./fixtures/suite.ts";
+import { goneProcess, startTimeOf } from "./fixtures/processes.ts";
+import { exists, waitUntil } from "./fixtures/common.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { run } from "./fixtures/services.ts";
-import { cliCommand, makeSandbox, type Sandbox } from "./harness.ts";
+import { cliCommand, makeSandbox, type Sandbox } from "./fixtures/harness.ts";
 import { LEFTOVER_AGE_MS, makePrivateFolder, sweepLeftovers } from "../src/files.ts";
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await stat(path).then(() => true, () => false);
-}
-
-/** Field 22 of /proc/<pid>/stat: the start time that, with the PID, names one process. */
-async function startTimeOf(pid: number): Promise<string> {
-  const text = await readFile(`/proc/${pid}/stat`, "utf8");
-  return text.slice(text.lastIndexOf(")") + 2).split(" ")[19];
-}
 
 /** What names this process's entries, read from /proc here, not from the code under test. */
 async function thisBootAndNamespace(): Promise<{ boot: string; namespace: string }> {
@@ -49,25 +36,8 @@ async function thisBootAndNamespace(): Promise<{ boot: string; namespace: string
   return { boot: bootId.trim().replaceAll("-", "").slice(0, 8), namespace: /\d+/.exec(link)![0] };
 }
 
-/** A process that ran in this namespace and is gone: its PID and start time. */
-async function goneProcess(): Promise<{ pid: number; startTime: string }> {
-  const sleeper = spawn("sleep", ["60"], { stdio: "ignore" });
-  const startTime = await startTimeOf(sleeper.pid!);
-  const exited = new Promise((resolve) => sleeper.once("exit", resolve));
-  sleeper.kill("SIGKILL");
-  await exited;
-  return { pid: sleeper.pid!, startTime };
-}
-
 describe("sweepLeftovers", () => {
-  let dir: string;
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "sweep-test-"));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const temp = useTempDir("sweep-test-");
 
   it("removes what a gone owner of this namespace left over a minute ago, and nothing else", async () => {
     const { boot, namespace } = await thisBootAndNamespace();
@@ -96,10 +66,10 @@ describe("sweepLeftovers", () => {
     const made: Record<string, { folder: string; temporary: string }> = {};
     for (const [which, { name, recent }] of Object.entries(cases)) {
       // A private folder holding a Docker config, and a temporary of config.json's atomic write.
-      const folder = join(dir, `sauce-registry-tmp-${name}-${which}`);
+      const folder = join(temp.path, `sauce-registry-tmp-${name}-${which}`);
       await mkdir(folder, { mode: 0o700 });
       await writeFile(join(folder, "config.json"), "{}", { mode: 0o600 });
-      const temporary = join(dir, `config.json.tmp-${name}-${which.length}-7`);
+      const temporary = join(temp.path, `config.json.tmp-${name}-${which.length}-7`);
       await writeFile(temporary, "{}", { mode: 0o600 });
       if (!recent) {
         await utimes(folder, old, old);
@@ -110,25 +80,25 @@ describe("sweepLeftovers", () => {
     // Other names in the same folder: not this sweep's.
     const strangers = [`other-tmp-${owner(gone)}-x`, `registries.json.tmp-${owner(gone)}-1-2`];
     for (const name of strangers) {
-      await writeFile(join(dir, name), "{}");
-      await utimes(join(dir, name), old, old);
+      await writeFile(join(temp.path, name), "{}");
+      await utimes(join(temp.path, name), old, old);
     }
 
-    await sweepLeftovers(dir, "sauce-registry-tmp-");
-    await sweepLeftovers(dir, "config.json.tmp-");
+    await sweepLeftovers(temp.path, "sauce-registry-tmp-");
+    await sweepLeftovers(temp.path, "config.json.tmp-");
 
     for (const [which, { removed }] of Object.entries(cases)) {
       for (const path of Object.values(made[which])) {
         assert.equal(!(await exists(path)), removed, `${which}: ${basename(path)}`);
       }
     }
-    for (const name of strangers) assert.ok(await exists(join(dir, name)), name);
+    for (const name of strangers) assert.ok(await exists(join(temp.path, name)), name);
   });
 
   it("names a private folder after this process, its boot and its PID namespace", async () => {
     const { boot, namespace } = await thisBootAndNamespace();
     const saved = process.env.XDG_RUNTIME_DIR;
-    const runtimeDir = await mkdtemp(join(dir, "run-"));
+    const runtimeDir = await mkdtemp(join(temp.path, "run-"));
     process.env.XDG_RUNTIME_DIR = runtimeDir;
     try {
       const folder = await makePrivateFolder();
@@ -160,14 +130,6 @@ describe("exec in two PID namespaces sharing a temporary folder", () => {
   function command(contained: boolean, args: string[]): string[] {
     const cli = [...cliCommand(), ...args];
     return contained ? ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", ...cli] : cli;
-  }
-
-  async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>) {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await probe())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(20);
-    }
   }
 
   const shares = ["TMPDIR", "XDG_RUNTIME_DIR"] as const;

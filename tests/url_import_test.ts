@@ -10,7 +10,7 @@ import { join, normalize } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { requireTool, run } from "./fixtures/services.ts";
-import { ROOT } from "./harness.ts";
+import { ROOT } from "./fixtures/harness.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 
