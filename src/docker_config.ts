@@ -124,6 +124,9 @@ export async function configureDocker(
   if ((credentialsFile === undefined) !== (options.credentials === undefined)) {
     throw new UsageError("configureDocker takes credentialsFile and credentials together");
   }
+  if (credentialsFile === "") {
+    throw new UsageError("The credentials file is empty: expected a file's path");
+  }
   const dockerConfig = await resolveSymlinks(dockerConfigFile(options));
   const settingsPath = settingsFile(options);
   const hosts = references.map((reference) => reference.host);
