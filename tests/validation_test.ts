@@ -321,6 +321,13 @@ describe("a malformed input is refused before a token request or a file is touch
     const cache = join(env.XDG_CACHE_HOME, "sauce-registry");
     await mkdir(cache, { recursive: true, mode: 0o700 });
     await writeFile(join(cache, "kept"), "kept\n", { mode: 0o600 });
+    // Where the access key is looked for when the environment lacks it (WITHOUT_KEY): traps that
+    // fail the command ("not a regular file") if it reads them before checking its options.
+    await mkdir(join(env.HOME, ".sauce"), { recursive: true });
+    for (const trap of [join(work, ".env"), join(env.HOME, ".sauce", "credentials.yml")]) {
+      const made = await run("mkfifo", [trap]);
+      assert.equal(made.code, 0, made.stderr);
+    }
     watched = [
       env.DOCKER_CONFIG,
       join(env.XDG_CONFIG_HOME, "sauce-registry"),
@@ -426,6 +433,8 @@ describe("a malformed input is refused before a token request or a file is touch
 
   const REGISTRY = "registry.example.org/team";
   const BAD_REGISTRY = "registry example.org/team";
+  /** The access key is then looked for in files: ./.env and ~/.sauce/credentials.yml. */
+  const WITHOUT_KEY = { SAUCE_ACCESS_KEY: "" };
 
   it("token: registry, format, the Secret's names, API settings, time limits", SLOW, async () => {
     const k8s = ["token", REGISTRY, "--format", "k8s-secret"];
@@ -452,8 +461,23 @@ describe("a malformed input is refused before a token request or a file is touch
       },
       { args: ["token", REGISTRY, "--api-url", "not a url"], says: /Invalid API URL/ },
       { args: ["token", REGISTRY, "--username", "ali:ce"], says: /from --username contains ":"/ },
+      { args: ["token", REGISTRY, "--region", "mars-1"], env: WITHOUT_KEY, says: /Unknown region/ },
+      {
+        args: ["token", REGISTRY, "--api-url", "http://api.example.com"],
+        env: WITHOUT_KEY,
+        says: /Invalid API URL/,
+      },
+      {
+        args: ["token", REGISTRY, "--username", "ali:ce"],
+        env: WITHOUT_KEY,
+        says: /from --username contains ":"/,
+      },
       { args: ["token", REGISTRY, "--timeout", "0"], says: /Invalid --timeout/ },
       { args: ["token", REGISTRY, "--timeout", "soon"], says: /Invalid --timeout/ },
+      {
+        args: ["token", REGISTRY, "--env-file", "missing.env"],
+        says: /Cannot read the env file missing.env/,
+      },
       { args: ["token", REGISTRY], env: { SAUCE_REGION: "mars-1" }, says: /Unknown region/ },
       {
         args: ["token", REGISTRY],
@@ -477,8 +501,10 @@ describe("a malformed input is refused before a token request or a file is touch
       { args: ["login", REGISTRY, "--tool", "dockr"], says: /Unknown tool "dockr"/ },
       { args: ["login", REGISTRY, "--tool-arg", ""], says: /--tool-arg is empty/ },
       { args: ["login", REGISTRY, "--region", "mars-1"], says: /Unknown region/ },
+      { args: ["login", REGISTRY, "--region", "mars-1"], env: WITHOUT_KEY, says: /Unknown region/ },
       { args: ["login", REGISTRY, "--api-url", "ftp://127.0.0.1"], says: /Invalid API URL/ },
       { args: ["login", REGISTRY, "--api-url="], says: /--api-url is empty/ },
+      { args: ["login", REGISTRY, "--env-file", "missing.env"], says: /Cannot read the env file/ },
       { args: ["login", REGISTRY, "--username", "ali:ce"], says: /contains ":"/ },
       { args: ["login", REGISTRY, "--timeout", "-1"], says: /--timeout.*ambiguous/ },
       { args: ["login", REGISTRY, "--format", "env"], says: /--format does not apply to login/ },
@@ -495,7 +521,9 @@ describe("a malformed input is refused before a token request or a file is touch
       // What a registry URL may have, but `docker push` would refuse after the token request.
       { args: ["push", image, "--tool", "skopeo"], says: /Unknown tool "skopeo"/ },
       { args: ["push", image, "--region", "mars-1"], says: /Unknown region/ },
+      { args: ["push", image, "--region", "mars-1"], env: WITHOUT_KEY, says: /Unknown region/ },
       { args: ["push", image, "--api-url", ""], says: /--api-url is empty/ },
+      { args: ["push", image, "--env-file", "missing.env"], says: /Cannot read the env file/ },
     ]);
   });
 
@@ -505,8 +533,17 @@ describe("a malformed input is refused before a token request or a file is touch
       { args: ["exec", REGISTRY], says: /needs a command after --/ },
       { args: ["exec", REGISTRY, "--"], says: /needs a command after --/ },
       { args: ["exec", REGISTRY, "--region", "mars-1", "--", "true"], says: /Unknown region/ },
+      {
+        args: ["exec", REGISTRY, "--region", "mars-1", "--", "true"],
+        env: WITHOUT_KEY,
+        says: /Unknown region/,
+      },
       { args: ["exec", REGISTRY, "--timeout", "1e3", "--", "true"], says: /Invalid --timeout/ },
       { args: ["token", REGISTRY, "--", "true"], says: /"--" only goes with exec/ },
+      {
+        args: ["exec", REGISTRY, "--env-file", "missing.env", "--", "true"],
+        says: /Cannot read the env file/,
+      },
       // Not a usage error, but a typo all the same: exit 1, as when it could not be started.
     ]);
   });
@@ -522,12 +559,21 @@ describe("a malformed input is refused before a token request or a file is touch
       },
       { args: ["configure-docker", REGISTRY, "--api-url="], says: /--api-url is empty/ },
       {
+        args: ["configure-docker", REGISTRY, "--env-file", "missing.env"],
+        says: /Cannot read the env file/,
+      },
+      {
         args: ["configure-docker", REGISTRY, "--credentials-file", ""],
         says: /--credentials-file is empty/,
       },
       {
         args: ["configure-docker", REGISTRY, "--credentials-file", "c.yml", "--username", "a:b"],
         says: /contains ":"/,
+      },
+      {
+        args: ["configure-docker", REGISTRY, "--credentials-file", "c.yml", "--region", "mars-1"],
+        env: WITHOUT_KEY,
+        says: /Unknown region/,
       },
       { args: ["install-helper", "--dir", ""], says: /--dir is empty/ },
       { args: ["install-helper", "somewhere"], says: /takes no arguments/ },
@@ -540,7 +586,14 @@ describe("a malformed input is refused before a token request or a file is touch
       { args: ["status", "--region", "mars-1"], says: /Unknown region/ },
       { args: ["status", "--api-url", "http://api.example.com"], says: /Invalid API URL/ },
       { args: ["status", "--api-url", ""], says: /--api-url is empty/ },
+      { args: ["status", "--username", "ali:ce"], says: /from --username contains ":"/ },
+      {
+        args: ["status", "--username", "ali:ce"],
+        env: WITHOUT_KEY,
+        says: /from --username contains ":"/,
+      },
       { args: ["status", "--timeout", "0"], says: /Invalid --timeout/ },
+      { args: ["status", "--env-file", "missing.env"], says: /Cannot read the env file/ },
     ]);
   });
 
