@@ -22,6 +22,7 @@ import { configureDocker } from "../src/docker_config.ts";
 import { UsageError } from "../src/errors.ts";
 import { installHelper } from "../src/install_helper.ts";
 import { yamlString } from "../src/quote.ts";
+import { parseImage, parseRegistry } from "../src/reference.ts";
 import { launcher } from "../src/runtime.ts";
 
 const KEY = "alice-access-key-0123456789";
@@ -516,9 +517,13 @@ describe("a malformed input is refused before a token request or a file is touch
   it("push: image, tool, API settings", SLOW, async () => {
     const image = `${REGISTRY}/app:1`;
     await refuses([
+      { args: ["push", "registry.example.org"], says: /the repository is missing/ },
       { args: ["push", `${REGISTRY}/App:1`], says: /Invalid registry/ },
       { args: ["push", `${REGISTRY}/app:bad tag`], says: /Invalid registry/ },
       // What a registry URL may have, but `docker push` would refuse after the token request.
+      { args: ["push", `https://${image}`], says: /Invalid image .*no scheme.* like registry/ },
+      { args: ["push", `${image}/`], says: /Invalid image .*does not end with "\/"/ },
+      { args: ["push", ` ${image}`], says: /Invalid image .*white space/ },
       { args: ["push", image, "--tool", "skopeo"], says: /Unknown tool "skopeo"/ },
       { args: ["push", image, "--region", "mars-1"], says: /Unknown region/ },
       { args: ["push", image, "--region", "mars-1"], env: WITHOUT_KEY, says: /Unknown region/ },
@@ -656,6 +661,19 @@ describe("a malformed input is refused before a token request or a file is touch
         starts: provider,
       },
     ]);
+  });
+});
+
+describe("parseImage", () => {
+  it("takes an image as docker push takes it, and refuses what a registry URL may have", () => {
+    const digest = `sha256:${"a".repeat(64)}`;
+    for (const image of ["registry.example.com:5000/team/app:1.0", `localhost/app@${digest}`]) {
+      assert.deepEqual(parseImage(image), parseRegistry(image));
+    }
+    for (const image of ["https://registry.example.com/team/app", "registry.example.com/app/"]) {
+      assert.ok(parseRegistry(image).path);
+      assert.throws(() => parseImage(image), (error) => error instanceof UsageError);
+    }
   });
 });
 

@@ -13,7 +13,7 @@
 import { HELPER_PROGRAM } from "../helper.ts";
 import { checkTool, credentialHelperServes, login, logout } from "../login.ts";
 import { spawn } from "../process.ts";
-import { parseRegistry } from "../reference.ts";
+import { parseImage, parseRegistry } from "../reference.ts";
 import { writeStderr, writeStdout } from "../runtime.ts";
 import {
   PUSH_TOOLS,
@@ -120,10 +120,7 @@ export async function runLogout(context: Context): Promise<number> {
 export async function runPush(context: Context): Promise<number> {
   const [image] = registries(context, 1, 1, "IMAGE");
   const tool = checkTool(text(context, "tool") ?? "docker", PUSH_TOOLS);
-  const reference = parseRegistry(image);
-  if (!reference.path) {
-    throw new UsageError(`push needs an image, such as ${reference.host}/team/app:1.0`);
-  }
+  parseImage(image);
   await requireOnPath(tool);
   const token = await fetchWithStatus(context, await registryUrlForImage(image));
   await info(
