@@ -550,6 +550,11 @@ describe("a malformed input is refused before a token request or a file is touch
         says: /Cannot read the env file/,
       },
       // Not a usage error, but a typo all the same: exit 1, as when it could not be started.
+      {
+        args: ["exec", REGISTRY, "--", "no-such-command-18"],
+        says: /Cannot run no-such-command-18: it is not installed or not on PATH/,
+        code: 1,
+      },
     ]);
   });
 

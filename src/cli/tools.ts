@@ -147,6 +147,8 @@ export async function runExec(context: Context, command: string[]): Promise<numb
   const [registry] = registries(context, 1, 1);
   if (command.length === 0) throw new UsageError("exec needs a command after --");
   const reference = parseRegistry(registry);
+  // A command typed wrong costs no token; one given by its path is looked for when it runs.
+  if (!command[0].includes("/")) await requireOnPath(command[0]);
   const token = await fetchWithStatus(context, reference.registryUrl);
   return await withTemporaryAuth(
     token,
