@@ -42,6 +42,9 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null)" = installed ] ||
       missing+=("$package")
   done
+  # kubectl reads the pull Secrets the tests print (kubectl label --local, no cluster). Debian
+  # ships it as kubernetes-client, which must not overwrite a kubectl the machine already has.
+  command -v kubectl >/dev/null || missing+=(kubernetes-client)
   if [ ${#missing[@]} -gt 0 ]; then
     say "Installing Debian packages: ${missing[*]}"
     apt-get update -qq
@@ -65,7 +68,7 @@ export PATH="$TOOLS_DIR/node_modules/.bin:$PATH"
 export DENO_NO_UPDATE_CHECK=1
 export NO_COLOR=1 # plain runner summaries, which the closing line is read from
 
-for tool in deno bun node gitlab-ci-local rsync git dockerd docker-registry skopeo podman buildah openssl file python3 groff man; do
+for tool in deno bun node gitlab-ci-local rsync git dockerd docker-registry skopeo podman buildah openssl file python3 groff man kubectl; do
   command -v "$tool" >/dev/null || { echo "error: $tool is not installed; the real-component tests need it" >&2; exit 1; }
 done
 say "$(deno --version | head -n 1), bun $(bun --version), node $(node --version)"

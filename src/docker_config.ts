@@ -132,6 +132,9 @@ export async function configureDocker(
   if ((credentialsFile === undefined) !== (options.credentials === undefined)) {
     throw new UsageError("configureDocker takes credentialsFile and credentials together");
   }
+  if (credentialsFile === "") {
+    throw new UsageError("The credentials file is empty: expected a file's path");
+  }
   if (credentialsFile !== undefined && !isAbsolute(credentialsFile)) {
     // Docker runs the helper in whatever folder it was started in: a relative path would name
     // another file there.

@@ -85,9 +85,11 @@ export interface InstallHelperResult {
  * @param how How this program was started ({@linkcode launcher}).
  * @param dir The folder; default `/usr/local/bin` as root, else `~/.local/bin`.
  * @returns The path written and whether its folder is on PATH.
- * @throws {UsageError} On Windows when the program is not the standalone binary.
+ * @throws {UsageError} On Windows when the program is not the standalone binary, and for an
+ * empty `dir` (which would put the helper in `/`).
  */
 export async function installHelper(how: Launcher, dir?: string): Promise<InstallHelperResult> {
+  if (dir === "") throw new UsageError("The helper's folder is empty: expected a folder's path");
   const folder =
     (dir ?? (isRootUser() ? "/usr/local/bin" : joinPath(homeDirectory(), ".local", "bin")))
       .replace(/(.)\/+$/, "$1");

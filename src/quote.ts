@@ -31,9 +31,11 @@ export function shellQuote(value: string): string {
  * @returns The quoted scalar.
  */
 export function yamlString(value: string): string {
-  // JSON leaves U+0085, U+2028 and U+2029 as they are; YAML 1.1 readers take them for line breaks.
+  // JSON escapes only the C0 controls, '"' and '\\'. YAML readers refuse DEL, the C1 controls,
+  // U+FFFE and U+FFFF even between quotes ("control characters are not allowed"), and YAML 1.1
+  // readers take U+0085, U+2028 and U+2029 for line breaks: escaped, each reads back as itself.
   return JSON.stringify(value).replace(
-    /[\u0085\u2028\u2029]/g,
+    /[\u007f-\u009f\u2028\u2029\ufffe\uffff]/g,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 }

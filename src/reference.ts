@@ -178,6 +178,47 @@ export function parseRegistry(input: string): RegistryReference {
 }
 
 /**
+ * Take apart an image reference as container tools take it (`registry.example.com/team/app:1.0`):
+ * as {@linkcode parseRegistry} does, but without what that forgives in a registry URL — a scheme,
+ * white space around it, a trailing `/` — since the tool is given the image as it was typed, and
+ * with a repository.
+ *
+ * @example
+ * ```ts
+ * import { parseImage } from "./reference.ts";
+ * parseImage("registry.example.com/team/app:1.0").tag; // "1.0"
+ * ```
+ *
+ * @param input The image reference.
+ * @returns Its parts.
+ * @throws {UsageError} When it is not an image reference a tool takes as it is.
+ */
+export function parseImage(input: string): RegistryReference {
+  const reference = parseRegistry(input);
+  const { host, path, tag, digest } = reference;
+  const plain = `${host}/${path || "team/app"}${tag !== undefined ? `:${tag}` : ""}${
+    digest !== undefined ? `@${digest}` : ""
+  }`;
+  const problem = !path
+    ? "the repository is missing"
+    : input !== input.trim()
+    ? "it has white space around it"
+    : /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(input)
+    ? "an image has no scheme"
+    : input.endsWith("/")
+    ? 'an image does not end with "/"'
+    : undefined;
+  if (problem) {
+    throw new UsageError(
+      `Invalid image "${printable(maskUserinfo(input), 60)}": ${problem}; expected an image like ${
+        path ? plain : `${plain}:1.0`
+      }`,
+    );
+  }
+  return reference;
+}
+
+/**
  * The host (and port) that `docker login` takes for a registry URL or image reference: the
  * part before the first `/`.
  *

@@ -21,7 +21,7 @@ import { makePrivateFolder, writeFileAtomic } from "./files.ts";
 import { readJsonObject } from "./json.ts";
 import { dirname, dockerConfigFile, joinPath, type PathOptions, resolveSymlinks } from "./paths.ts";
 import { spawn, toolEnvironment } from "./process.ts";
-import { imageRegistryUrl, parseRegistry } from "./reference.ts";
+import { imageRegistryUrl, parseImage, parseRegistry } from "./reference.ts";
 import { readRegistrySettings } from "./registries.ts";
 import { fileInfo, makeSymlink, removePath } from "./runtime.ts";
 
@@ -150,6 +150,8 @@ export interface PushOptions {
  * @param image The image reference.
  * @param options The tool and its extra arguments.
  * @returns The tool's exit code.
+ * @throws {UsageError} When the image is not a reference the tool takes as it is (a scheme, a
+ * trailing "/", no repository).
  */
 export async function pushImage(
   token: RegistryToken,
@@ -157,7 +159,7 @@ export async function pushImage(
   options: PushOptions = {},
 ): Promise<number> {
   const tool = checkTool(options.tool ?? "docker", PUSH_TOOLS);
-  const { host } = parseRegistry(image);
+  const { host } = parseImage(image);
   return await withTemporaryAuth(token, host, async (dir, env) => {
     // The tool reads the private config; a password in its environment could only leak (any
     // process of the user can read /proc/PID/environ).

@@ -18,7 +18,7 @@ import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "n
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
-import { cliCommand, ROOT } from "./harness.ts";
+import { cliCommand, ROOT } from "./fixtures/harness.ts";
 import { makeArgvRecorderShim, requireTool, run, type RunResult } from "./fixtures/services.ts";
 import { type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { COMMANDS } from "../src/cli/commands.ts";

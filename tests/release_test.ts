@@ -27,7 +27,7 @@ import process from "node:process";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { OnDemandServices, requireTool, run, type RunResult } from "./fixtures/services.ts";
-import { ROOT, SecretScanner, yamlDocuments } from "./harness.ts";
+import { ROOT, SecretScanner, yamlDocuments } from "./fixtures/harness.ts";
 import { executableFileName, executableNames } from "../src/paths.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];

@@ -137,7 +137,9 @@ export function parseArguments(
 /**
  * Parse a command line, as {@linkcode parseArguments} does, refusing what it refuses with a
  * {@linkcode UsageError} that says what to do: an unknown option gets the list of known ones
- * (and the nearest), a value that starts with a dash gets the `--name=VALUE` form.
+ * (and the nearest), a value that starts with a dash gets the `--name=VALUE` form. An empty value
+ * is refused too: `--api-url "$UNSET"` must not quietly mean "no --api-url" (another API, another
+ * identity, another folder than the one meant).
  *
  * @example
  * ```ts
@@ -150,15 +152,16 @@ export function parseArguments(
  * @param options The options, by long name.
  * @param known The option names to offer when one is unknown; default all of `options`.
  * @returns The options and the other arguments.
- * @throws {UsageError} For anything {@linkcode parseArguments} refuses.
+ * @throws {UsageError} For anything {@linkcode parseArguments} refuses, and an empty value.
  */
 export function parseCommandLine(
   args: readonly string[],
   options: Readonly<Record<string, ArgumentSpec>>,
   known: readonly string[] = Object.keys(options),
 ): ParsedArguments {
+  let parsed: ParsedArguments;
   try {
-    return parseArguments(args, options);
+    parsed = parseArguments(args, options);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // The remedy comes on a later line of the message; keep it, since that line is what users need.
@@ -181,4 +184,10 @@ export function parseCommandLine(
       printable(message.split("\n")[0]).replace(/\.$/, "").replace(/^./, (c) => c.toUpperCase()),
     );
   }
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (value === "" || (Array.isArray(value) && value.includes(""))) {
+      throw new UsageError(`--${name} is empty: expected a value, or leave the option out`);
+    }
+  }
+  return parsed;
 }

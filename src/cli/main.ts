@@ -33,7 +33,8 @@ import {
   writeStderr,
   writeStdout,
 } from "../runtime.ts";
-import { timeLimit, timeoutMessage } from "../settings.ts";
+import { checkUsername } from "../credentials.ts";
+import { apiBaseUrl, readDotenv, timeLimit, timeoutMessage } from "../settings.ts";
 import { VERSION } from "../version.ts";
 import { parseCommandLine } from "./args.ts";
 import { allOptions, COMMANDS } from "./commands.ts";
@@ -218,6 +219,7 @@ export async function cliMain(
     if (command.name !== "exec" && separator !== -1) {
       throw new UsageError(`"--" only goes with exec`);
     }
+    await checkSharedOptions(values);
     let timeoutSeconds: number | undefined;
     if (typeof values.timeout === "string") {
       const limit = timeLimit(values.timeout);
@@ -274,6 +276,26 @@ export async function cliMain(
     if (timer !== undefined) clearTimeout(timer);
     stopListening();
   }
+}
+
+/**
+ * The options several commands share, checked before the command reads another file or asks for
+ * anything: a typo in --region is named as such, not after a token request or as a missing
+ * credential; an --env-file that is missing or unreadable is named even when the environment
+ * holds every setting, which would leave the file unread. Values from the environment and `.env`
+ * are checked where they are read.
+ */
+async function checkSharedOptions(values: Values): Promise<void> {
+  const region = values.region;
+  const apiUrl = values["api-url"];
+  if (typeof region === "string" || typeof apiUrl === "string") {
+    apiBaseUrl(
+      typeof region === "string" ? region : undefined,
+      typeof apiUrl === "string" ? apiUrl : undefined,
+    );
+  }
+  if (typeof values.username === "string") checkUsername(values.username, "--username");
+  if (typeof values["env-file"] === "string") await readDotenv(values["env-file"]);
 }
 
 /** A context for commands that need only their options and arguments. */

@@ -13,7 +13,7 @@
 import { HELPER_PROGRAM } from "../helper.ts";
 import { checkTool, credentialHelperServes, login, logout } from "../login.ts";
 import { spawn } from "../process.ts";
-import { parseRegistry } from "../reference.ts";
+import { parseImage, parseRegistry } from "../reference.ts";
 import { writeStderr, writeStdout } from "../runtime.ts";
 import {
   PUSH_TOOLS,
@@ -120,10 +120,7 @@ export async function runLogout(context: Context): Promise<number> {
 export async function runPush(context: Context): Promise<number> {
   const [image] = registries(context, 1, 1, "IMAGE");
   const tool = checkTool(text(context, "tool") ?? "docker", PUSH_TOOLS);
-  const reference = parseRegistry(image);
-  if (!reference.path) {
-    throw new UsageError(`push needs an image, such as ${reference.host}/team/app:1.0`);
-  }
+  parseImage(image);
   await requireOnPath(tool);
   const token = await fetchWithStatus(context, await registryUrlForImage(image));
   await info(
@@ -150,6 +147,8 @@ export async function runExec(context: Context, command: string[]): Promise<numb
   const [registry] = registries(context, 1, 1);
   if (command.length === 0) throw new UsageError("exec needs a command after --");
   const reference = parseRegistry(registry);
+  // A command typed wrong costs no token; one given by its path is looked for when it runs.
+  if (!command[0].includes("/")) await requireOnPath(command[0]);
   const token = await fetchWithStatus(context, reference.registryUrl);
   return await withTemporaryAuth(
     token,
