@@ -272,7 +272,7 @@ describe("sauce-registry token", () => {
       );
 
       const empty = await cli(box, ["token", "--output", ""]);
-      assertUsageError(empty, /--output needs a file name/);
+      assertUsageError(empty, /--output is empty: expected a value/);
     },
   );
 

@@ -677,7 +677,7 @@ describe("SecretScanner.checkTree", () => {
     await writeFile(
       script,
       `import process from "node:process";
-import { SecretScanner } from ${JSON.stringify(join(ROOT, "tests", "harness.ts"))};
+import { SecretScanner } from ${JSON.stringify(join(ROOT, "tests", "fixtures", "harness.ts"))};
 const scanner = new SecretScanner();
 scanner.add(process.env.SCAN_SECRET ?? "");
 try {

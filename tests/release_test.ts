@@ -27,6 +27,7 @@ import process from "node:process";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { OnDemandServices, requireTool, run, type RunResult } from "./fixtures/services.ts";
+import { describeResult } from "./fixtures/common.ts";
 import { ROOT, SecretScanner, yamlDocuments } from "./fixtures/harness.ts";
 import { executableFileName, executableNames } from "../src/paths.ts";
 
@@ -43,10 +44,6 @@ const FORMATS: Record<string, RegExp> = {
   "darwin-arm64": /Mach-O 64-bit arm64 executable/,
   "windows-x64": /PE32\+ executable \(console\) x86-64, for MS Windows/,
 };
-
-function output(result: RunResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
-}
 
 /** A copy of the repository as a fresh clone of this commit (with uncommitted edits) holds it. */
 async function copyRepository(to: string): Promise<void> {
@@ -237,12 +234,12 @@ describe("deno task release", () => {
     const denoJson = JSON.parse(await readFile(join(ROOT, "deno.json"), "utf8"));
     assert.equal(denoJson.tasks.release, "bash scripts/release.sh");
     const first = await buildRelease(ROOT, release);
-    assert.equal(first.code, 0, output(first));
+    assert.equal(first.code, 0, describeResult(first));
     const copy = join(work, "copy-of-the-repository");
     await copyRepository(copy);
     const again = join(work, "again");
     const second = await buildRelease(copy, again);
-    assert.equal(second.code, 0, output(second));
+    assert.equal(second.code, 0, describeResult(second));
     const sums = await readFile(join(release, "SHA256SUMS"), "utf8");
     assert.equal(await readFile(join(again, "SHA256SUMS"), "utf8"), sums);
     assert.equal(first.stdout, sums, "the script prints SHA256SUMS");
@@ -263,7 +260,7 @@ describe("deno task release", () => {
       cwd: release,
       timeoutMs: 240_000,
     });
-    assert.equal(check.code, 0, output(check));
+    assert.equal(check.code, 0, describeResult(check));
     const names = Object.keys(FORMATS).map((target) =>
       `sauce-registry-${version}-${target}${target.startsWith("windows") ? ".exe" : ""}`
     );
@@ -290,7 +287,7 @@ describe("deno task release", () => {
         target.startsWith("windows") ? ".exe" : ""
       }`;
       const result = await run(requireTool("file"), ["-b", join(release, name)]);
-      assert.equal(result.code, 0, output(result));
+      assert.equal(result.code, 0, describeResult(result));
       assert.match(result.stdout, format, `${name}: ${result.stdout}`);
     }
   });
@@ -306,13 +303,13 @@ describe("deno task release", () => {
       SAUCE_API_URL: standIn.url,
     };
     const shown = await run(binary, ["--version"], { env, inheritEnv: false });
-    assert.equal(shown.stdout, `sauce-registry ${version}\n`, output(shown));
+    assert.equal(shown.stdout, `sauce-registry ${version}\n`, describeResult(shown));
     const token = await run(binary, ["token", "--registry", "registry.example.com/team"], {
       env,
       inheritEnv: false,
       cwd: home,
     });
-    assert.equal(token.code, 0, output(token));
+    assert.equal(token.code, 0, describeResult(token));
     assert.equal(JSON.parse(token.stdout).password, standIn.issued.at(-1)!.password);
     scanner.check("binary stderr", token.stderr);
   });
@@ -402,7 +399,7 @@ describe("deno task release", () => {
     const rootfs = join(work, "rootfs-linux-arm64");
     const file = async (path: string, follow = false) => {
       const result = await run(requireTool("file"), [follow ? "-bL" : "-b", join(rootfs, path)]);
-      assert.equal(result.code, 0, output(result));
+      assert.equal(result.code, 0, describeResult(result));
       return result.stdout;
     };
     const binary = await file("sauce-registry");
@@ -433,7 +430,7 @@ describe("deno task release", () => {
         `oci-archive:${join(release, archiveName())}:${version}`,
         `docker-daemon:${image}`,
       ], { timeoutMs: 300_000 });
-      assert.equal(copied.code, 0, output(copied));
+      assert.equal(copied.code, 0, describeResult(copied));
       const inspected = await run(docker, [
         "image",
         "inspect",
@@ -457,7 +454,7 @@ describe("deno task release", () => {
         "--registry",
         `${registry.host}/team`,
       ], { env: { ...dockerd.env, ...secrets }, timeoutMs: 120_000 });
-      assert.equal(token.code, 0, output(token));
+      assert.equal(token.code, 0, describeResult(token));
       assert.equal(JSON.parse(token.stdout).password, standIn.issued.at(-1)!.password);
       assert.equal(token.stderr, "", "nothing on stderr");
       scanner.check("image token stderr", token.stderr);
@@ -487,7 +484,7 @@ describe("deno task release", () => {
         "configure-docker",
         `${registry.host}/team`,
       ], { env: { ...dockerd.env, SAUCE_API_URL: standIn.url }, timeoutMs: 120_000 });
-      assert.equal(configured.code, 0, output(configured));
+      assert.equal(configured.code, 0, describeResult(configured));
       const config = JSON.parse(await readFile(join(dockerConfig, "config.json"), "utf8"));
       assert.deepEqual(config.credHelpers, { [registry.host]: "saucelabs" });
       assert.equal((await stat(join(dockerConfig, "config.json"))).uid, IMAGE_USER);
@@ -542,24 +539,24 @@ describe("deno task release", () => {
         `oci-archive:${join(release, archiveName())}:${version}`,
         `docker://${reference}`,
       ], { env: clientEnv, timeoutMs: 300_000 });
-      assert.equal(pushed.code, 0, output(pushed));
+      assert.equal(pushed.code, 0, describeResult(pushed));
       const raw = await run(requireTool("skopeo"), [
         "inspect",
         "--raw",
         "--tls-verify=false",
         `docker://${reference}`,
       ], { env: clientEnv, timeoutMs: 120_000 });
-      assert.equal(raw.code, 0, output(raw));
+      assert.equal(raw.code, 0, describeResult(raw));
       const index = JSON.parse(await readFile(join(work, "layout", "index.json"), "utf8"));
       const rawDigest = `sha256:${sha256(new TextEncoder().encode(raw.stdout))}`;
       assert.equal(rawDigest, index.manifests[0].digest, "the registry has the attested index");
       const pulled = await run(docker, ["pull", reference], { env: clientEnv, timeoutMs: 180_000 });
-      assert.equal(pulled.code, 0, output(pulled));
+      assert.equal(pulled.code, 0, describeResult(pulled));
       const ran = await run(docker, ["run", "--rm", reference, "--version"], { env: clientEnv });
-      assert.equal(ran.stdout, `sauce-registry ${version}\n`, output(ran));
+      assert.equal(ran.stdout, `sauce-registry ${version}\n`, describeResult(ran));
       assert.ok(standIn.tokenRequestCount() > before, "the helper asked the stand-in");
       for (const result of [pushed, raw, pulled, ran]) {
-        scanner.check("client output", output(result));
+        scanner.check("client output", describeResult(result));
       }
     },
   );
@@ -688,7 +685,7 @@ describe("deno task release", () => {
     );
     const out = join(work, "mismatched-out");
     const result = await buildRelease(copy, out);
-    assert.equal(result.code, 1, output(result));
+    assert.equal(result.code, 1, describeResult(result));
     assert.match(
       result.stderr,
       new RegExp(
@@ -709,7 +706,7 @@ async function buildPolicy(repository: string): Promise<{
     'source scripts/build_policy.sh && echo "$BUN_VERSION" && echo "$BUILD_MACHINE" && ' +
     'for target in "${BUN_TARGETS[@]}"; do echo "$target $(bun_build_flags "$target")"; done',
   ], { cwd: repository });
-  assert.equal(result.code, 0, output(result));
+  assert.equal(result.code, 0, describeResult(result));
   const [bunVersion, buildMachine, ...lines] = result.stdout.trim().split("\n");
   const flags: Record<string, string[]> = {};
   for (const line of lines) {
@@ -798,7 +795,7 @@ describe("the build policy", () => {
         env: { PATH: released.path, SOURCE_DATE_EPOCH: String(EPOCH) },
         timeoutMs: 240_000,
       });
-      assert.equal(release.code, 0, output(release));
+      assert.equal(release.code, 0, describeResult(release));
       assert.deepEqual(await builds(released.log), policy.flags, "release.sh");
       assert.ok(
         !(await readdir(join(work, "out"))).some((name) => name.endsWith("-oci.tar")),
@@ -811,7 +808,7 @@ describe("the build policy", () => {
         env: { PATH: compiled.path },
         timeoutMs: 240_000,
       });
-      assert.equal(compile.code, 0, output(compile));
+      assert.equal(compile.code, 0, describeResult(compile));
       const { "windows-x64": _, ...unixFlags } = policy.flags;
       assert.deepEqual(await builds(compiled.log), unixFlags, "compile.sh bun");
     },
@@ -866,7 +863,7 @@ describe("the build policy", () => {
         });
       for (const args of [["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "release"]]) {
         const result = await git(args);
-        assert.equal(result.code, 0, output(result));
+        assert.equal(result.code, 0, describeResult(result));
       }
       const { bunVersion } = await buildPolicy(repository);
       const recording = await recordingBun(bunVersion);
@@ -882,7 +879,7 @@ describe("the build policy", () => {
         env: { PATH: recording.path, SOURCE_DATE_EPOCH: undefined },
         timeoutMs: 180_000,
       });
-      assert.equal(result.code, 0, output(result));
+      assert.equal(result.code, 0, describeResult(result));
       const version = JSON.parse(await readFile(join(repository, "deno.json"), "utf8")).version;
       assert.deepEqual((await readdir(out)).sort(), [
         "SHA256SUMS",
@@ -890,6 +887,7 @@ describe("the build policy", () => {
         `sauce-registry-${version}-darwin-arm64`,
         `sauce-registry-${version}-linux-x64`,
         `sauce-registry-${version}.spdx.json`,
+        "sauce-registry.1",
       ]);
       const sbom = JSON.parse(
         await readFile(join(out, `sauce-registry-${version}.spdx.json`), "utf8"),
@@ -910,7 +908,7 @@ describe("the build policy", () => {
       cwd: repository,
       env: { PATH: recording.path, SOURCE_DATE_EPOCH: undefined },
     });
-    assert.equal(result.code, 1, output(result));
+    assert.equal(result.code, 1, describeResult(result));
     assert.match(result.stderr, /not a git checkout: set SOURCE_DATE_EPOCH/);
     assert.equal(await stat(out).catch(() => undefined), undefined, "nothing was built");
     assert.equal(await stat(recording.log).catch(() => undefined), undefined);
@@ -933,7 +931,7 @@ describe("the build policy", () => {
         cwd: repository,
         env: { PATH: other.path },
       });
-      assert.equal(result.code, 1, `${args[0]}: ${output(result)}`);
+      assert.equal(result.code, 1, `${args[0]}: ${describeResult(result)}`);
       assert.match(
         result.stderr,
         new RegExp(`bun 1\\.0\\.0 is not the pinned ${bunVersion.replaceAll(".", "\\.")}`),

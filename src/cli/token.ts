@@ -59,7 +59,6 @@ export async function runToken(context: Context): Promise<number> {
   }
   const secret = format === "k8s-secret" ? pullSecretNames(given) : undefined;
   const file = text(context, "output");
-  if (file === "") throw new UsageError("--output needs a file name");
   const token = await fetchWithStatus(context, reference?.registryUrl);
   const expiresAt = isoTime(token.expiresAt);
   const outputs: Record<string, () => string> = {
