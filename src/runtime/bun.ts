@@ -29,9 +29,7 @@ interface BunApi {
   stderr: unknown;
   write(destination: unknown, data: string | Uint8Array): Promise<number>;
   env: Record<string, string | undefined>;
-  CryptoHasher: new (
-    algorithm: "sha256",
-  ) => { update(text: string): { digest(encoding: "hex"): string } };
+  SHA256: { hash(text: string, encoding: "hex"): string };
 }
 
 function bun(): BunApi {
@@ -99,7 +97,7 @@ export const bunAdapter: RuntimeAdapter = {
   writeStdout: (text) => writeSync(1, text),
   writeStderr: (text) => writeSync(2, text),
   readStdin: readStdinSync,
-  sha256Hex: (text) => new (bun().CryptoHasher)("sha256").update(text).digest("hex"),
+  sha256Hex: (text) => bun().SHA256.hash(text, "hex"),
   launcher(entry) {
     const main = new URL(entry);
     const program = (globalThis as unknown as { process: { execPath: string } }).process.execPath;
