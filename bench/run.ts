@@ -29,6 +29,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { DENO_HELPER_FLAGS } from "../src/install_helper.ts";
 import { DEFAULT_USERS, type StandIn, startStandIn } from "../tests/fixtures/stand_in.ts";
 import {
   type Dockerd,
@@ -45,13 +46,23 @@ import {
   type Outcome,
   peakMemoryKib,
   type ProcessSpec,
+  quantile,
   roundRobin,
   runProcess,
   summarize,
   type Summary,
 } from "./measure.ts";
 
-const SECTIONS = ["get", "bun", "memory", "concurrency", "login", "sizes", "variants"] as const;
+const SECTIONS = [
+  "get",
+  "bun",
+  "memory",
+  "concurrency",
+  "renewal",
+  "login",
+  "sizes",
+  "variants",
+] as const;
 type Section = typeof SECTIONS[number];
 
 const USAGE = `Usage: deno run -A bench/run.ts [--runs N] [--warmup N] [--json PATH] [--cli PATH]
@@ -73,13 +84,22 @@ Exit code: 0 when every run worked (whether or not the goals were met), 1 when a
 /** How many `get`s start at once in the concurrency figures. */
 const CONCURRENCY = [1, 8, 32, 64];
 
-/** The goals of issue 13 (and the login's): the most a median may be, over its baseline's. */
+/** The renewal figures: this many `get`s at once on a cache whose token is due, in namespaces. */
+const RENEWAL_GETS = 200;
+const RENEWAL_NAMESPACES = 8;
+
+/** The goals of issues 13 and 21 (and the login's): the most a median may be, over its baseline's. */
 const GOAL = {
   /** A cached `get` or provider answer of the Bun binary, over the Go helper's start-up. */
   bunStart: 1.5,
-  /** A cached `get` or provider answer under Deno, over `deno run` of an empty module. */
+  /** The same, over an empty module built into a Bun binary the same way. */
+  bunEmpty: 1.3,
+  /**
+   * A cached `get` or provider answer under Deno run as install-helper's wrapper runs it, over
+   * `deno run` of an empty module with the same flags.
+   */
   denoStart: 1.25,
-  /** Peak memory of a cached `get`, over the bare runtime's. */
+  /** Peak memory of a cached `get` or provider answer, over the bare runtime's. */
   memory: 1.25,
   /** A cold login, over the seed's shell recipe. */
   login: 1.1,
@@ -181,6 +201,9 @@ interface Bench {
 
 const DENO_FLAGS = ["run", "-A", "--no-config"];
 
+/** How install-helper's wrapper runs Deno (`deno run` and its flags), for the goal figures. */
+const DENO_WRAPPER_FLAGS = ["run", ...DENO_HELPER_FLAGS];
+
 function fail(message: string): never {
   throw new BrokenRunError(message);
 }
@@ -208,6 +231,14 @@ function denoProviderSpec(bench: Bench): ProcessSpec {
     env: bench.provider.env,
     cwd: bench.root,
     stdin: bench.provider.request,
+  };
+}
+
+/** The kubelet provider under Deno with the wrapper's flags. */
+function denoWrapperProviderSpec(bench: Bench): ProcessSpec {
+  return {
+    ...denoProviderSpec(bench),
+    args: [...DENO_WRAPPER_FLAGS, bench.cli, ...bench.provider.args],
   };
 }
 
@@ -616,26 +647,42 @@ async function denoGetFigures(bench: Bench): Promise<void> {
     expectExit({ program: bench.deno, args: [cli, "version"] }, outcome);
     if (!outcome.stdout.startsWith("sauce-registry ")) fail(`${cli} version printed no version`);
   };
-  const [get, bare, load, version, wrapper, provider, compared] = await roundRobin(
-    [
-      cachedGet(bench, "deno get", denoSpec(bench, [bench.cli, "credential-helper", "get"])),
-      plain(bench, "deno empty", bench.deno, [...DENO_FLAGS, bench.emptyModule]),
-      plain(bench, "deno load", bench.deno, [...DENO_FLAGS, bench.loadOnlyModule]),
-      plain(
-        bench,
-        "deno version",
-        bench.deno,
-        [...DENO_FLAGS, bench.cli, "version"],
-        printsVersion(bench.cli),
-      ),
-      cachedGet(bench, "wrapper get", helperSpec(bench, bench.helperWrapper)),
-      cachedProvider(bench, "deno provider", denoProviderSpec(bench)),
-      ...compare,
-    ],
-    bench.runs,
-    bench.warmups,
-  );
+  const wrapperGet = {
+    ...denoSpec(bench, [bench.cli, "credential-helper", "get"]),
+    args: [...DENO_WRAPPER_FLAGS, bench.cli, "credential-helper", "get"],
+  };
+  const [get, bare, load, version, wrapper, provider, flagsGet, flagsBare, flagsProvider, ...rest] =
+    await roundRobin(
+      [
+        cachedGet(bench, "deno get", denoSpec(bench, [bench.cli, "credential-helper", "get"])),
+        plain(bench, "deno empty", bench.deno, [...DENO_FLAGS, bench.emptyModule]),
+        plain(bench, "deno load", bench.deno, [...DENO_FLAGS, bench.loadOnlyModule]),
+        plain(
+          bench,
+          "deno version",
+          bench.deno,
+          [...DENO_FLAGS, bench.cli, "version"],
+          printsVersion(bench.cli),
+        ),
+        cachedGet(bench, "wrapper get", helperSpec(bench, bench.helperWrapper)),
+        cachedProvider(bench, "deno provider", denoProviderSpec(bench)),
+        cachedGet(bench, "deno get, wrapper's flags", wrapperGet),
+        plain(bench, "deno empty, wrapper's flags", bench.deno, [
+          ...DENO_WRAPPER_FLAGS,
+          bench.emptyModule,
+        ]),
+        cachedProvider(bench, "deno provider, wrapper's flags", denoWrapperProviderSpec(bench)),
+        ...compare,
+      ],
+      bench.runs,
+      bench.warmups,
+    );
+  const [compared] = rest;
   const baseline = { label: "`deno run` of an empty module", samples: bare };
+  const flagsBaseline = {
+    label: "`deno run` of an empty module with the wrapper's flags",
+    samples: flagsBare,
+  };
   if (compared) {
     bench.figures.push({
       id: "deno-get-compare",
@@ -651,22 +698,45 @@ async function denoGetFigures(bench: Bench): Promise<void> {
       baseline: { label: "the same, `--compare-cli` (before)", samples: compared },
     });
   }
+  const wrapperFlags = `\`deno run ${DENO_HELPER_FLAGS.join(" ")}\``;
   bench.figures.push(
+    {
+      id: "deno-get-wrapper-flags",
+      figure:
+        `cached \`credential-helper get\`, Deno run as install-helper's wrapper runs it (${wrapperFlags} cli.ts)`,
+      unit: "ms",
+      samples: flagsGet,
+      baseline: flagsBaseline,
+      goal: { maxRatio: GOAL.denoStart },
+    },
+    {
+      id: "deno-provider-wrapper-flags",
+      figure: "cached `kubelet-credential-provider` answer, Deno with the same flags",
+      unit: "ms",
+      samples: flagsProvider,
+      baseline: flagsBaseline,
+      goal: { maxRatio: GOAL.denoStart },
+    },
+    {
+      id: "deno-empty-flags",
+      figure: "`deno run` of an empty module with the wrapper's flags (the floor of those)",
+      unit: "ms",
+      samples: flagsBare,
+      baseline,
+    },
     {
       id: "deno-get",
       figure: "cached `credential-helper get`, Deno (`deno run -A --no-config cli.ts`)",
       unit: "ms",
       samples: get,
       baseline,
-      goal: { maxRatio: GOAL.denoStart },
     },
     {
       id: "deno-get-wrapper",
       figure: "cached `get` through install-helper's wrapper (sh + deno: what Docker runs)",
       unit: "ms",
       samples: wrapper,
-      baseline,
-      goal: { maxRatio: GOAL.denoStart },
+      baseline: flagsBaseline,
     },
     {
       id: "deno-provider",
@@ -675,7 +745,6 @@ async function denoGetFigures(bench: Bench): Promise<void> {
       unit: "ms",
       samples: provider,
       baseline,
-      goal: { maxRatio: GOAL.denoStart },
     },
     {
       id: "deno-load",
@@ -824,6 +893,15 @@ async function bunGetFigures(bench: Bench): Promise<void> {
       unit: "ms",
       samples: get,
       baseline: { label: "Bun-compiled empty module", samples: bare },
+      goal: { maxRatio: GOAL.bunEmpty },
+    },
+    {
+      id: "bun-provider-vs-bare",
+      figure: "cached `kubelet-credential-provider` answer, the same Bun binary",
+      unit: "ms",
+      samples: provider,
+      baseline: { label: "Bun-compiled empty module", samples: bare },
+      goal: { maxRatio: GOAL.bunEmpty },
     },
     {
       id: "bun-bare",
@@ -894,20 +972,25 @@ async function gcloudFigures(bench: Bench): Promise<void> {
 
 async function memoryFigures(bench: Bench): Promise<void> {
   bench.progress("peak memory (GNU time %M)");
+  const denoGet = denoSpec(bench, [bench.cli, "credential-helper", "get"]);
   const contenders = [
-    cachedGet(bench, "deno get", denoSpec(bench, [bench.cli, "credential-helper", "get"])),
-    plain(bench, "deno empty", bench.deno, [...DENO_FLAGS, bench.emptyModule]),
+    cachedGet(bench, "deno get", {
+      ...denoGet,
+      args: [...DENO_WRAPPER_FLAGS, ...denoGet.args.slice(DENO_FLAGS.length)],
+    }),
+    plain(bench, "deno empty", bench.deno, [...DENO_WRAPPER_FLAGS, bench.emptyModule]),
     cachedGet(bench, "bun get", helperSpec(bench, bench.bunHelper)),
     plain(bench, "bun empty", bench.bunEmpty, []),
     goVersion(bench),
+    cachedProvider(bench, "deno provider", denoWrapperProviderSpec(bench)),
+    cachedProvider(bench, "bun provider", bunProviderSpec(bench)),
   ];
   if (bench.compareCli) {
     contenders.push(
-      cachedGet(
-        bench,
-        "compare get",
-        denoSpec(bench, [bench.compareCli, "credential-helper", "get"]),
-      ),
+      cachedGet(bench, "compare get", {
+        ...denoGet,
+        args: [...DENO_WRAPPER_FLAGS, bench.compareCli, "credential-helper", "get"],
+      }),
       cachedGet(bench, "compare bun get", helperSpec(bench, bench.compareBunHelper!)),
     );
   }
@@ -920,13 +1003,15 @@ async function memoryFigures(bench: Bench): Promise<void> {
       contender.after?.();
     }
   }
-  const [denoGet, denoBare, bunGet, bunBare, go, compareDeno, compareBun] = peaks;
+  const [denoGetPeak, denoBare, bunGet, bunBare, go, denoProvider, bunProvider, ...compares] =
+    peaks;
+  const [compareDeno, compareBun] = compares;
   if (compareDeno) {
     bench.figures.push({
       id: "deno-get-memory-after-vs-before",
       figure: "peak memory, cached `get`, Deno, `--cli` (after)",
       unit: "KiB",
-      samples: denoGet,
+      samples: denoGetPeak,
       baseline: { label: "the same, `--compare-cli` (before)", samples: compareDeno },
     }, {
       id: "bun-get-memory-after-vs-before",
@@ -939,10 +1024,26 @@ async function memoryFigures(bench: Bench): Promise<void> {
   bench.figures.push(
     {
       id: "deno-get-memory",
-      figure: "peak memory, cached `get`, Deno",
+      figure: "peak memory, cached `get`, Deno with the wrapper's flags",
       unit: "KiB",
-      samples: denoGet,
-      baseline: { label: "`deno run` of an empty module", samples: denoBare },
+      samples: denoGetPeak,
+      baseline: { label: "`deno run` of an empty module, the same flags", samples: denoBare },
+      goal: { maxRatio: GOAL.memory },
+    },
+    {
+      id: "deno-provider-memory",
+      figure: "peak memory, cached `kubelet-credential-provider` answer, Deno, the same flags",
+      unit: "KiB",
+      samples: denoProvider,
+      baseline: { label: "`deno run` of an empty module, the same flags", samples: denoBare },
+      goal: { maxRatio: GOAL.memory },
+    },
+    {
+      id: "bun-provider-memory",
+      figure: "peak memory, cached `kubelet-credential-provider` answer, Bun binary",
+      unit: "KiB",
+      samples: bunProvider,
+      baseline: { label: "Bun-compiled empty module", samples: bunBare },
       goal: { maxRatio: GOAL.memory },
     },
     {
@@ -1020,6 +1121,136 @@ async function concurrencyFigures(bench: Bench): Promise<void> {
   const refill = denoSpec(bench, [bench.cli, "credential-helper", "get"], { stdin: host(bench) });
   bench.cachedSecret = helperSecret(refill, await runProcess(refill), host(bench));
   if (wrongCounts) fail(wrongCounts);
+}
+
+/** Make every token in a cache folder due for renewal: fetched 50 minutes ago, expiring in 5. */
+async function makeDue(cacheDir: string): Promise<void> {
+  for await (const entry of Deno.readDir(cacheDir)) {
+    if (!/^[0-9a-f]{64}\.json$/.test(entry.name)) continue;
+    const path = `${cacheDir}/${entry.name}`;
+    const token = JSON.parse(await Deno.readTextFile(path));
+    token.issued_at = new Date(Date.now() - 50 * 60_000).toISOString();
+    token.expires_at = new Date(Date.now() + 5 * 60_000).toISOString();
+    await Deno.writeTextFile(path, JSON.stringify(token));
+  }
+}
+
+/**
+ * A token's renewal under load: the warm cache's token made due, then {@linkcode RENEWAL_GETS}
+ * gets at once, started by {@linkcode RENEWAL_NAMESPACES} shells each in a PID namespace of its
+ * own (where /proc cannot tell whether another namespace's lock holder lives), each get timed by
+ * its shell from start to answer. Every get must hand out the one new token, after exactly one
+ * token request per round.
+ */
+async function renewalFigures(bench: Bench): Promise<void> {
+  const cacheDir = `${bench.env.XDG_CACHE_HOME}/sauce-registry`;
+  const perNamespace = RENEWAL_GETS / RENEWAL_NAMESPACES;
+  const script =
+    `for i in $(seq ${perNamespace}); do (s=$(date +%s%N); "$@" <"$DIR/in" >"$DIR/out.$NS.$i" 2>/dev/null; ` +
+    `echo $? $(( $(date +%s%N) - s )) >"$DIR/t.$NS.$i") & done; wait`;
+  const rounds = Math.max(1, Math.ceil(bench.runs / 5));
+  const runners: [string, string, string[]][] = [
+    ["Deno", "deno", [bench.deno, ...DENO_WRAPPER_FLAGS, bench.cli, "credential-helper", "get"]],
+    ["Bun binary", "bun", [bench.bunHelper, "get"]],
+  ];
+  try {
+    await renewalCrowds(bench, runners, cacheDir, script, rounds);
+  } finally {
+    // The cached figures after this section need a warm cache whose token they know.
+    const refill = denoSpec(bench, [bench.cli, "credential-helper", "get"], {
+      stdin: host(bench),
+    });
+    bench.cachedSecret = helperSecret(refill, await runProcess(refill), host(bench));
+  }
+}
+
+async function renewalCrowds(
+  bench: Bench,
+  runners: [string, string, string[]][],
+  cacheDir: string,
+  script: string,
+  rounds: number,
+): Promise<void> {
+  const unshare = optionalTool("unshare");
+  const sh = requireTool("sh");
+  const perNamespace = RENEWAL_GETS / RENEWAL_NAMESPACES;
+  for (const [runtime, id, command] of runners) {
+    bench.progress(
+      `${RENEWAL_GETS} gets at a token's renewal, in ${RENEWAL_NAMESPACES} PID namespaces (${runtime})`,
+    );
+    const latencies: number[] = [];
+    const p99s: number[] = [];
+    const requests: number[] = [];
+    const warmLatencies: number[] = [];
+    const warmP99s: number[] = [];
+    // Each round: the same crowd on the fresh cache first (what the crowd costs by itself), then
+    // at the renewal.
+    for (let step = 0; step < rounds * 2; step++) {
+      const due = step % 2 === 1;
+      if (due) await makeDue(cacheDir);
+      const dir = await Deno.makeTempDir({ dir: bench.root, prefix: "renewal-" });
+      await Deno.writeTextFile(`${dir}/in`, host(bench));
+      const before = bench.standIn.tokenRequestCount();
+      await Promise.all(
+        Array.from({ length: RENEWAL_NAMESPACES }, (_, namespace) => {
+          const shell = [sh, "-c", script, "sh", ...command];
+          const spec: ProcessSpec = {
+            program: unshare ?? sh,
+            args: unshare ? ["--pid", "--fork", ...shell] : shell.slice(1),
+            env: { ...bench.env, DIR: dir, NS: String(namespace) },
+            cwd: bench.root,
+            timeoutMs: 600_000,
+          };
+          return runProcess(spec).then((outcome) => expectExit(spec, outcome));
+        }),
+      );
+      const made = bench.standIn.tokenRequestCount() - before;
+      if (due) requests.push(made);
+      else if (made !== 0) fail(`a crowd of cached gets (${runtime}) made ${made} token requests`);
+      const secrets = new Set<string>();
+      const times: number[] = [];
+      for (let namespace = 0; namespace < RENEWAL_NAMESPACES; namespace++) {
+        for (let index = 1; index <= perNamespace; index++) {
+          const [code, nanoseconds] = (await Deno.readTextFile(`${dir}/t.${namespace}.${index}`))
+            .trim().split(" ").map(Number);
+          if (code !== 0) fail(`a get at the renewal (${runtime}) exited ${code}`);
+          times.push(nanoseconds / 1e6);
+          secrets.add(
+            JSON.parse(await Deno.readTextFile(`${dir}/out.${namespace}.${index}`)).Secret,
+          );
+        }
+      }
+      if (secrets.size !== 1) fail(`the renewal (${runtime}) handed out ${secrets.size} tokens`);
+      (due ? latencies : warmLatencies).push(...times);
+      (due ? p99s : warmP99s).push(quantile(times, 0.99));
+      await Deno.remove(dir, { recursive: true });
+    }
+    bench.figures.push(
+      {
+        id: `renewal-requests-${id}`,
+        figure:
+          `token requests, ${RENEWAL_GETS} concurrent \`get\`s at a token's renewal in ${RENEWAL_NAMESPACES} PID namespaces (${runtime})`,
+        unit: "requests",
+        samples: requests,
+        goal: { every: 1 },
+      },
+      {
+        id: `renewal-latency-${id}`,
+        figure:
+          `one \`get\`'s time from start to answer in that crowd (${runtime}), all ${rounds} rounds`,
+        unit: "ms",
+        samples: latencies,
+        baseline: { label: "the same crowd on a fresh cache", samples: warmLatencies },
+      },
+      {
+        id: `renewal-p99-${id}`,
+        figure: `its 99th percentile, per round (${runtime})`,
+        unit: "ms",
+        samples: p99s,
+        baseline: { label: "the same on a fresh cache", samples: warmP99s },
+      },
+    );
+  }
 }
 
 async function loginFigures(bench: Bench, dockerd: Dockerd): Promise<void> {
@@ -1559,6 +1790,7 @@ async function main(args: string[]): Promise<number> {
       ["bun", () => bunGetFigures(bench)],
       ["memory", () => memoryFigures(bench)],
       ["concurrency", () => concurrencyFigures(bench)],
+      ["renewal", () => renewalFigures(bench)],
       ["login", async () => loginFigures(bench, await dockerdStarting!)],
       ["sizes", () => sizeFigures(bench)],
       ["variants", () => variantFigures(bench)],

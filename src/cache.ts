@@ -21,7 +21,7 @@
 import type { FetchTokenOptions, RegistryToken } from "./api.ts";
 import type { SauceCredentials } from "./credentials.ts";
 import { abortError, errorText, SauceRegistryError } from "./errors.ts";
-import { withFileLock, writeFileAtomic } from "./files.ts";
+import { writeFileAtomic } from "./files.ts";
 import { cacheDirectory, dirname, joinPath, type PathOptions } from "./paths.ts";
 import { safeHost } from "./reference.ts";
 import {
@@ -36,6 +36,7 @@ import {
   readRegularFile,
   removePath,
   sha256Hex,
+  sleep,
 } from "./runtime.ts";
 import { apiBaseUrl, deadline, timeLimit } from "./settings.ts";
 
@@ -306,10 +307,54 @@ async function cachedOrFetched(options: GetTokenOptions): Promise<RegistryToken>
       folder = await checkCacheFolder(dir);
     }
     if (folder.problem) return await fetchUncached(bounded, notUsing(folder.problem));
+    const made = await anotherProcessFetch(path, folder, signal);
+    if (made) return fromCache(made);
     return await lockedFetch(path, folder, bounded);
   } finally {
     release();
   }
+}
+
+/** How long a waiter sleeps between reads of the cache entry at first, and at most (ms). */
+const WAITER_FIRST_SLEEP_MS = 5;
+const WAITER_LONGEST_SLEEP_MS = 100;
+
+/**
+ * How long a waiter reads the cache entry before it goes to the lock itself (ms): about what a
+ * token request takes. Only the lock's code can tell a live holder from a dead one whose time
+ * stamp something keeps fresh, so a longer wait is the lock's to judge.
+ */
+const WAITER_PATIENCE_MS = 1_000;
+
+/**
+ * While another process holds the entry's lock (it is fetching this token), wait for its token
+ * by reading the cache entry, with sleeps that grow from 5 to 100 ms, for a second at most:
+ * neither the lock's code nor the token client is loaded, and the lock is not fought over.
+ * Undefined when there is no lock, the entry is not usable, or the second is up: the caller then
+ * goes to the lock.
+ */
+async function anotherProcessFetch(
+  path: string,
+  folder: CacheFolder,
+  signal: AbortSignal,
+): Promise<CachedToken | undefined> {
+  const giveUp = Date.now() + WAITER_PATIENCE_MS;
+  let sleepMs = WAITER_FIRST_SLEEP_MS;
+  while (Date.now() < giveUp && (await linkInfo(`${path}.lock`)) !== undefined) {
+    await sleep(sleepMs, signal).catch(() => {});
+    if (signal.aborted) throw abortError(signal);
+    sleepMs = Math.min(sleepMs * 2, WAITER_LONGEST_SLEEP_MS);
+    const { token, problem } = await readCacheEntry(path, folder);
+    if (problem) return undefined;
+    if (token && isFresh(token, Date.now())) return token;
+  }
+  return undefined;
+}
+
+/** The entry's token when it is fresh (what a waiter for the entry's lock looks for). */
+async function freshEntry(path: string, folder: CacheFolder): Promise<RegistryToken | undefined> {
+  const { token } = await readCacheEntry(path, folder);
+  return token && isFresh(token, Date.now()) ? fromCache(token) : undefined;
 }
 
 /**
@@ -325,7 +370,8 @@ async function lockedFetch(
   let fetched: RegistryToken | undefined;
   try {
     await changeMode(dirname(path), 0o700);
-    return await withFileLock(`${path}.lock`, async () => {
+    const { holdLock } = await import("./lock.ts");
+    return await holdLock(`${path}.lock`, async () => {
       const again = await readCacheEntry(path, folder);
       const now = options.now ?? Date.now;
       if (again.token && isFresh(again.token, now())) return fromCache(again.token);
@@ -341,7 +387,7 @@ async function lockedFetch(
       };
       await writeFileAtomic(path, JSON.stringify(entry), 0o600);
       return fetched;
-    }, options.signal);
+    }, { signal: options.signal, whileWaiting: () => freshEntry(path, folder) });
   } catch (error) {
     if (error instanceof SauceRegistryError || options.signal?.aborted) throw error;
     const problem = cannotWrite(dirname(path), error);

@@ -28,9 +28,15 @@ import {
 } from "./runtime.ts";
 
 /** Options of {@linkcode holdLock}. */
-export interface LockOptions {
+export interface LockOptions<T = never> {
   /** Aborting stops the wait for the lock (with the error {@linkcode abortError} makes). */
   signal?: AbortSignal;
+  /**
+   * Asked between tries while another process holds the lock: what the holder was making, once it
+   * is there (a cached token). Its answer ends the wait without taking the lock, so that the
+   * waiters of one holder do not then take the lock one after another only to find it made.
+   */
+  whileWaiting?: () => Promise<T | undefined>;
   /**
    * How long after it was taken a lock is broken, whoever holds it (for tests: the ordering of
    * holders that a two-minute ceiling would take minutes to show).
@@ -53,7 +59,12 @@ const LOCK_HEARTBEAT_MS = 1_000;
  * block for ever.
  */
 const LOCK_MAX_AGE_MS = 120_000;
-const LOCK_POLL_MS = 15;
+/**
+ * How long a waiter sleeps between tries at first, and at most (ms), plus up to as much again at
+ * random: hundreds of waiters at a token's renewal must not keep the machine busy polling.
+ */
+const LOCK_FIRST_POLL_MS = 15;
+const LOCK_LONGEST_POLL_MS = 200;
 
 /** What a lock file records of its holder, so that waiters can tell whether it still runs. */
 interface LockHolder {
@@ -77,19 +88,23 @@ interface LockHolder {
 export async function holdLock<T>(
   lockPath: string,
   work: () => Promise<T>,
-  options: LockOptions = {},
+  options: LockOptions<T> = {},
 ): Promise<T> {
-  const { signal, maxAgeMs = LOCK_MAX_AGE_MS } = options;
+  const { signal, maxAgeMs = LOCK_MAX_AGE_MS, whileWaiting } = options;
   const identity = await processIdentity();
   const nonce = randomId();
   // Stamped anew at each try: the age ceiling counts from when the lock was taken.
   const stampNow = () => JSON.stringify({ ...identity, created: Date.now(), nonce });
   let stamp = stampNow();
+  let pollMs = LOCK_FIRST_POLL_MS;
   while (!(await createExclusive(lockPath, stamp, 0o600))) {
     if (signal?.aborted) throw abortError(signal);
     const abandoned = await abandonedLock(lockPath, maxAgeMs);
     if (abandoned === undefined || !(await breakLock(lockPath, abandoned))) {
-      await sleep(LOCK_POLL_MS + Math.random() * LOCK_POLL_MS, signal).catch(() => {});
+      await sleep(pollMs + Math.random() * pollMs, signal).catch(() => {});
+      pollMs = Math.min(pollMs * 1.5, LOCK_LONGEST_POLL_MS);
+      const made = await whileWaiting?.();
+      if (made !== undefined) return made;
     }
     stamp = stampNow();
   }

@@ -1,7 +1,11 @@
 /**
  * Internal: the runtime adapter on Bun — Node's (`node.ts`), with Bun's own faster ways for what
  * the credential helper's hot path does: its stdio (Bun's `node:stream`-backed stdio costs
- * ~20 ms), its native SHA-256, and `node:fs` through the `require` Bun gives ES modules.
+ * ~20 ms), its native SHA-256, and `node:fs` through the `require` Bun gives ES modules. Standard
+ * input and output are read and written with synchronous calls on their file descriptors: Bun's
+ * stream reader and `Bun.write` each start threads (its I/O pool, the allocator's scavenger, a
+ * warm-up thread) that a helper call, which reads a few bytes and writes one line, pays for on
+ * every pull.
  *
  * @example
  * ```ts
@@ -13,8 +17,8 @@
  */
 
 import { requireFsSyncOnBun } from "../../deps.ts";
-import type { RuntimeAdapter } from "./adapter.ts";
-import { readUpTo } from "./common.ts";
+import { InputTooLargeError, type RuntimeAdapter } from "./adapter.ts";
+import { errorCode, readUpTo } from "./common.ts";
 import { nodeLikeAdapter } from "./node.ts";
 
 /** The parts of Bun's own API that sauce-registry uses. */
@@ -23,15 +27,61 @@ interface BunApi {
   stdin: { stream(): ReadableStream<Uint8Array> };
   stdout: unknown;
   stderr: unknown;
-  write(destination: unknown, data: string): Promise<number>;
+  write(destination: unknown, data: string | Uint8Array): Promise<number>;
   env: Record<string, string | undefined>;
-  CryptoHasher: new (
-    algorithm: "sha256",
-  ) => { update(text: string): { digest(encoding: "hex"): string } };
+  SHA256: { hash(text: string, encoding: "hex"): string };
 }
 
 function bun(): BunApi {
   return (globalThis as unknown as { Bun: BunApi }).Bun;
+}
+
+/**
+ * Read fd 0 to its end with synchronous reads, up to `limit` bytes. A non-blocking input that
+ * has nothing yet (EAGAIN) is read on through Bun's stream reader, after what was read already.
+ */
+async function readStdinSync(limit: number): Promise<string> {
+  const fs = requireFsSyncOnBun();
+  const buffer = new Uint8Array(limit + 1);
+  let size = 0;
+  for (;;) {
+    let read: number;
+    try {
+      read = fs.readSync(0, buffer, size, buffer.length - size, null);
+    } catch (error) {
+      if (errorCode(error) !== "EAGAIN") throw error;
+      let pending: Uint8Array | undefined = size > 0 ? buffer.slice(0, size) : undefined;
+      const reader = bun().stdin.stream().getReader();
+      return await readUpTo(async () => {
+        const chunk = pending;
+        pending = undefined;
+        if (chunk) return chunk;
+        const { done, value } = await reader.read();
+        return done ? undefined : value;
+      }, limit);
+    }
+    if (read === 0) return new TextDecoder().decode(buffer.subarray(0, size));
+    size += read;
+    if (size > limit) throw new InputTooLargeError(limit);
+  }
+}
+
+/**
+ * Write text whole to fd 1 or 2 with synchronous writes; what a non-blocking output does not take
+ * at once (EAGAIN) goes through `Bun.write`.
+ */
+async function writeSync(fd: 1 | 2, text: string): Promise<void> {
+  const fs = requireFsSyncOnBun();
+  const bytes = new TextEncoder().encode(text);
+  for (let offset = 0; offset < bytes.length;) {
+    try {
+      offset += fs.writeSync(fd, bytes, offset);
+    } catch (error) {
+      if (errorCode(error) !== "EAGAIN") throw error;
+      await bun().write(fd === 1 ? bun().stdout : bun().stderr, bytes.subarray(offset));
+      return;
+    }
+  }
 }
 
 /** The runtime adapter on Bun. */
@@ -44,21 +94,10 @@ export const bunAdapter: RuntimeAdapter = {
     if (value === undefined) delete variables[name];
     else variables[name] = value;
   },
-  async writeStdout(text) {
-    await bun().write(bun().stdout, text);
-  },
-  async writeStderr(text) {
-    await bun().write(bun().stderr, text);
-  },
-  readStdin(limit) {
-    // The stream's reader, not Bun.stdin.text(): about a millisecond less of every helper call.
-    const reader = bun().stdin.stream().getReader();
-    return readUpTo(async () => {
-      const { done, value } = await reader.read();
-      return done ? undefined : value;
-    }, limit);
-  },
-  sha256Hex: (text) => new (bun().CryptoHasher)("sha256").update(text).digest("hex"),
+  writeStdout: (text) => writeSync(1, text),
+  writeStderr: (text) => writeSync(2, text),
+  readStdin: readStdinSync,
+  sha256Hex: (text) => bun().SHA256.hash(text, "hex"),
   launcher(entry) {
     const main = new URL(entry);
     const program = (globalThis as unknown as { process: { execPath: string } }).process.execPath;
