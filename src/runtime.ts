@@ -154,13 +154,20 @@ export function currentUserId(probeDir: string): Promise<number | undefined> {
  * Read all of standard input as text: a registry address, a kubelet request, an access key.
  *
  * @param expected What standard input should hold, for the message when it holds too much.
+ * @param options `interruptible`: keep the event loop running while the read waits, so that
+ * `--timeout` and termination signals can end a read whose writer never closes (the command
+ * line's `--access-key-stdin`); without it the read may block, as it may for the credential
+ * helper and the kubelet provider, whose callers always close their end.
  * @returns Everything until end of input.
  * @throws {UsageError} When it holds more than {@linkcode STDIN_LIMIT_BYTES} (the rest is not
  * read, so a runaway writer costs no memory).
  */
-export async function readStdin(expected: string): Promise<string> {
+export async function readStdin(
+  expected: string,
+  options: { interruptible?: boolean } = {},
+): Promise<string> {
   try {
-    return await adapter.readStdin(STDIN_LIMIT_BYTES);
+    return await adapter.readStdin(STDIN_LIMIT_BYTES, options.interruptible === true);
   } catch (error) {
     if (!(error instanceof InputTooLargeError)) throw error;
     throw new UsageError(

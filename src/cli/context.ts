@@ -169,7 +169,9 @@ export async function readAccessKey(): Promise<string> {
       '--access-key-stdin reads the key from a pipe, not a terminal (where it would show): use printf %s "$KEY" | sauce-registry …',
     );
   }
-  const key = (await readStdin("the access key alone")).replace(/\r?\n$/, "");
+  // Interruptible: a pipe whose writer never closes must not outlast --timeout.
+  const key = (await readStdin("the access key alone", { interruptible: true }))
+    .replace(/\r?\n$/, "");
   if (key === "" || /[\r\n]/.test(key)) {
     throw new UsageError("--access-key-stdin expects the access key alone on standard input");
   }

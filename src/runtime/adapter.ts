@@ -125,9 +125,11 @@ export interface RuntimeAdapter {
   writeStderr(text: string): Promise<void>;
   /**
    * Read standard input to its end, as text; more than `limit` bytes is refused (the read stops
-   * there) with a {@linkcode InputTooLargeError}.
+   * there) with a {@linkcode InputTooLargeError}. With `interruptible`, the event loop runs while
+   * the read waits (timers and signal handlers can end it); otherwise the reads may block it,
+   * which costs less where the writer always closes its end (Docker, the kubelet).
    */
-  readStdin(limit: number): Promise<string>;
+  readStdin(limit: number, interruptible: boolean): Promise<string>;
   /** Leave with an exit code. */
   exit(code: number): never;
   /** This process's user id, for checking owners; undefined where there is none or it is hidden. */

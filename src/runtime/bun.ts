@@ -36,11 +36,25 @@ function bun(): BunApi {
   return (globalThis as unknown as { Bun: BunApi }).Bun;
 }
 
+/** Read the rest of standard input through Bun's stream reader, after what was read already. */
+function readStdinStream(limit: number, already?: Uint8Array): Promise<string> {
+  let pending = already;
+  const reader = bun().stdin.stream().getReader();
+  return readUpTo(async () => {
+    const chunk = pending;
+    pending = undefined;
+    if (chunk) return chunk;
+    const { done, value } = await reader.read();
+    return done ? undefined : value;
+  }, limit);
+}
+
 /**
- * Read fd 0 to its end with synchronous reads, up to `limit` bytes. A non-blocking input that
- * has nothing yet (EAGAIN) is read on through Bun's stream reader, after what was read already.
+ * Read fd 0 to its end with synchronous reads, up to `limit` bytes: with `interruptible`, or when
+ * a non-blocking input has nothing yet (EAGAIN), through Bun's stream reader instead.
  */
-async function readStdinSync(limit: number): Promise<string> {
+async function readStdin(limit: number, interruptible: boolean): Promise<string> {
+  if (interruptible) return await readStdinStream(limit);
   const fs = requireFsSyncOnBun();
   const buffer = new Uint8Array(limit + 1);
   let size = 0;
@@ -50,15 +64,7 @@ async function readStdinSync(limit: number): Promise<string> {
       read = fs.readSync(0, buffer, size, buffer.length - size, null);
     } catch (error) {
       if (errorCode(error) !== "EAGAIN") throw error;
-      let pending: Uint8Array | undefined = size > 0 ? buffer.slice(0, size) : undefined;
-      const reader = bun().stdin.stream().getReader();
-      return await readUpTo(async () => {
-        const chunk = pending;
-        pending = undefined;
-        if (chunk) return chunk;
-        const { done, value } = await reader.read();
-        return done ? undefined : value;
-      }, limit);
+      return await readStdinStream(limit, size > 0 ? buffer.slice(0, size) : undefined);
     }
     if (read === 0) return new TextDecoder().decode(buffer.subarray(0, size));
     size += read;
@@ -96,7 +102,7 @@ export const bunAdapter: RuntimeAdapter = {
   },
   writeStdout: (text) => writeSync(1, text),
   writeStderr: (text) => writeSync(2, text),
-  readStdin: readStdinSync,
+  readStdin,
   sha256Hex: (text) => bun().SHA256.hash(text, "hex"),
   launcher(entry) {
     const main = new URL(entry);

@@ -144,13 +144,13 @@ export const denoAdapter: RuntimeAdapter = {
   stderrIsTerminal: () => Deno.stderr.isTerminal(),
   writeStdout: (text) => writeAll(Deno.stdout, new TextEncoder().encode(text)),
   writeStderr: (text) => writeAll(Deno.stderr, new TextEncoder().encode(text)),
-  readStdin(limit) {
-    // Deno.stdin.readSync, not Deno.stdin.readable (setting up the web stream costs 5-13 ms) nor
-    // Deno.stdin.read (each async read is a trip through Deno's thread pool).
+  readStdin(limit, interruptible) {
+    // Deno.stdin.read(Sync), not Deno.stdin.readable: setting up the web stream costs 5-13 ms.
+    // readSync where it may block: each async read is a trip through Deno's thread pool.
     const buffer = new Uint8Array(16 * 1024);
-    return readUpTo(() => {
-      const n = Deno.stdin.readSync(buffer);
-      return Promise.resolve(n === null ? undefined : buffer.slice(0, n));
+    return readUpTo(async () => {
+      const n = interruptible ? await Deno.stdin.read(buffer) : Deno.stdin.readSync(buffer);
+      return n === null ? undefined : buffer.slice(0, n);
     }, limit);
   },
   exit: (code) => Deno.exit(code),
