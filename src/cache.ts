@@ -21,7 +21,7 @@
 import type { FetchTokenOptions, RegistryToken } from "./api.ts";
 import type { SauceCredentials } from "./credentials.ts";
 import { abortError, errorText, SauceRegistryError } from "./errors.ts";
-import { writeFileAtomic } from "./files.ts";
+import { withFileLock, writeFileAtomic } from "./files.ts";
 import { cacheDirectory, dirname, joinPath, type PathOptions } from "./paths.ts";
 import { safeHost } from "./reference.ts";
 import {
@@ -307,9 +307,8 @@ async function cachedOrFetched(options: GetTokenOptions): Promise<RegistryToken>
       folder = await checkCacheFolder(dir);
     }
     if (folder.problem) return await fetchUncached(bounded, notUsing(folder.problem));
-    const made = await anotherProcessFetch(path, folder, signal);
-    if (made) return fromCache(made);
-    return await lockedFetch(path, folder, bounded);
+    const made = await anotherProcessFetch(path, folder, bounded);
+    return made ?? await lockedFetch(path, folder, bounded);
   } finally {
     release();
   }
@@ -336,25 +335,29 @@ const WAITER_PATIENCE_MS = 1_000;
 async function anotherProcessFetch(
   path: string,
   folder: CacheFolder,
-  signal: AbortSignal,
-): Promise<CachedToken | undefined> {
+  options: GetTokenOptions,
+): Promise<RegistryToken | undefined> {
+  const signal = options.signal!;
   const giveUp = Date.now() + WAITER_PATIENCE_MS;
   let sleepMs = WAITER_FIRST_SLEEP_MS;
   while (Date.now() < giveUp && (await linkInfo(`${path}.lock`)) !== undefined) {
     await sleep(sleepMs, signal).catch(() => {});
     if (signal.aborted) throw abortError(signal);
     sleepMs = Math.min(sleepMs * 2, WAITER_LONGEST_SLEEP_MS);
-    const { token, problem } = await readCacheEntry(path, folder);
-    if (problem) return undefined;
-    if (token && isFresh(token, Date.now())) return token;
+    const made = await freshEntry(path, folder, options);
+    if (made) return made;
   }
   return undefined;
 }
 
-/** The entry's token when it is fresh (what a waiter for the entry's lock looks for). */
-async function freshEntry(path: string, folder: CacheFolder): Promise<RegistryToken | undefined> {
+/** The entry's token when it can be handed out now, by the caller's clock. */
+async function freshEntry(
+  path: string,
+  folder: CacheFolder,
+  options: GetTokenOptions,
+): Promise<RegistryToken | undefined> {
   const { token } = await readCacheEntry(path, folder);
-  return token && isFresh(token, Date.now()) ? fromCache(token) : undefined;
+  return token && isFresh(token, (options.now ?? Date.now)()) ? fromCache(token) : undefined;
 }
 
 /**
@@ -370,12 +373,10 @@ async function lockedFetch(
   let fetched: RegistryToken | undefined;
   try {
     await changeMode(dirname(path), 0o700);
-    const { holdLock } = await import("./lock.ts");
-    return await holdLock(`${path}.lock`, async () => {
-      const again = await readCacheEntry(path, folder);
-      const now = options.now ?? Date.now;
-      if (again.token && isFresh(again.token, now())) return fromCache(again.token);
-      const issuedAt = new Date(now());
+    return await withFileLock(`${path}.lock`, async () => {
+      const again = await freshEntry(path, folder, options);
+      if (again) return again;
+      const issuedAt = new Date((options.now ?? Date.now)());
       const { fetchToken } = await import("./api.ts");
       fetched = { ...(await fetchToken(options)), issuedAt };
       const entry: CachedToken = {
@@ -387,7 +388,7 @@ async function lockedFetch(
       };
       await writeFileAtomic(path, JSON.stringify(entry), 0o600);
       return fetched;
-    }, { signal: options.signal, whileWaiting: () => freshEntry(path, folder) });
+    }, { signal: options.signal, whileWaiting: () => freshEntry(path, folder, options) });
   } catch (error) {
     if (error instanceof SauceRegistryError || options.signal?.aborted) throw error;
     const problem = cannotWrite(dirname(path), error);

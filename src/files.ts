@@ -14,6 +14,7 @@
 
 import { ConfigError, errorText, SauceRegistryError } from "./errors.ts";
 import { basename, dirname, joinPath, resolveSymlinks } from "./paths.ts";
+import type { LockOptions } from "./lock.ts";
 import { OWNER_NAME_PART, ownerInName, ownerNamePart, ownerState } from "./process.ts";
 import {
   changeMode,
@@ -171,16 +172,16 @@ export async function makePrivateFolder(log?: (line: string) => void): Promise<s
  *
  * @param lockPath The lock file.
  * @param work What to do while holding it.
- * @param signal Aborting stops the wait for the lock.
- * @returns What `work` returned.
+ * @param options Aborting stops the wait; `whileWaiting` can end it with what the holder made.
+ * @returns What `work` returned (or `whileWaiting` found).
  */
 export async function withFileLock<T>(
   lockPath: string,
   work: () => Promise<T>,
-  signal?: AbortSignal,
+  options: LockOptions<T> = {},
 ): Promise<T> {
   const { holdLock } = await import("./lock.ts");
-  return await holdLock(lockPath, work, { signal });
+  return await holdLock(lockPath, work, options);
 }
 
 /**
@@ -209,5 +210,5 @@ export async function updateFile(
     if (existing !== undefined) await writeFileAtomic(`${target}.bak`, existing, 0o600);
     await writeFileAtomic(target, updated, mode);
     return true;
-  }, signal);
+  }, { signal });
 }
