@@ -373,11 +373,14 @@ async function lockedFetch(
   let fetched: RegistryToken | undefined;
   try {
     await changeMode(dirname(path), 0o700);
+    // Loaded before the lock is taken: compiling the token client is work the event loop waits
+    // for, and a holder on a starved machine would then miss its heartbeats for seconds, long
+    // enough for a waiter in another PID namespace to break its lock and ask again.
+    const { fetchToken } = await import("./api.ts");
     return await withFileLock(`${path}.lock`, async () => {
       const again = await freshEntry(path, folder, options);
       if (again) return again;
       const issuedAt = new Date((options.now ?? Date.now)());
-      const { fetchToken } = await import("./api.ts");
       fetched = { ...(await fetchToken(options)), issuedAt };
       const entry: CachedToken = {
         username: fetched.username,
