@@ -18,6 +18,7 @@ import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "n
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { describeResult } from "./fixtures/common.ts";
 import { cliCommand, ROOT } from "./fixtures/harness.ts";
 import { makeArgvRecorderShim, requireTool, run, type RunResult } from "./fixtures/services.ts";
 import { type StandIn, startStandIn } from "./fixtures/stand_in.ts";
@@ -34,6 +35,7 @@ import { AuthenticationError, TimeoutError, UsageError } from "../src/errors.ts"
 import { VERSION } from "../src/version.ts";
 
 const README_LIMIT = 20 * 1024;
+const BENCHMARKS_LIMIT = 10 * 1024;
 /** The tools examples may run, each a recording stand-in that answers "Login Succeeded". */
 const TOOL_SHIMS = [
   "docker",
@@ -50,15 +52,11 @@ const ALICE_KEY = "alice-access-key-0123456789";
 const EU_KEY = "eu-user-access-key-9876543210";
 const NOBODY = 65534;
 
-function output(result: RunResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
-}
-
-/** The documentation the tests read: README.md, CONTRIBUTING.md and docs/*.md. */
+/** The documentation the tests read: README.md, CONTRIBUTING.md, BENCHMARKS.md and docs/*.md. */
 async function documents(): Promise<string[]> {
   const docs = (await readdir(join(ROOT, "docs"))).filter((name) => name.endsWith(".md"))
     .map((name) => join("docs", name));
-  return ["README.md", "CONTRIBUTING.md", ...docs.sort()];
+  return ["README.md", "CONTRIBUTING.md", "BENCHMARKS.md", ...docs.sort()];
 }
 
 /** A fenced block of a Markdown file. */
@@ -135,10 +133,12 @@ function links(prose: string[]): string[] {
     .map((match) => match[1]);
 }
 
-describe("README.md", () => {
-  it(`is at most ${README_LIMIT / 1024} KB`, async () => {
-    const size = (await stat(join(ROOT, "README.md"))).size;
-    assert.ok(size <= README_LIMIT, `README.md is ${size} bytes`);
+describe("README.md and BENCHMARKS.md", () => {
+  it(`are at most ${README_LIMIT / 1024} KB and ${BENCHMARKS_LIMIT / 1024} KB`, async () => {
+    const readme = (await stat(join(ROOT, "README.md"))).size;
+    assert.ok(readme <= README_LIMIT, `README.md is ${readme} bytes`);
+    const benchmarks = (await stat(join(ROOT, "BENCHMARKS.md"))).size;
+    assert.ok(benchmarks <= BENCHMARKS_LIMIT, `BENCHMARKS.md is ${benchmarks} bytes`);
   });
 });
 
@@ -149,7 +149,7 @@ describe("the demo, README's first command", () => {
       cwd: ROOT,
       timeoutMs: 110_000,
     });
-    assert.equal(result.code, 0, output(result));
+    assert.equal(result.code, 0, describeResult(result));
     assert.match(
       result.stdout,
       /\$ sauce-registry token --registry .*\n\{"username":"oauth2accesstoken"/,
@@ -246,13 +246,13 @@ describe("the command reference", () => {
     // runs it, for each kind of output.
     for (const args of [[], ["-man", "-Tutf8"], ["-man", "-Tascii"], ["-man", "-Tps"]]) {
       const result = await run(requireTool("groff"), ["-ww", "-z", ...args, page]);
-      assert.equal(result.code, 0, output(result));
+      assert.equal(result.code, 0, describeResult(result));
       assert.equal(result.stderr, "", `groff -ww -z ${args.join(" ")}: ${result.stderr}`);
     }
     const shown = await run(requireTool("man"), ["--warnings", "-l", page], {
       env: { MANPAGER: "cat", PAGER: "cat", MANWIDTH: "100", LANG: "C.UTF-8" },
     });
-    assert.equal(shown.code, 0, output(shown));
+    assert.equal(shown.code, 0, describeResult(shown));
     assert.equal(shown.stderr, "");
     for (const heading of ["NAME", "SYNOPSIS", "COMMANDS", "ENVIRONMENT", "EXIT STATUS"]) {
       assert.match(shown.stdout, new RegExp(`^${heading}$`, "m"));
@@ -487,7 +487,7 @@ describe("the runnable examples", () => {
       // `in-checkout`: run in this repository's folder, as the examples of running cli.ts are.
       const cwd = example.attributes.includes("in-checkout") ? ROOT : undefined;
       const result = await runAs(box, requireTool("bash"), [file], cwd);
-      return result.code === 0 ? undefined : `${where}: ${output(result)}`;
+      return result.code === 0 ? undefined : `${where}: ${describeResult(result)}`;
     }
     if (example.kind === "typescript") {
       const code = example.code.replace(
@@ -498,7 +498,7 @@ describe("the runnable examples", () => {
       if (asNobody) await chown(file, NOBODY, NOBODY);
       const [program, ...first] = cliCommand();
       const result = await runAs(box, program, [...first.slice(0, -1), file]);
-      return result.code === 0 ? undefined : `${where}: ${output(result)}`;
+      return result.code === 0 ? undefined : `${where}: ${describeResult(result)}`;
     }
     const steps = transcript(example.code);
     const script = steps.map((step, index) =>
