@@ -32,22 +32,13 @@ import {
   REFERENCE_FILES,
 } from "../src/cli/reference.ts";
 import { AuthenticationError, TimeoutError, UsageError } from "../src/errors.ts";
+import { TOOLS } from "../src/login.ts";
 import { VERSION } from "../src/version.ts";
 
 const README_LIMIT = 20 * 1024;
 const BENCHMARKS_LIMIT = 10 * 1024;
 /** The tools examples may run, each a recording stand-in that answers "Login Succeeded". */
-const TOOL_SHIMS = [
-  "docker",
-  "podman",
-  "buildah",
-  "skopeo",
-  "nerdctl",
-  "helm",
-  "oras",
-  "crane",
-  "kubectl",
-];
+const TOOL_SHIMS = [...TOOLS, "kubectl"];
 const ALICE_KEY = "alice-access-key-0123456789";
 const EU_KEY = "eu-user-access-key-9876543210";
 const NOBODY = 65534;
