@@ -164,13 +164,22 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
 /** The column where option help starts in `--help`. */
 const HELP_COLUMN = 26;
 
+/**
+ * An option as help and the reference name it: `-h, --help`, `--registry URL`.
+ *
+ * @param option The option.
+ * @returns Its names and its value's placeholder.
+ */
+export function optionTerm(option: OptionSpec): string {
+  return `${option.short ? `-${option.short}, ` : ""}--${option.name}${
+    option.placeholder ? ` ${option.placeholder}` : ""
+  }`;
+}
+
 function optionLines(options: readonly OptionSpec[]): string {
-  return options.map((option) => {
-    const names = `${option.short ? `-${option.short}, ` : ""}--${option.name}${
-      option.placeholder ? ` ${option.placeholder}` : ""
-    }`;
-    return `  ${names.padEnd(HELP_COLUMN - 3)} ${wrap(option.help, 100 - HELP_COLUMN)}`;
-  }).join("\n");
+  return options.map((option) =>
+    `  ${optionTerm(option).padEnd(HELP_COLUMN - 3)} ${wrap(option.help, 100 - HELP_COLUMN)}`
+  ).join("\n");
 }
 
 /** Wrap text to a width, continuing lines at the help column. */

@@ -16,7 +16,7 @@
  */
 
 import { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS } from "../settings.ts";
-import { ENVIRONMENT, EXIT_CODES } from "./help.ts";
+import { ENVIRONMENT, EXIT_CODES, optionTerm } from "./help.ts";
 import {
   type CommandSpec,
   GROUPS,
@@ -143,12 +143,6 @@ const SEE_ALSO: readonly { page: string; text: string }[] = [
   { page: "security.md", text: "what is promised about secrets, files and networks" },
   { page: "troubleshooting.md", text: "when something fails" },
 ];
-
-function optionTerm(option: OptionSpec): string {
-  return `${option.short ? `-${option.short}, ` : ""}--${option.name}${
-    option.placeholder ? ` ${option.placeholder}` : ""
-  }`;
-}
 
 function optionDefinitions(options: readonly OptionSpec[]): Block {
   return {
