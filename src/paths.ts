@@ -125,6 +125,26 @@ export function executableFileName(program: string, windows: boolean = isWindows
 }
 
 /**
+ * Whether a command names a file by its path (`./run.sh`, `/usr/bin/env`, and on Windows also
+ * `.\run.cmd`), which is run as it is, rather than a program looked for on PATH: as a shell
+ * and Go's exec.LookPath tell them apart, by a separator in the name.
+ */
+export function namesFile(program: string, windows: boolean = isWindows()): boolean {
+  return program.includes("/") || (windows && program.includes("\\"));
+}
+
+/** The first of a program's file names (`executableNames`) under `dir` that can be run. */
+async function executableIn(dir: string | undefined, program: string): Promise<string | undefined> {
+  // On Windows `docker-credential-saucelabs` is found as `docker-credential-saucelabs.exe`.
+  for (const name of executableNames(program)) {
+    const candidate = dir === undefined ? name : joinPath(dir, name);
+    const info = await fileInfo(candidate);
+    if (info?.isFile && (isWindows() || (info.mode & 0o111) !== 0)) return candidate;
+  }
+  return undefined;
+}
+
+/**
  * Find a program on PATH, without running it.
  *
  * @param program The program's name (on Windows also found with an extension from `PATHEXT`).
@@ -133,12 +153,19 @@ export function executableFileName(program: string, windows: boolean = isWindows
 export async function findOnPath(program: string): Promise<string | undefined> {
   for (const dir of (env("PATH") ?? "").split(pathListSeparator())) {
     if (!dir) continue;
-    // On Windows `docker-credential-saucelabs` is found as `docker-credential-saucelabs.exe`.
-    for (const name of executableNames(program)) {
-      const candidate = joinPath(dir, name);
-      const info = await fileInfo(candidate);
-      if (info?.isFile && (isWindows() || (info.mode & 0o111) !== 0)) return candidate;
-    }
+    const found = await executableIn(dir, program);
+    if (found) return found;
   }
   return undefined;
+}
+
+/**
+ * Find the file a command would run, without running it: the file its path names (see
+ * {@linkcode namesFile}), when that is an executable file, else the program found on PATH.
+ *
+ * @param program A program's name or a file's path.
+ * @returns The file, or undefined when there is none to run.
+ */
+export async function findProgram(program: string): Promise<string | undefined> {
+  return namesFile(program) ? await executableIn(undefined, program) : await findOnPath(program);
 }

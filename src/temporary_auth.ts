@@ -21,7 +21,12 @@ import { makePrivateFolder, writeFileAtomic } from "./files.ts";
 import { readJsonObject } from "./json.ts";
 import { dirname, dockerConfigFile, joinPath, type PathOptions, resolveSymlinks } from "./paths.ts";
 import { spawn, toolEnvironment } from "./process.ts";
-import { imageRegistryUrl, parseImage, parseRegistry } from "./reference.ts";
+import {
+  imageRegistryUrl,
+  parseImage,
+  parseRegistry,
+  type RegistryReference,
+} from "./reference.ts";
 import { readRegistrySettings } from "./registries.ts";
 import { fileInfo, makeSymlink, removePath } from "./runtime.ts";
 
@@ -136,6 +141,26 @@ export interface PushOptions {
 }
 
 /**
+ * Check that a tool can push an image as it is given, before a token is spent on it: a reference
+ * it takes as typed (see {@linkcode parseImage}) and, for Docker, one without a digest — `docker
+ * push` refuses `app@sha256:…` ("cannot push a digest reference"), Podman pushes it.
+ *
+ * @param image The image reference.
+ * @param tool The push tool, one of {@linkcode PUSH_TOOLS}.
+ * @returns The image's parts.
+ * @throws {UsageError} When the tool cannot push that reference.
+ */
+export function checkPush(image: string, tool: string): RegistryReference {
+  const reference = parseImage(image);
+  if (reference.digest !== undefined && tool === "docker") {
+    throw new UsageError(
+      `docker cannot push by digest (${image}): push a tag (${reference.registryUrl}:TAG), or use --tool podman`,
+    );
+  }
+  return reference;
+}
+
+/**
  * Push an image with a fresh token, through a private temporary config (the user's own config
  * and keyring are not involved). The tool's progress stays visible.
  *
@@ -151,7 +176,7 @@ export interface PushOptions {
  * @param options The tool and its extra arguments.
  * @returns The tool's exit code.
  * @throws {UsageError} When the image is not a reference the tool takes as it is (a scheme, a
- * trailing "/", no repository).
+ * trailing "/", no repository, a digest for docker).
  */
 export async function pushImage(
   token: RegistryToken,
@@ -159,7 +184,7 @@ export async function pushImage(
   options: PushOptions = {},
 ): Promise<number> {
   const tool = checkTool(options.tool ?? "docker", PUSH_TOOLS);
-  const { host } = parseImage(image);
+  const { host } = checkPush(image, tool);
   return await withTemporaryAuth(token, host, async (dir, env) => {
     // The tool reads the private config; a password in its environment could only leak (any
     // process of the user can read /proc/PID/environ).

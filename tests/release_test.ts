@@ -29,7 +29,7 @@ import { DEFAULT_USERS, type StandIn, startStandIn } from "./fixtures/stand_in.t
 import { OnDemandServices, requireTool, run, type RunResult } from "./fixtures/services.ts";
 import { describeResult } from "./fixtures/common.ts";
 import { ROOT, SecretScanner, yamlDocuments } from "./fixtures/harness.ts";
-import { executableFileName, executableNames } from "../src/paths.ts";
+import { executableFileName, executableNames, namesFile } from "../src/paths.ts";
 
 const [USER, KEY] = Object.entries(DEFAULT_USERS)[0];
 
@@ -1094,5 +1094,20 @@ describe("Windows names", () => {
       "docker.exe.cmd",
     ]);
     assert.deepEqual(executableNames("docker", false, ".EXE"), ["docker"]);
+  });
+
+  it("tells a command's path from a name on PATH, with \\ a separator only on Windows", () => {
+    for (const path of ["./run.sh", "/usr/bin/env", "bin/tool", "C:/tools/run.cmd"]) {
+      assert.equal(namesFile(path, false), true, path);
+      assert.equal(namesFile(path, true), true, path);
+    }
+    for (const path of [".\\run.cmd", "C:\\tools\\run.exe", "tools\\run"]) {
+      assert.equal(namesFile(path, true), true, path);
+      assert.equal(namesFile(path, false), false, path); // a file name with a backslash in it
+    }
+    for (const name of ["docker", "docker.exe", "run-tests"]) {
+      assert.equal(namesFile(name, false), false, name);
+      assert.equal(namesFile(name, true), false, name);
+    }
   });
 });

@@ -320,6 +320,8 @@ describe("a malformed input is refused before a token request or a file is touch
     await makeArgvRecorderShim(bin, "podman", null);
     env.PATH = `${bin}:${env.PATH}`;
     // A machine already set up for one registry: its files must come out unchanged.
+    // A script `exec` is given by its path but cannot run (no x bit).
+    await writeFile(join(work, "not-executable.sh"), "#!/bin/sh\nexit 0\n", { mode: 0o644 });
     const setUp = await runCli(["configure-docker", "registry.example.com/team"], {
       env,
       cwd: work,
@@ -535,6 +537,15 @@ describe("a malformed input is refused before a token request or a file is touch
       { args: ["push", image, "--region", "mars-1"], env: WITHOUT_KEY, says: /Unknown region/ },
       { args: ["push", image, "--api-url", ""], says: /--api-url is empty/ },
       { args: ["push", image, "--env-file", "missing.env"], says: /Cannot read the env file/ },
+      // `docker push` refuses a digest reference; the token would be spent for nothing.
+      {
+        args: ["push", `${REGISTRY}/app@sha256:${"0".repeat(64)}`],
+        says: /docker cannot push by digest .*push a tag \(registry\.example\.org\/team\/app:TAG\)/,
+      },
+      {
+        args: ["push", `${image}@sha256:${"0".repeat(64)}`, "--tool", "docker"],
+        says: /docker cannot push by digest/,
+      },
     ]);
   });
 
@@ -559,6 +570,22 @@ describe("a malformed input is refused before a token request or a file is touch
       {
         args: ["exec", REGISTRY, "--", "no-such-command-18"],
         says: /Cannot run no-such-command-18: it is not installed or not on PATH/,
+        code: 1,
+      },
+      // Nor one given by its path: missing, or a file that cannot be run.
+      {
+        args: ["exec", REGISTRY, "--", "./no-such-script-18", "arg"],
+        says: /Cannot run \.\/no-such-script-18: it is not an executable file/,
+        code: 1,
+      },
+      {
+        args: ["exec", REGISTRY, "--", "./not-executable.sh"],
+        says: /Cannot run \.\/not-executable\.sh: it is not an executable file/,
+        code: 1,
+      },
+      {
+        args: ["exec", REGISTRY, "--", `${work}`],
+        says: /it is not an executable file/,
         code: 1,
       },
     ]);

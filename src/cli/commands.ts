@@ -164,7 +164,8 @@ Example:
     groups: ["identity", "env-file", "api", "timeout", "json", "logging"],
     details:
       `The token goes to a private temporary config (see exec), not to the tool's environment.
-The tool's progress stays visible; the exit code is the tool's. Waiting for the token gives up
+IMAGE is checked before a token is asked for: docker pushes a tag, not a digest (podman pushes
+both). The tool's progress stays visible; the exit code is the tool's. Waiting for the token gives up
 after SAUCE_REGISTRY_TIMEOUT seconds, else 60; the push itself takes as long as it takes
 (--timeout bounds the whole command). With --json, failures of sauce-registry itself are JSON.
 
@@ -186,8 +187,9 @@ not passed on; your other Docker settings are kept). Termination signals go to t
 folder is removed afterwards, whatever happens, and a folder left by a killed run (SIGKILL) is
 removed by a later exec or push once it is a minute old. The exit code is the command's. Waiting
 for the token gives up after SAUCE_REGISTRY_TIMEOUT seconds, else 60; the command itself runs as
-long as it runs (--timeout bounds the whole command). With --json, failures of sauce-registry
-itself are JSON.
+long as it runs (--timeout bounds the whole command). COMMAND is looked for before a token is
+asked for: on PATH, or as a file when it has a "/" (exit 1 when there is nothing to run). With
+--json, failures of sauce-registry itself are JSON.
 
 Example:
   sauce-registry exec registry.example.com/your-private-registry -- docker push registry.example.com/your-private-registry/app:1.0`,

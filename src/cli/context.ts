@@ -20,7 +20,7 @@ import {
 } from "../api.ts";
 import { resolveCredentials } from "../credentials.ts";
 import { printable, ToolError, UsageError } from "../errors.ts";
-import { findOnPath } from "../paths.ts";
+import { findProgram, namesFile } from "../paths.ts";
 import { readStdin, stdinIsTerminal, writeStderr, writeStdout } from "../runtime.ts";
 import { resolveApiSettings, settingLookup } from "../settings.ts";
 import type { CommandSpec } from "./options.ts";
@@ -224,9 +224,16 @@ function progressText(progress: TokenProgress): string {
     } s (attempt ${progress.attempt} of ${progress.attempts})…`;
 }
 
-/** Fail before asking for a token that a missing tool could not use. */
-export async function requireOnPath(tool: string): Promise<void> {
-  if (!(await findOnPath(tool))) {
-    throw new ToolError(tool, `Cannot run ${tool}: it is not installed or not on PATH`);
-  }
+/**
+ * Fail before asking for a token that a missing tool or command could not use: a name is looked
+ * for on PATH, a path (`./run.sh`) must be an executable file.
+ */
+export async function requireProgram(program: string): Promise<void> {
+  if (await findProgram(program)) return;
+  throw new ToolError(
+    program,
+    namesFile(program)
+      ? `Cannot run ${program}: it is not an executable file`
+      : `Cannot run ${program}: it is not installed or not on PATH`,
+  );
 }

@@ -13,9 +13,10 @@
 import { HELPER_PROGRAM } from "../helper.ts";
 import { checkTool, credentialHelperServes, login, logout } from "../login.ts";
 import { spawn } from "../process.ts";
-import { parseImage, parseRegistry } from "../reference.ts";
+import { parseRegistry } from "../reference.ts";
 import { writeStderr, writeStdout } from "../runtime.ts";
 import {
+  checkPush,
   PUSH_TOOLS,
   pushImage,
   registryUrlForImage,
@@ -31,7 +32,7 @@ import {
   json,
   list,
   registries,
-  requireOnPath,
+  requireProgram,
   text,
 } from "./context.ts";
 
@@ -45,7 +46,7 @@ export async function runLogin(context: Context): Promise<number> {
   const [registry] = registries(context, 1, 1);
   const reference = parseRegistry(registry);
   const tool = checkTool(text(context, "tool") ?? "docker");
-  await requireOnPath(tool);
+  await requireProgram(tool);
   const helperConfig = await credentialHelperServes(reference.host, tool);
   if (helperConfig) return await reportHelperServes(context, reference.host, tool, helperConfig);
   const token = await fetchWithStatus(context, reference.registryUrl);
@@ -120,8 +121,8 @@ export async function runLogout(context: Context): Promise<number> {
 export async function runPush(context: Context): Promise<number> {
   const [image] = registries(context, 1, 1, "IMAGE");
   const tool = checkTool(text(context, "tool") ?? "docker", PUSH_TOOLS);
-  parseImage(image);
-  await requireOnPath(tool);
+  checkPush(image, tool);
+  await requireProgram(tool);
   const token = await fetchWithStatus(context, await registryUrlForImage(image));
   await info(
     context,
@@ -147,8 +148,8 @@ export async function runExec(context: Context, command: string[]): Promise<numb
   const [registry] = registries(context, 1, 1);
   if (command.length === 0) throw new UsageError("exec needs a command after --");
   const reference = parseRegistry(registry);
-  // A command typed wrong costs no token; one given by its path is looked for when it runs.
-  if (!command[0].includes("/")) await requireOnPath(command[0]);
+  // A command typed wrong costs no token, whether a name on PATH or a file's path.
+  await requireProgram(command[0]);
   const token = await fetchWithStatus(context, reference.registryUrl);
   return await withTemporaryAuth(
     token,
