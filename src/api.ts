@@ -106,7 +106,8 @@ export interface FetchTokenOptions {
 /** The names of the settings a refused login is about, as the user set them. */
 export interface SettingNames {
   /**
-   * The username and access key; default `SAUCE_USERNAME and SAUCE_ACCESS_KEY`.
+   * The username and access key; default the credentials' own `settingName`, else
+   * `SAUCE_USERNAME and SAUCE_ACCESS_KEY`.
    */
   credentials?: string;
   /** The region; default `--region (or SAUCE_REGION)`. */
@@ -539,7 +540,13 @@ async function requestToken(
         answer.status,
         answerExcerpt(answer.body, secrets),
         target,
-        { ...DEFAULT_SETTING_NAMES, ...options.settingNames },
+        {
+          ...DEFAULT_SETTING_NAMES,
+          ...(options.credentials.settingName
+            ? { credentials: options.credentials.settingName }
+            : {}),
+          ...options.settingNames,
+        },
         proxy,
       );
       reason = `Sauce Labs answered ${answer.status}`;

@@ -30,6 +30,11 @@ export interface SauceCredentials {
   username: string;
   /** The Sauce Labs access key: a secret. */
   accessKey: string;
+  /**
+   * Where the user set them, as a refusal (401) tells them to check: `SAUCE_USERNAME and
+   * SAUCE_ACCESS_KEY` when not given. {@linkcode resolveCredentials} names where it found them.
+   */
+  settingName?: string;
 }
 
 /** Credentials with where they came from. */
@@ -38,6 +43,8 @@ export interface ResolvedCredentials extends SauceCredentials {
   usernameSource: CredentialSource;
   /** Where the access key came from. */
   accessKeySource: CredentialSource;
+  /** Where they came from, in the words of {@linkcode credentialsSettingName}. */
+  settingName: string;
 }
 
 /** Options of {@linkcode resolveCredentials}. */
@@ -112,12 +119,14 @@ export async function resolveCredentials(
       "set SAUCE_USERNAME and SAUCE_ACCESS_KEY (in your shell, or your CI's secret variables), or write username: and accessKey: to ~/.sauce/credentials.yml (mode 0600)",
     );
   }
-  checkUsername(user.value, sourceName(user.source, "SAUCE_USERNAME"));
+  const files = { envFile: options.envFile, saucectlFile };
+  checkUsername(user.value, sourceName(user.source, "SAUCE_USERNAME", files));
   return {
     username: user.value,
     accessKey: key.value,
     usernameSource: user.source,
     accessKeySource: key.source,
+    settingName: credentialsSettingName(user.source, key.source, files),
   };
 }
 
@@ -130,15 +139,57 @@ export function checkUsername(username: string, from: string): void {
   }
 }
 
+/** The files credentials are read from, to name them: the `.env` file and saucectl's. */
+export interface CredentialFiles {
+  /** The `.env` file, as {@linkcode CredentialOptions}' `envFile`; default `./.env`. */
+  envFile?: string | false;
+  /** saucectl's file; default `~/.sauce/credentials.yml`. */
+  saucectlFile?: string;
+}
+
 /** Where a credential came from, in the words a user would look for. */
-export function sourceName(source: CredentialSource, variable: string): string {
+export function sourceName(
+  source: CredentialSource,
+  variable: string,
+  files: CredentialFiles = {},
+): string {
   return {
     flag: "--username",
     stdin: "standard input",
     environment: variable,
-    ".env file": `${variable} in the .env file`,
-    saucectl: "~/.sauce/credentials.yml",
+    ".env file": `${variable} in ${files.envFile || "./.env"}`,
+    saucectl: files.saucectlFile ?? "~/.sauce/credentials.yml",
   }[source];
+}
+
+/**
+ * What a refusal (401) tells the user to check: the username and the access key where they were
+ * set, `SAUCE_USERNAME and SAUCE_ACCESS_KEY` from the environment, `the username and access key
+ * in ~/.sauce/credentials.yml`, or each by its own place (`the username (--username) and the
+ * access key (standard input)`).
+ *
+ * @param username Where the username came from.
+ * @param accessKey Where the access key came from.
+ * @param files Which files those are.
+ * @returns The words.
+ */
+export function credentialsSettingName(
+  username: CredentialSource,
+  accessKey: CredentialSource,
+  files: CredentialFiles = {},
+): string {
+  if (username === accessKey && username === "environment") {
+    return "SAUCE_USERNAME and SAUCE_ACCESS_KEY";
+  }
+  if (username === accessKey && username === ".env file") {
+    return `SAUCE_USERNAME and SAUCE_ACCESS_KEY in ${files.envFile || "./.env"}`;
+  }
+  if (username === accessKey && username === "saucectl") {
+    return `the username and access key in ${sourceName("saucectl", "", files)}`;
+  }
+  return `the username (${sourceName(username, "SAUCE_USERNAME", files)}) and the access key (${
+    sourceName(accessKey, "SAUCE_ACCESS_KEY", files)
+  })`;
 }
 
 /** Read saucectl's `credentials.yml` (see {@linkcode parseSaucectlCredentials}). */
@@ -288,7 +339,7 @@ function doubleQuoted(text: string, fail: (problem: string) => never): QuotedSca
 export async function registryCredentials(
   registry: { credentialsFile?: string },
   options: CredentialOptions,
-): Promise<SauceCredentials> {
+): Promise<ResolvedCredentials> {
   if (registry.credentialsFile === undefined) return await resolveCredentials(options);
   const path = registry.credentialsFile;
   const { username, accessKey } = await readSaucectlCredentials(path);
@@ -300,7 +351,13 @@ export async function registryCredentials(
     );
   }
   checkUsername(username, path);
-  return { username, accessKey };
+  return {
+    username,
+    accessKey,
+    usernameSource: "saucectl",
+    accessKeySource: "saucectl",
+    settingName: credentialsSettingName("saucectl", "saucectl", { saucectlFile: path }),
+  };
 }
 
 /**

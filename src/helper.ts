@@ -201,18 +201,14 @@ async function helperGet(
   const entry = host && Object.hasOwn(registries, host) ? registries[host] : undefined;
   if (!entry) return { stdout: `${CREDENTIALS_NOT_FOUND}\n`, stderr: "", exitCode: 1 };
   const warnings: string[] = [];
-  // A refusal names the file the key came from, unless a CI integration names its own settings.
-  const settingNames = options.settingNames ??
-    (entry.credentialsFile
-      ? { credentials: `the username and access key in ${entry.credentialsFile}` }
-      : undefined);
+  // A refusal names where the key came from (the credentials say), unless a CI integration
+  // names its own settings (options.settingNames).
   const token = await getToken({
     ...options,
     credentials: await registryCredentials(entry, { ...options, envFile: false }),
     registryUrl: entry.registryUrl,
     region: entry.region,
     apiUrl: entry.apiUrl,
-    ...(settingNames ? { settingNames } : {}),
     warn: (message) => warnings.push(`${HELPER_PROGRAM}: ${printable(message, 1000)}\n`),
   });
   const answer = { ServerURL: serverUrl, Username: token.username, Secret: token.password };

@@ -229,6 +229,24 @@ describe("fetchToken's statuses and messages, in process", () => {
     );
   });
 
+  it("names the credentials where they were set (their settingName), unless the caller names them", async () => {
+    const credentials = {
+      username: "alice",
+      accessKey: "alice-key-0123",
+      settingName: "the username (--username) and the access key (standard input)",
+    };
+    const named = await failure(fakeApi(answer(401)), { credentials });
+    assert.match(
+      named.message,
+      /refused the username or access key \(401\); check the username \(--username\) and the access key \(standard input\), and the region: /,
+    );
+    const overridden = await failure(fakeApi(answer(401)), {
+      credentials,
+      settingNames: { credentials: "the action's username and access-key inputs" },
+    });
+    assert.match(overridden.message, /; check the action's username and access-key inputs, and/);
+  });
+
   it("takes 403 for an organization not enrolled in the registry, and sends the user to support", async () => {
     const api = fakeApi(answer(403, '{"detail":"not enrolled"}'));
     const error = await failure(api);

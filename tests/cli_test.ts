@@ -462,6 +462,32 @@ describe("credentials", () => {
   );
 
   it(
+    "tells the user to check the credentials where they set them when Sauce Labs refuses them",
+    SLOW,
+    async () => {
+      // The environment holds the right key; the refused one came from standard input.
+      const box = await sandbox();
+      const fromStdin = await cli(box, ["token", "--access-key-stdin"], { stdin: WRONG_KEY });
+      assert.equal(fromStdin.code, 3, describeResult(fromStdin));
+      assert.match(
+        fromStdin.stderr,
+        /\(401\).*; check the username \(SAUCE_USERNAME\) and the access key \(standard input\)$/m,
+      );
+      const envFile = join(box.dir, "ci.env");
+      await writeFile(envFile, `SAUCE_USERNAME=alice\nSAUCE_ACCESS_KEY=${WRONG_KEY}\n`);
+      const box2 = await sandbox({}, false);
+      const fromFile = await cli(box2, ["token", "--env-file", envFile]);
+      assert.equal(fromFile.code, 3, describeResult(fromFile));
+      assert.match(
+        fromFile.stderr,
+        new RegExp(`\\(401\\).*; check SAUCE_USERNAME and SAUCE_ACCESS_KEY in ${envFile}$`, "m"),
+      );
+      const fromEnv = await cli(await sandbox({ SAUCE_ACCESS_KEY: WRONG_KEY }), ["token"]);
+      assert.match(fromEnv.stderr, /\(401\).*; check SAUCE_USERNAME and SAUCE_ACCESS_KEY$/m);
+    },
+  );
+
+  it(
     "offers no way to pass the access key as an argument, and does not echo one",
     SLOW,
     async () => {

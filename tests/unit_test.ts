@@ -27,6 +27,7 @@ import {
   ToolError,
   UsageError,
 } from "../mod.ts";
+import { credentialsSettingName } from "../src/credentials.ts";
 
 /** Asserts that `work` throws a UsageError (exit code 2) with a one-line message; returns it. */
 function assertUsageError(work: () => unknown, what: string): UsageError {
@@ -447,6 +448,7 @@ describe("resolveCredentials from explicit files", () => {
       accessKey: "dot-key-123",
       usernameSource: ".env file",
       accessKeySource: ".env file",
+      settingName: `SAUCE_USERNAME and SAUCE_ACCESS_KEY in ${envFile}`,
     });
   });
 
@@ -461,6 +463,7 @@ describe("resolveCredentials from explicit files", () => {
       accessKey: "yaml-key-456",
       usernameSource: "saucectl",
       accessKeySource: "saucectl",
+      settingName: `the username and access key in ${saucectlFile}`,
     });
   });
 
@@ -475,6 +478,10 @@ describe("resolveCredentials from explicit files", () => {
     assert.equal(mixed.usernameSource, ".env file");
     assert.equal(mixed.accessKey, "yaml-key-456");
     assert.equal(mixed.accessKeySource, "saucectl");
+    assert.equal(
+      mixed.settingName,
+      `the username (SAUCE_USERNAME in ${envFile}) and the access key (${saucectlFile})`,
+    );
 
     const flagged = await resolveCredentials({
       username: "flag-user",
@@ -487,7 +494,27 @@ describe("resolveCredentials from explicit files", () => {
       accessKey: "stdin-key-789",
       usernameSource: "flag",
       accessKeySource: "stdin",
+      settingName: "the username (--username) and the access key (standard input)",
     });
+  });
+
+  it("names credentials from the environment as the variables, and the default files as such", () => {
+    assert.equal(
+      credentialsSettingName("environment", "environment"),
+      "SAUCE_USERNAME and SAUCE_ACCESS_KEY",
+    );
+    assert.equal(
+      credentialsSettingName(".env file", ".env file"),
+      "SAUCE_USERNAME and SAUCE_ACCESS_KEY in ./.env",
+    );
+    assert.equal(
+      credentialsSettingName("saucectl", "saucectl"),
+      "the username and access key in ~/.sauce/credentials.yml",
+    );
+    assert.equal(
+      credentialsSettingName("environment", "stdin"),
+      "the username (SAUCE_USERNAME) and the access key (standard input)",
+    );
   });
 
   it("says what is missing, without any value it found, when a credential is found nowhere", async () => {
