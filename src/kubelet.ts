@@ -34,6 +34,7 @@ import { DEFAULT_REGION, resolveApiSettings, timeLimit, timeoutMessage } from ".
 import { parseCommandLine } from "./cli/args.ts";
 import {
   argumentSpecs,
+  checkSharedOptions,
   type CommandSpec,
   GROUPS,
   NO_CACHE_OPTION,
@@ -407,6 +408,7 @@ export async function providerMain(argv: string[]): Promise<number> {
     limit = timeLimit(text("timeout"), PROVIDER_TIMEOUT_SECONDS);
     const registries = (values.registry ?? []) as string[];
     registries.forEach((registry) => parseRegistry(registry));
+    await checkSharedOptions(values);
     // The kubelet's folder is not the user's: only an explicit --env-file is read.
     const envFile = text("env-file") ?? false;
     const { region, apiUrl } = await resolveApiSettings({

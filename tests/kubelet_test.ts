@@ -954,7 +954,12 @@ describe("kubelet-credential-provider", () => {
     it(`${way.name}: fails bad input with one line on stderr, nothing on stdout`, {
       timeout: 120_000,
     }, async () => {
-      const node = await sandbox({ SAUCE_USERNAME: USER, SAUCE_ACCESS_KEY: KEY });
+      // Every setting the provider reads, with the API URL given on its command line.
+      const node = await sandbox({
+        SAUCE_USERNAME: USER,
+        SAUCE_ACCESS_KEY: KEY,
+        SAUCE_REGION: "us-west-1",
+      });
       const binDir = await mkdtemp(join(work, "bin-"));
       await way.install(binDir, PROVIDER_NAME);
       const program = join(binDir, PROVIDER_NAME);
@@ -1046,6 +1051,15 @@ describe("kubelet-credential-provider", () => {
           stdin: request({}),
           code: 2,
           says: /Invalid --timeout: expected a number of seconds above 0 and at most 2147483/,
+        },
+        {
+          // The environment holds every setting, so nothing would read the file: a typo in the
+          // kubelet's config must not pass unnoticed until the environment changes.
+          what: "a missing --env-file",
+          args: [...serve, "--env-file", "/etc/sauce-registry/no-such.env"],
+          stdin: request({}),
+          code: 2,
+          says: /Cannot read the env file \/etc\/sauce-registry\/no-such\.env: no such file/,
         },
       ];
       for (const { what, args, stdin, code, says } of cases) {

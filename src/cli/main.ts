@@ -33,15 +33,14 @@ import {
   writeStderr,
   writeStdout,
 } from "../runtime.ts";
-import { checkUsername } from "../credentials.ts";
-import { apiBaseUrl, readDotenv, timeLimit, timeoutMessage } from "../settings.ts";
+import { timeLimit, timeoutMessage } from "../settings.ts";
 import { VERSION } from "../version.ts";
 import { parseCommandLine } from "./args.ts";
 import { allOptions, COMMANDS } from "./commands.ts";
 import type { Command, Context, StatusLine, Values } from "./context.ts";
 import { commandHelp, mainHelp } from "./help.ts";
 import { knownCommand, runVersion } from "./info.ts";
-import { optionsOf, PROGRAM } from "./options.ts";
+import { checkSharedOptions, optionsOf, PROGRAM } from "./options.ts";
 
 /** How long a step that cannot be cancelled may outlive an abort before main stops waiting. */
 const ABORT_GRACE_MS = 2000;
@@ -276,26 +275,6 @@ export async function cliMain(
     if (timer !== undefined) clearTimeout(timer);
     stopListening();
   }
-}
-
-/**
- * The options several commands share, checked before the command reads another file or asks for
- * anything: a typo in --region is named as such, not after a token request or as a missing
- * credential; an --env-file that is missing or unreadable is named even when the environment
- * holds every setting, which would leave the file unread. Values from the environment and `.env`
- * are checked where they are read.
- */
-async function checkSharedOptions(values: Values): Promise<void> {
-  const region = values.region;
-  const apiUrl = values["api-url"];
-  if (typeof region === "string" || typeof apiUrl === "string") {
-    apiBaseUrl(
-      typeof region === "string" ? region : undefined,
-      typeof apiUrl === "string" ? apiUrl : undefined,
-    );
-  }
-  if (typeof values.username === "string") checkUsername(values.username, "--username");
-  if (typeof values["env-file"] === "string") await readDotenv(values["env-file"]);
 }
 
 /** A context for commands that need only their options and arguments. */

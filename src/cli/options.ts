@@ -13,8 +13,9 @@
  * @module
  */
 
-import { DEFAULT_REGION, REGIONS } from "../settings.ts";
-import type { ArgumentSpec } from "./args.ts";
+import { checkUsername } from "../credentials.ts";
+import { apiBaseUrl, DEFAULT_REGION, readDotenv, REGIONS } from "../settings.ts";
+import type { ArgumentSpec, ArgumentValues } from "./args.ts";
 
 /** The program's name. */
 export const PROGRAM = "sauce-registry";
@@ -184,4 +185,27 @@ export function argumentSpecs(options: readonly OptionSpec[]): Record<string, Ar
     };
   }
   return all;
+}
+
+/**
+ * The options several commands share (and the kubelet provider), checked before the command reads
+ * another file or asks for anything: a typo in --region is named as such, not after a token
+ * request or as a missing credential; an --env-file that is missing or unreadable is named even
+ * when the environment holds every setting, which would leave the file unread. Values from the
+ * environment and `.env` are checked where they are read.
+ *
+ * @param values The parsed options.
+ * @throws {UsageError} For the first option that is wrong.
+ */
+export async function checkSharedOptions(values: ArgumentValues): Promise<void> {
+  const region = values.region;
+  const apiUrl = values["api-url"];
+  if (typeof region === "string" || typeof apiUrl === "string") {
+    apiBaseUrl(
+      typeof region === "string" ? region : undefined,
+      typeof apiUrl === "string" ? apiUrl : undefined,
+    );
+  }
+  if (typeof values.username === "string") checkUsername(values.username, "--username");
+  if (typeof values["env-file"] === "string") await readDotenv(values["env-file"]);
 }
