@@ -294,6 +294,31 @@ describe("links between the docs", () => {
     assert.ok(checked > 50, `only ${checked} relative links`);
   });
 
+  it("lead only to files the package published to JSR holds, so they work there too", async () => {
+    const config = JSON.parse(await readFile(join(ROOT, "deno.json"), "utf8"));
+    const include: string[] = config.publish.include;
+    const published = (path: string) =>
+      include.some((entry) => entry.endsWith("/") ? `${path}/`.startsWith(entry) : path === entry);
+    const outside: string[] = [];
+    let checked = 0;
+    for (const file of await documents()) {
+      if (!published(file)) continue;
+      for (
+        const target of links(parseMarkdown(file, await readFile(join(ROOT, file), "utf8")).prose)
+      ) {
+        if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue;
+        const path = target.split("#", 1)[0];
+        if (path === "") continue;
+        checked++;
+        const resolved = relative(ROOT, join(ROOT, dirname(file), path));
+        if (!published(resolved)) outside.push(`${file}: ${target} (${resolved} is not published)`);
+      }
+    }
+    assert.deepEqual(outside, []);
+    assert.ok(checked > 50, `only ${checked} links`);
+    assert.ok(published("README.md") && published("docs/ci.md"), "README and docs/ are published");
+  });
+
   it("finds headings the way GitHub names them", () => {
     const prose = [
       "# Install",
