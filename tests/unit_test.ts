@@ -28,6 +28,7 @@ import {
   UsageError,
 } from "../mod.ts";
 import { credentialsSettingName } from "../src/credentials.ts";
+import type { CredentialSource } from "../src/settings.ts";
 
 /** Asserts that `work` throws a UsageError (exit code 2) with a one-line message; returns it. */
 function assertUsageError(work: () => unknown, what: string): UsageError {
@@ -499,22 +500,15 @@ describe("resolveCredentials from explicit files", () => {
   });
 
   it("names credentials from the environment as the variables, and the default files as such", () => {
-    assert.equal(
-      credentialsSettingName("environment", "environment"),
-      "SAUCE_USERNAME and SAUCE_ACCESS_KEY",
-    );
-    assert.equal(
-      credentialsSettingName(".env file", ".env file"),
-      "SAUCE_USERNAME and SAUCE_ACCESS_KEY in ./.env",
-    );
-    assert.equal(
-      credentialsSettingName("saucectl", "saucectl"),
-      "the username and access key in ~/.sauce/credentials.yml",
-    );
-    assert.equal(
-      credentialsSettingName("environment", "stdin"),
-      "the username (SAUCE_USERNAME) and the access key (standard input)",
-    );
+    const names: [CredentialSource, CredentialSource, string][] = [
+      ["environment", "environment", "SAUCE_USERNAME and SAUCE_ACCESS_KEY"],
+      [".env file", ".env file", "SAUCE_USERNAME and SAUCE_ACCESS_KEY in ./.env"],
+      ["saucectl", "saucectl", "the username and access key in ~/.sauce/credentials.yml"],
+      ["environment", "stdin", "the username (SAUCE_USERNAME) and the access key (standard input)"],
+    ];
+    for (const [username, accessKey, expected] of names) {
+      assert.equal(credentialsSettingName(username, accessKey), expected);
+    }
   });
 
   it("says what is missing, without any value it found, when a credential is found nowhere", async () => {
