@@ -149,9 +149,10 @@ describe("the GitLab CI/CD component", () => {
     script: string[],
     jobId: string,
     identity: { username: string; accessKey: string } = { username: USER, accessKey: KEY },
+    tmpName = "tmp",
   ): Promise<{ main: RunResult; after: RunResult; tmp: string; home: string }> {
     const job = await mkdtemp(join(work, "job-"));
-    const tmp = join(job, "tmp");
+    const tmp = join(job, tmpName);
     const home = join(job, "home");
     const runtime = join(job, "xdg-runtime");
     for (const folder of [tmp, home, runtime]) await mkdir(folder, { mode: 0o700 });
@@ -225,7 +226,7 @@ describe("the GitLab CI/CD component", () => {
   });
 
   it(
-    "takes CI/CD variables holding \\, \", ', #, ': ', a leading space and non-ASCII: the script pushes and pulls with them",
+    "takes CI/CD variables holding \\, \", ', #, ': ', a leading space and non-ASCII, and a TMPDIR with quotes: the script pushes and pulls with them",
     {
       timeout: 300_000,
     },
@@ -250,6 +251,8 @@ describe("the GitLab CI/CD component", () => {
         ],
         "4444",
         { username: AWKWARD_USER, accessKey: AWKWARD_KEY },
+        // The helper's wrapper holds this folder's name: quotes, $ and ` must stay literal.
+        `tmp it's "$HOME" \`id\` \\`,
       );
       assert.equal(main.code, 0, describeResult(main));
       assert.match(main.stdout, /^credentials file mode 600$/m);
