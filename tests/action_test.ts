@@ -98,6 +98,31 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     return job.step(node, [join(ROOT, action.runs[entry])], extra);
   }
 
+  /**
+   * Run main with USER's key and the stand-in's API unless `given` says otherwise, and check its
+   * exit code.
+   */
+  async function runMain(
+    job: RunnerJob,
+    given: Record<string, string>,
+    code = 0,
+  ): Promise<StepResult> {
+    const main = await runEntry(
+      job,
+      "main",
+      inputs({ username: USER, "access-key": KEY, "api-url": standIn.url, ...given }),
+    );
+    assert.equal(main.code, code, describeResult(main));
+    return main;
+  }
+
+  /** Run post with the state `main` left, and check its exit code. */
+  async function runPost(job: RunnerJob, main: StepResult, code = 0): Promise<StepResult> {
+    const post = await runEntry(job, "post", stateEnv(main));
+    assert.equal(post.code, code, describeResult(post));
+    return post;
+  }
+
   /** STATE_* for post, from what main wrote to GITHUB_STATE. */
   function stateEnv(main: StepResult): Record<string, string> {
     return Object.fromEntries(
@@ -253,17 +278,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     const job = await RunnerJob.create(work);
     const wrongKey = "wrong-access-key-for-the-test";
     scanner.add(wrongKey);
-    const main = await runEntry(
-      job,
-      "main",
-      inputs({
-        registry: `${host}/team`,
-        username: USER,
-        "access-key": wrongKey,
-        "api-url": standIn.url,
-      }),
-    );
-    assert.equal(main.code, 1, describeResult(main));
+    const main = await runMain(job, { registry: `${host}/team`, "access-key": wrongKey }, 1);
     assert.match(main.stdout, /^::error::.*refused the username or access key/m);
     assert.deepEqual(masks(main).masked, [wrongKey]);
     scanner.check("main output", masks(main).rest, main.stderr);
@@ -275,8 +290,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       "no key file is left",
     );
     // post, which the runner runs after a failed main too, finds nothing more to do.
-    const post = await runEntry(job, "post", stateEnv(main));
-    assert.equal(post.code, 0, describeResult(post));
+    await runPost(job, main);
     assert.deepEqual(await filesUnder(job.home), []);
   });
 
@@ -293,12 +307,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     const registry = `${host}/team`;
     const before = standIn.tokenRequestCount();
 
-    const main = await runEntry(
-      job,
-      "main",
-      inputs({ registry, username: USER, "access-key": KEY, "api-url": standIn.url }),
-    );
-    assert.equal(main.code, 0, describeResult(main));
+    const main = await runMain(job, { registry });
     const first = standIn.issued.at(-1)!;
     scanner.add(first.password);
     assert.equal(standIn.tokenRequestCount(), before + 1, "main checks the key with one token");
@@ -355,8 +364,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       "the registry's realm saw the token",
     );
 
-    const post = await runEntry(job, "post", stateEnv(main));
-    assert.equal(post.code, 0, describeResult(post));
+    await runPost(job, main);
     assert.deepEqual(await filesUnder(job.home), [], "no Docker config or backup is left");
     assert.deepEqual(
       (await filesUnder(job.runnerTemp)).filter((path) => !path.startsWith("_runner")),
@@ -381,17 +389,11 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       });
       const registry = `${host}/team-awkward`;
       const before = standIn.issued.length;
-      const main = await runEntry(
-        job,
-        "main",
-        inputs({
-          registry,
-          username: AWKWARD_USER,
-          "access-key": AWKWARD_KEY,
-          "api-url": standIn.url,
-        }),
-      );
-      assert.equal(main.code, 0, describeResult(main));
+      const main = await runMain(job, {
+        registry,
+        username: AWKWARD_USER,
+        "access-key": AWKWARD_KEY,
+      });
       for (const issued of standIn.issued) scanner.add(issued.password);
       assert.deepEqual(standIn.issued.slice(before).map((issued) => issued.sauceUser), [
         AWKWARD_USER,
@@ -434,8 +436,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       // Both reused main's token: the helper read the same identity from the file.
       assert.equal(standIn.issued.length, before + 1);
 
-      const post = await runEntry(job, "post", stateEnv(main));
-      assert.equal(post.code, 0, describeResult(post));
+      await runPost(job, main);
       assert.deepEqual(await filesUnder(job.home), []);
       assert.deepEqual(await leftInRunnerTemp(job), []);
       await scanner.checkTree(job.dir);
@@ -453,18 +454,11 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       scanner.add(wrongKey);
       for (const mode of ["helper", "login"]) {
         const job = await RunnerJob.create(work);
-        const main = await runEntry(
+        const main = await runMain(
           job,
-          "main",
-          inputs({
-            registry: `${host}/team`,
-            username: USER,
-            "access-key": wrongKey,
-            "api-url": standIn.url,
-            mode,
-          }),
+          { registry: `${host}/team`, "access-key": wrongKey, mode },
+          1,
         );
-        assert.equal(main.code, 1, describeResult(main));
         const errors = main.stdout.split("\n").filter((line) => line.startsWith("::error::"));
         assert.equal(errors.length, 1, `${mode}: ${main.stdout}`);
         assertNamesTheInputs(errors[0]);
@@ -474,17 +468,11 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       // A later step's helper, once Sauce Labs refuses the key the action was given (rotated while
       // the job runs) and main's token is no longer cached.
       const job = await RunnerJob.create(work);
-      const main = await runEntry(
-        job,
-        "main",
-        inputs({
-          registry: `${host}/team`,
-          username: ROTATING_USER,
-          "access-key": ROTATING_KEY,
-          "api-url": standIn.url,
-        }),
-      );
-      assert.equal(main.code, 0, describeResult(main));
+      const main = await runMain(job, {
+        registry: `${host}/team`,
+        username: ROTATING_USER,
+        "access-key": ROTATING_KEY,
+      });
       scanner.add(standIn.issued.at(-1)!.password);
       const helperName = ((await dockerConfig(job)).credHelpers as Record<string, string>)[host];
       await rm(join(await runFolder(job), "cache"), { recursive: true, force: true });
@@ -502,8 +490,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       } finally {
         standIn.setAccessKey(ROTATING_USER, ROTATING_KEY);
       }
-      const post = await runEntry(job, "post", stateEnv(main));
-      assert.equal(post.code, 0, describeResult(post));
+      await runPost(job, main);
       assert.deepEqual(await leftInRunnerTemp(job), []);
     },
   );
@@ -519,24 +506,13 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     const backup = '{"previous": true}\n';
     await writeFile(join(dockerDir, "config.json"), original, { mode: 0o644 });
     await writeFile(join(dockerDir, "config.json.bak"), backup, { mode: 0o600 });
-    const main = await runEntry(
-      job,
-      "main",
-      inputs({
-        registry: `${host}/team`,
-        username: USER,
-        "access-key": KEY,
-        "api-url": standIn.url,
-      }),
-    );
-    assert.equal(main.code, 0, describeResult(main));
+    const main = await runMain(job, { registry: `${host}/team` });
     scanner.add(standIn.issued.at(-1)!.password);
     const configured = JSON.parse(await readFile(join(dockerDir, "config.json"), "utf8"));
     assert.deepEqual(Object.keys(configured.credHelpers), [host]);
     assert.deepEqual(configured.unknownKey, [1, 2]);
 
-    const post = await runEntry(job, "post", stateEnv(main));
-    assert.equal(post.code, 0, describeResult(post));
+    await runPost(job, main);
     const restored = JSON.parse(await readFile(join(dockerDir, "config.json"), "utf8"));
     assert.deepEqual(restored, JSON.parse(original), "the config holds what it held");
     assert.equal(await readFile(join(dockerDir, "config.json.bak"), "utf8"), backup);
@@ -562,18 +538,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     );
     const job = await RunnerJob.create(work, { DOCKER_HOST: dockerd.host });
     job.baseEnv.PATH = `${shims}:${job.baseEnv.PATH}`;
-    const main = await runEntry(
-      job,
-      "main",
-      inputs({
-        registry: `${host}/team`,
-        username: USER,
-        "access-key": KEY,
-        "api-url": standIn.url,
-        mode: "login",
-      }),
-    );
-    assert.equal(main.code, 0, describeResult(main));
+    const main = await runMain(job, { registry: `${host}/team`, mode: "login" });
     const token = standIn.issued.at(-1)!;
     scanner.add(token.password);
     assert.deepEqual(masks(main).masked, [KEY, token.password]);
@@ -595,8 +560,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     const push = await job.step(join(shims, "docker"), ["push", reference], {}, 300_000);
     assert.equal(push.code, 0, describeResult(push));
 
-    const post = await runEntry(job, "post", stateEnv(main));
-    assert.equal(post.code, 0, describeResult(post));
+    const post = await runPost(job, main);
     const calls = (await readdir(log)).filter((name) => name.endsWith(".args")).sort();
     const commands = [];
     for (const call of calls) {
@@ -624,23 +588,13 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     const usRegistry = `${us.host}/team-us`;
     const euRegistryUrl = `${eu.host}/team-eu`;
     const apiUrl = standIn.url;
-    const mainUs = await runEntry(
-      job,
-      "main",
-      inputs({ registry: usRegistry, username: USER, "access-key": KEY, "api-url": apiUrl }),
-    );
-    assert.equal(mainUs.code, 0, describeResult(mainUs));
-    const mainEu = await runEntry(
-      job,
-      "main",
-      inputs({
-        registry: euRegistryUrl,
-        username: EU_USER,
-        "access-key": EU_KEY,
-        "api-url": apiUrl,
-      }),
-    );
-    assert.equal(mainEu.code, 0, describeResult(mainEu));
+    const mainUs = await runMain(job, { registry: usRegistry, "api-url": apiUrl });
+    const mainEu = await runMain(job, {
+      registry: euRegistryUrl,
+      username: EU_USER,
+      "access-key": EU_KEY,
+      "api-url": apiUrl,
+    });
     for (const issued of standIn.issued) scanner.add(issued.password);
     for (const main of [mainUs, mainEu]) {
       scanner.check("main output", masks(main).rest, main.stderr);
@@ -665,8 +619,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     assert.deepEqual(accounts["team-eu/app"], [EU_USER], JSON.stringify(accounts));
 
     // The runner runs post steps in the reverse order: EU's leaves US's helper working.
-    const postEu = await runEntry(job, "post", stateEnv(mainEu));
-    assert.equal(postEu.code, 0, describeResult(postEu));
+    await runPost(job, mainEu);
     assert.deepEqual(await dockerConfig(job), { credHelpers: { [us.host]: helpers[us.host] } });
     const pull = await job.step(requireTool("skopeo"), [
       "inspect",
@@ -674,8 +627,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       `docker://${usRegistry}/app:1`,
     ]);
     assert.equal(pull.code, 0, describeResult(pull));
-    const postUs = await runEntry(job, "post", stateEnv(mainUs));
-    assert.equal(postUs.code, 0, describeResult(postUs));
+    await runPost(job, mainUs);
     assert.deepEqual(await filesUnder(job.home), [], "no Docker config is left");
     assert.deepEqual(await leftInRunnerTemp(job), [], "no key file, helper or token is left");
     for (const issued of standIn.issued) scanner.add(issued.password);
@@ -696,23 +648,12 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     await writeFile(join(dockerDir, "config.json"), original, { mode: 0o644 });
     const usRegistry = `${us.host}/team-us`;
     const euRegistryUrl = `${eu.host}/team-eu`;
-    const mainUs = await runEntry(
-      job,
-      "main",
-      inputs({ registry: usRegistry, username: USER, "access-key": KEY, "api-url": standIn.url }),
-    );
-    assert.equal(mainUs.code, 0, describeResult(mainUs));
-    const mainEu = await runEntry(
-      job,
-      "main",
-      inputs({
-        registry: euRegistryUrl,
-        username: EU_USER,
-        "access-key": EU_KEY,
-        "api-url": standIn.url,
-      }),
-    );
-    assert.equal(mainEu.code, 0, describeResult(mainEu));
+    const mainUs = await runMain(job, { registry: usRegistry });
+    const mainEu = await runMain(job, {
+      registry: euRegistryUrl,
+      username: EU_USER,
+      "access-key": EU_KEY,
+    });
     for (const issued of standIn.issued) scanner.add(issued.password);
     const helpers = (await dockerConfig(job)).credHelpers as Record<string, string>;
     /** A later step's push with skopeo, which reads the same Docker config. */
@@ -731,8 +672,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     const usPush = await skopeoPush(`${usRegistry}/in-order:1`);
     assert.equal(usPush.code, 0, describeResult(usPush));
 
-    const postUs = await runEntry(job, "post", stateEnv(mainUs));
-    assert.equal(postUs.code, 0, describeResult(postUs));
+    await runPost(job, mainUs);
     assert.deepEqual(await dockerConfig(job), {
       ...JSON.parse(original),
       credHelpers: { [eu.host]: helpers[eu.host] },
@@ -742,8 +682,7 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     const euPush = await skopeoPush(`${euRegistryUrl}/in-order:1`);
     assert.equal(euPush.code, 0, describeResult(euPush));
     assert.deepEqual(accountsByRepository(realmFrom)["team-eu/in-order"], [EU_USER]);
-    const postEu = await runEntry(job, "post", stateEnv(mainEu));
-    assert.equal(postEu.code, 0, describeResult(postEu));
+    await runPost(job, mainEu);
     assert.deepEqual(await dockerConfig(job), JSON.parse(original), "the config is as it was");
     assert.deepEqual(await leftInRunnerTemp(job), []);
     for (const issued of standIn.issued) scanner.add(issued.password);
@@ -762,22 +701,14 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       auths: { [host]: { auth: btoa("someone:their-password") } },
     });
     await writeFile(join(dockerDir, "config.json"), original, { mode: 0o600 });
-    const main = await runEntry(
-      job,
-      "main",
-      inputs({
-        registry: `${host}/team`,
-        username: USER,
-        "access-key": "wrong-access-key-for-the-test",
-        "api-url": standIn.url,
-        mode: "login",
-      }),
-    );
-    assert.equal(main.code, 1, describeResult(main));
+    const main = await runMain(job, {
+      registry: `${host}/team`,
+      "access-key": "wrong-access-key-for-the-test",
+      mode: "login",
+    }, 1);
     assert.match(main.stdout, /^::error::.*refused the username or access key/m);
     assert.equal(await readFile(join(dockerDir, "config.json"), "utf8"), original);
-    const post = await runEntry(job, "post", stateEnv(main));
-    assert.equal(post.code, 0, describeResult(post));
+    await runPost(job, main);
     assert.equal(await readFile(join(dockerDir, "config.json"), "utf8"), original);
     assert.deepEqual(await filesUnder(dockerDir), ["config.json"]);
   });
@@ -787,23 +718,12 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
   }, async () => {
     const job = await RunnerJob.create(work);
     const dockerDir = join(job.home, ".docker");
-    const main = await runEntry(
-      job,
-      "main",
-      inputs({
-        registry: "127.0.0.1:5999/team",
-        username: USER,
-        "access-key": KEY,
-        "api-url": standIn.url,
-      }),
-    );
-    assert.equal(main.code, 0, describeResult(main));
+    const main = await runMain(job, { registry: "127.0.0.1:5999/team" });
     scanner.add(standIn.issued.at(-1)!.password);
     // A later step keeps a copy of the config, as a user's script might.
     const later = '{"kept by": "a later step"}\n';
     await writeFile(join(dockerDir, "config.json.bak"), later, { mode: 0o600 });
-    const post = await runEntry(job, "post", stateEnv(main));
-    assert.equal(post.code, 0, describeResult(post));
+    await runPost(job, main);
     assert.equal(await readFile(join(dockerDir, "config.json.bak"), "utf8"), later);
     assert.deepEqual(await filesUnder(job.home), [".docker", ".docker/config.json.bak"]);
     assert.deepEqual(await leftInRunnerTemp(job), []);
@@ -813,22 +733,11 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     timeout: 120_000,
   }, async () => {
     const job = await RunnerJob.create(work);
-    const main = await runEntry(
-      job,
-      "main",
-      inputs({
-        registry: "127.0.0.1:5999/team",
-        username: USER,
-        "access-key": KEY,
-        "api-url": standIn.url,
-      }),
-    );
-    assert.equal(main.code, 0, describeResult(main));
+    const main = await runMain(job, { registry: "127.0.0.1:5999/team" });
     scanner.add(standIn.issued.at(-1)!.password);
     const broken = '{"credHelpers": {,}}\n';
     await writeFile(join(job.home, ".docker", "config.json"), broken);
-    const post = await runEntry(job, "post", stateEnv(main));
-    assert.equal(post.code, 1, describeResult(post));
+    const post = await runPost(job, main, 1);
     assert.match(post.stdout, /^::error::Cleaning up: .*config\.json: not valid JSON/m);
     scanner.check("post output", post.stdout, post.stderr);
     assert.equal(await readFile(join(job.home, ".docker", "config.json"), "utf8"), broken);
@@ -845,33 +754,17 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
     // What `sauce-registry configure-docker` left on a self-hosted runner.
     const original = `${JSON.stringify({ credHelpers: { [host]: "saucelabs" } })}\n`;
     await writeFile(join(dockerDir, "config.json"), original);
-    const first = await runEntry(
-      job,
-      "main",
-      inputs({
-        registry: `${host}/team`,
-        username: USER,
-        "access-key": KEY,
-        "api-url": standIn.url,
-      }),
-    );
-    assert.equal(first.code, 0, describeResult(first));
+    const first = await runMain(job, { registry: `${host}/team` });
     scanner.add(standIn.issued.at(-1)!.password);
     const helperName = ((await dockerConfig(job)).credHelpers as Record<string, string>)[host];
     assert.match(helperName, /^saucelabs-[0-9a-f]{8}$/);
 
     // Docker asks one helper per host: a second run for it is refused and changes nothing.
-    const second = await runEntry(
-      job,
-      "main",
-      inputs({
-        registry: `${host}/other-team`,
-        username: EU_USER,
-        "access-key": EU_KEY,
-        "api-url": standIn.url,
-      }),
-    );
-    assert.equal(second.code, 1, describeResult(second));
+    const second = await runMain(job, {
+      registry: `${host}/other-team`,
+      username: EU_USER,
+      "access-key": EU_KEY,
+    }, 1);
     assert.match(
       second.stdout,
       /^::error::The Docker config .* already sends 127\.0\.0\.1:5999 to docker-credential-saucelabs-[0-9a-f]{8}, which an earlier run of this action set up/m,
@@ -882,14 +775,12 @@ describe("the GitHub Action, run as the Actions runner runs it", () => {
       helperName,
     );
 
-    const postSecond = await runEntry(job, "post", stateEnv(second));
-    assert.equal(postSecond.code, 0, describeResult(postSecond));
+    await runPost(job, second);
     assert.equal(
       ((await dockerConfig(job)).credHelpers as Record<string, string>)[host],
       helperName,
     );
-    const postFirst = await runEntry(job, "post", stateEnv(first));
-    assert.equal(postFirst.code, 0, describeResult(postFirst));
+    const postFirst = await runPost(job, first);
     assert.match(postFirst.stdout, /goes to docker-credential-saucelabs again/);
     assert.equal(await readFile(join(dockerDir, "config.json"), "utf8"), original);
     assert.deepEqual(await filesUnder(dockerDir), ["config.json"]);
