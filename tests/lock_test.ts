@@ -132,6 +132,33 @@ describe("the cache lock, between credential-helper processes", () => {
   const suite = useStandIn();
 
   /**
+   * Wait (at most `boundMs`) until a holder has asked for a token (more than `before` requests)
+   * and holds the cache's lock in `dir`, run `whileHeld`, then SIGKILL the holder and wait for it.
+   */
+  async function killHolderOnceLocked(
+    holder: ChildProcess,
+    dir: string,
+    before: number,
+    boundMs: number,
+    whileHeld: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<void> {
+    const exited = new Promise((resolve) => holder.once("exit", resolve));
+    try {
+      await waitUntil(
+        "the holder's token request and lock",
+        boundMs,
+        async () =>
+          suite.standIn.tokenRequestCount() > before &&
+          (await listing(dir).catch(() => [])).some((entry) => entry.endsWith(".lock")),
+      );
+      await whileHeld();
+    } finally {
+      holder.kill("SIGKILL");
+      await exited;
+    }
+  }
+
+  /**
    * A lock as a holder that has the given identity writes it (see withFileLock in mod.ts), over
    * an unusable cache entry so that the next get must take the lock.
    */
@@ -269,19 +296,7 @@ describe("the cache lock, between credential-helper processes", () => {
     const before = suite.standIn.tokenRequestCount();
     suite.standIn.fault({ delayMs: 30_000 });
     const holder = spawnCli(sandbox, ["credential-helper", "get"], HOST);
-    const exited = new Promise((resolve) => holder.once("exit", resolve));
-    try {
-      await waitUntil(
-        "the holder's token request",
-        20_000,
-        async () =>
-          suite.standIn.tokenRequestCount() > before &&
-          (await listing(dir).catch(() => [])).some((entry) => entry.endsWith(".lock")),
-      );
-    } finally {
-      holder.kill("SIGKILL");
-      await exited;
-    }
+    await killHolderOnceLocked(holder, dir, before, 20_000);
     // Its lock's time stamp kept fresh, as if the holder still ran: only the check of the holder
     // (gone) can break the lock before the get gives up.
     const [lock] = (await listing(dir)).filter((entry) => entry.endsWith(".lock"));
@@ -374,25 +389,15 @@ describe("the cache lock, between credential-helper processes", () => {
     );
     holder.stdin?.on("error", () => {});
     holder.stdin?.end(HOST);
-    const exited = new Promise((resolve) => holder.once("exit", resolve));
     let namespacePids = "";
-    try {
-      await waitUntil(
-        "the holder's lock",
-        30_000,
-        async () =>
-          suite.standIn.tokenRequestCount() > before &&
-          (await listing(dir).catch(() => [])).some((entry) => entry.endsWith(".lock")),
-      );
+    // unshare --kill-child takes its child along.
+    await killHolderOnceLocked(holder, dir, before, 30_000, async () => {
       // unshare's child, as each PID namespace numbers it: the last number is its own.
       const [child] = (await readFile(`/proc/${holder.pid}/task/${holder.pid}/children`, "utf8"))
         .trim().split(" ");
       const status = await readFile(`/proc/${child}/status`, "utf8");
       namespacePids = /^NSpid:\s*(.*)$/m.exec(status)![1];
-    } finally {
-      holder.kill("SIGKILL"); // unshare --kill-child takes its child along
-      await exited;
-    }
+    });
     assert.match(namespacePids, /\s1$/, "the holder was PID 1 of its namespace");
     const quoted = [program, ...first, "credential-helper", "get"].map(shellQuote).join(" ");
     const waiter = await run(
@@ -432,19 +437,7 @@ describe("the cache lock, between credential-helper processes", () => {
     });
     holder.stdin?.on("error", () => {});
     holder.stdin?.end(HOST);
-    const exited = new Promise((resolve) => holder.once("exit", resolve));
-    try {
-      await waitUntil(
-        "the holder's token request",
-        30_000,
-        async () =>
-          suite.standIn.tokenRequestCount() > before &&
-          (await listing(dir).catch(() => [])).some((entry) => entry.endsWith(".lock")),
-      );
-    } finally {
-      holder.kill("SIGKILL");
-      await exited;
-    }
+    await killHolderOnceLocked(holder, dir, before, 30_000);
     const waiter = await run(wrapper[0], wrapper.slice(1), {
       env: { ...sandbox.env, SAUCE_REGISTRY_TIMEOUT: "30" },
       inheritEnv: false,
