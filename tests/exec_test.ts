@@ -94,6 +94,11 @@ describe("exec and push", () => {
     return runCli(args, { env: sandbox.env, cwd: sandbox.dir, timeoutMs: 120_000 });
   }
 
+  /** `exec REGISTRY_URL -- sh -c SCRIPT sh ARG`: the script sees ARG as $1. */
+  function execShell(sandbox: Sandbox, script: string, arg: string): Promise<CliResult> {
+    return cli(sandbox, ["exec", REGISTRY_URL, "--", "sh", "-c", script, "sh", arg]);
+  }
+
   /** The passwords issued since `count` credentials had been issued. */
   function issuedSince(count: number): string[] {
     const passwords = suite.standIn.issued.slice(count).map((token) => token.password);
@@ -137,16 +142,7 @@ describe("exec and push", () => {
       'printf %s "$DOCKER_PASSWORD" > "$out/password"',
       'printf %s "$DOCKER_REGISTRY" > "$out/registry"',
     ].join("\n");
-    const result = await cli(sandbox, [
-      "exec",
-      REGISTRY_URL,
-      "--",
-      "sh",
-      "-c",
-      script,
-      "sh",
-      sandbox.probe,
-    ]);
+    const result = await execShell(sandbox, script, sandbox.probe);
     assert.equal(result.code, 0, result.stderr);
     const [password] = issuedSince(issued);
     assert.ok(password, "a token was fetched");
@@ -198,16 +194,7 @@ describe("exec and push", () => {
       'readlink "$DOCKER_CONFIG/cli-plugins" > "$1/cli-plugins"',
       'env > "$1/env"',
     ].join("\n");
-    const result = await cli(sandbox, [
-      "exec",
-      REGISTRY_URL,
-      "--",
-      "sh",
-      "-c",
-      script,
-      "sh",
-      sandbox.probe,
-    ]);
+    const result = await execShell(sandbox, script, sandbox.probe);
     assert.equal(result.code, 0, result.stderr);
     const seen = async (name: string) => await readFile(join(sandbox.probe, name), "utf8");
     const config = JSON.parse(await seen("config.json"));
@@ -231,16 +218,11 @@ describe("exec and push", () => {
     for (const name of ["HOME", "DOCKER_CONFIG", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"]) {
       delete sandbox.env[name];
     }
-    const result = await cli(sandbox, [
-      "exec",
-      REGISTRY_URL,
-      "--",
-      "sh",
-      "-c",
+    const result = await execShell(
+      sandbox,
       'cp "$DOCKER_CONFIG/config.json" "$1"',
-      "sh",
       join(sandbox.probe, "config.json"),
-    ]);
+    );
     assert.equal(result.code, 0, result.stderr);
     const config = JSON.parse(await readFile(join(sandbox.probe, "config.json"), "utf8"));
     assert.deepEqual(Object.keys(config), ["auths"]);
@@ -250,16 +232,11 @@ describe("exec and push", () => {
   it("uses the temporary folder when there is no XDG_RUNTIME_DIR", async () => {
     const sandbox = await execSandbox();
     delete sandbox.env.XDG_RUNTIME_DIR;
-    const result = await cli(sandbox, [
-      "exec",
-      REGISTRY_URL,
-      "--",
-      "sh",
-      "-c",
+    const result = await execShell(
+      sandbox,
       'printf %s "$DOCKER_CONFIG" > "$1"',
-      "sh",
       join(sandbox.probe, "dir"),
-    ]);
+    );
     assert.equal(result.code, 0, result.stderr);
     const dir = await readFile(join(sandbox.probe, "dir"), "utf8");
     assert.ok(dir.startsWith(`${sandbox.tmp}/sauce-registry-`), dir);
@@ -346,16 +323,11 @@ describe("exec and push", () => {
   ) {
     it(`passes on ${what} (${code}) and removes the folder`, async () => {
       const sandbox = await execSandbox();
-      const result = await cli(sandbox, [
-        "exec",
-        REGISTRY_URL,
-        "--",
-        "sh",
-        "-c",
+      const result = await execShell(
+        sandbox,
         `printf %s "$DOCKER_CONFIG" > "$1"; ${ending}`,
-        "sh",
         join(sandbox.probe, "dir"),
-      ]);
+      );
       assert.equal(result.code, code, result.stderr);
       const dir = await readFile(join(sandbox.probe, "dir"), "utf8");
       assert.ok(dir.startsWith(`${sandbox.privateDir}/`), dir);
