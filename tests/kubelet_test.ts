@@ -577,6 +577,20 @@ function assertOneLineFailure(result: RunResult, where: string): string {
 // The tests
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * skopeo's environment, in a fresh HOME under `work`: no auth file or Docker config of the
+ * machine's can lend a login.
+ */
+async function skopeoEnv(work: string): Promise<Record<string, string | undefined>> {
+  const home = await mkdtemp(join(work, "skopeo-home-"));
+  return {
+    HOME: home,
+    DOCKER_CONFIG: join(home, ".docker"),
+    XDG_RUNTIME_DIR: home,
+    REGISTRY_AUTH_FILE: undefined,
+  };
+}
+
 describe("the kubelet stand-in's own rules (so that its checks can be trusted)", () => {
   it("matches as the kubelet's URLsMatch does: labels by glob, ports as text, paths by prefix", () => {
     const cases: [string, string, boolean][] = [
@@ -729,17 +743,6 @@ describe("kubelet-credential-provider", () => {
     );
   }
 
-  /** skopeo's environment: no auth file or Docker config of the machine's can lend a login. */
-  async function skopeoEnv(): Promise<Record<string, string | undefined>> {
-    const home = await mkdtemp(join(work, "skopeo-home-"));
-    return {
-      HOME: home,
-      DOCKER_CONFIG: join(home, ".docker"),
-      XDG_RUNTIME_DIR: home,
-      REGISTRY_AUTH_FILE: undefined,
-    };
-  }
-
   /**
    * The registry, with the test image pushed as HOST/team/app:1 and, exactly at the registry's
    * path, as HOST/team:1; resolves to the host.
@@ -758,7 +761,7 @@ describe("kubelet-credential-provider", () => {
           auth,
           ociImage,
           `docker://${host}/${repository}:1`,
-        ], { env: await skopeoEnv(), timeoutMs: 120_000 });
+        ], { env: await skopeoEnv(work), timeoutMs: 120_000 });
         assert.equal(copied.code, 0, `seeding the registry failed: ${copied.stderr}`);
       }
       return host;
@@ -786,7 +789,10 @@ describe("kubelet-credential-provider", () => {
       `oci:${target}:pulled`,
     ];
     scanner.check("skopeo argv", args.join(" "));
-    return await run(requireTool("skopeo"), args, { env: await skopeoEnv(), timeoutMs: 120_000 });
+    return await run(requireTool("skopeo"), args, {
+      env: await skopeoEnv(work),
+      timeoutMs: 120_000,
+    });
   }
 
   async function sandbox(extra: Record<string, string> = {}): Promise<Sandbox> {
@@ -1555,16 +1561,6 @@ describe("token --format k8s-secret and the CronJob that refreshes it", () => {
     return made;
   }
 
-  async function skopeoEnv(): Promise<Record<string, string | undefined>> {
-    const home = await mkdtemp(join(work, "skopeo-home-"));
-    return {
-      HOME: home,
-      DOCKER_CONFIG: join(home, ".docker"),
-      XDG_RUNTIME_DIR: home,
-      REGISTRY_AUTH_FILE: undefined,
-    };
-  }
-
   /** The registry with an image in it (HOST/team/app:1). */
   function registryWithImage(): Promise<string> {
     seeded ??= (async () => {
@@ -1586,7 +1582,7 @@ describe("token --format k8s-secret and the CronJob that refreshes it", () => {
         auth,
         image,
         `docker://${host}/team/app:1`,
-      ], { env: await skopeoEnv(), timeoutMs: 120_000 });
+      ], { env: await skopeoEnv(work), timeoutMs: 120_000 });
       assert.equal(copied.code, 0, copied.stderr);
       return host;
     })();
@@ -1628,7 +1624,7 @@ describe("token --format k8s-secret and the CronJob that refreshes it", () => {
       "--authfile",
       auth,
       `docker://${host}/team/app:1`,
-    ], { env: await skopeoEnv(), timeoutMs: 60_000 });
+    ], { env: await skopeoEnv(work), timeoutMs: 60_000 });
     assert.equal(inspected.code, 0, `the registry refused the Secret's login: ${inspected.stderr}`);
     return login;
   }
