@@ -20,7 +20,7 @@
 
 import type { FetchTokenOptions, RegistryToken } from "./api.ts";
 import type { SauceCredentials } from "./credentials.ts";
-import { abortError, errorText, SauceRegistryError } from "./errors.ts";
+import { abortError, errorText, SauceRegistryError, UsageError } from "./errors.ts";
 import { withFileLock, writeFileAtomic } from "./files.ts";
 import { cacheDirectory, dirname, joinPath, type PathOptions } from "./paths.ts";
 import { safeHost } from "./reference.ts";
@@ -249,8 +249,16 @@ const requestsInFlight = new Map<string, { token: Promise<RegistryToken>; signal
  */
 export async function getToken(options: GetTokenOptions): Promise<RegistryToken> {
   if (options.noCache) return await fetchUncached(options);
+  let dir: string;
+  try {
+    dir = cacheDirectory(options);
+  } catch (error) {
+    // No HOME and no XDG_CACHE_HOME (a kubelet's plugin, a bare service): no cache to use.
+    if (!(error instanceof UsageError)) throw error;
+    return await fetchUncached(options, `No token cache (${error.message})`);
+  }
   // Looked up and registered with no await in between, so that concurrent calls cannot both lead.
-  const key = `${cacheDirectory(options)}\n${cacheKey(options)}`;
+  const key = `${dir}\n${cacheKey(options)}`;
   for (;;) {
     const flight = requestsInFlight.get(key);
     if (flight === undefined) break;
@@ -285,13 +293,20 @@ function settledOrAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise
 async function cachedOrFetched(options: GetTokenOptions): Promise<RegistryToken> {
   const path = cacheFile(options);
   const dir = dirname(path);
-  let folder = await checkCacheFolder(dir);
-  if (folder.exists && !folder.problem) {
-    const entry = await readCacheEntry(path, folder);
-    if (entry.problem) return await fetchUncached(options, notUsing(entry.problem));
-    if (entry.token && isFresh(entry.token, (options.now ?? Date.now)())) {
-      return fromCache(entry.token);
+  let folder: CacheFolder;
+  try {
+    folder = await checkCacheFolder(dir);
+    if (folder.exists && !folder.problem) {
+      const entry = await readCacheEntry(path, folder);
+      if (entry.problem) return await fetchUncached(options, notUsing(entry.problem));
+      if (entry.token && isFresh(entry.token, (options.now ?? Date.now)())) {
+        return fromCache(entry.token);
+      }
     }
+  } catch (error) {
+    // A folder or entry this user cannot read (mode 000, another's ACL): a cache it cannot use.
+    if (error instanceof SauceRegistryError) throw error;
+    return await fetchUncached(options, cannotRead(dir, error));
   }
   // Not a fresh hit: what follows (the folder, the lock, the request) is bounded as one wait.
   const limit = timeLimit(options.timeoutSeconds);
@@ -405,6 +420,10 @@ async function lockedFetch(
 
 function notUsing(problem: string): string {
   return `${problem}; fetching the token without the cache (remove it, and sauce-registry makes a new one)`;
+}
+
+function cannotRead(dir: string, error: unknown): string {
+  return `Cannot read the token cache ${dir} (${errorText(error)})`;
 }
 
 function cannotWrite(dir: string, error: unknown): string {

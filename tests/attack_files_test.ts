@@ -22,7 +22,7 @@ import {
 import { join } from "node:path";
 import { assert, describe, it } from "./deps.ts";
 import { DEFAULT_USERS } from "./fixtures/stand_in.ts";
-import { run } from "./fixtures/services.ts";
+import { requireTool, run } from "./fixtures/services.ts";
 import {
   cacheDir,
   CLI,
@@ -262,6 +262,68 @@ describe("a token cache that is not this user's alone", () => {
     } finally {
       suite.standIn.tokenLifetimeSeconds = 300;
     }
+  });
+});
+
+describe("a token cache this user cannot read or find", () => {
+  /** The CLI as root without the capabilities that let root read any file (mode bits apply). */
+  async function getWithoutReadAnything(box: Sandbox, env: Record<string, string> = box.env) {
+    const before = suite.standIn.tokenRequestCount();
+    const result = await run(requireTool("setpriv"), [
+      "--bounding-set=-dac_override,-dac_read_search",
+      ...cliCommand(),
+      "credential-helper",
+      "get",
+    ], { env, inheritEnv: false, stdin: HOST, cwd: box.dir, timeoutMs: 30_000 });
+    scanner.add(...suite.standIn.issued.map((token) => token.password));
+    scanner.check("get stderr", result.stderr);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).Secret, suite.standIn.issued.at(-1)!.password);
+    assert.equal(suite.standIn.tokenRequestCount(), before + 1, "fetched without the cache");
+    assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+    return result;
+  }
+
+  it("fetches without the cache, and says so, when its entry or its folder cannot be read", async () => {
+    const { box, file } = await withCachedToken();
+    await chmod(file, 0o000);
+    const entry = await getWithoutReadAnything(box);
+    assert.match(
+      entry.stderr,
+      /Cannot read the token cache .*\(.*[Pp]ermission denied.*\); fetching the token without the cache/,
+    );
+    await chmod(file, 0o600);
+    await chmod(cacheDir(box), 0o000);
+    try {
+      const folder = await getWithoutReadAnything(box);
+      assert.match(folder.stderr, /Cannot read the token cache .*; fetching the token without/);
+    } finally {
+      await chmod(cacheDir(box), 0o700);
+    }
+  });
+
+  it("fetches without a cache where there is no HOME nor XDG_CACHE_HOME (a kubelet's plugin)", async () => {
+    const box = await suite.sandbox();
+    const { HOME: _home, XDG_CACHE_HOME: _cache, ...env } = box.env;
+    const before = suite.standIn.tokenRequestCount();
+    const request = JSON.stringify({
+      apiVersion: "credentialprovider.kubelet.k8s.io/v1",
+      kind: "CredentialProviderRequest",
+      image: `${REGISTRY_URL}/app:1`,
+    });
+    const result = await run(
+      cliCommand()[0],
+      [...cliCommand().slice(1), "kubelet-credential-provider", "--registry", REGISTRY_URL],
+      { env, inheritEnv: false, stdin: request, cwd: box.dir, timeoutMs: 30_000 },
+    );
+    scanner.add(...suite.standIn.issued.map((token) => token.password));
+    scanner.check("provider stderr", result.stderr);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(suite.standIn.tokenRequestCount(), before + 1);
+    assert.match(
+      result.stderr,
+      /^sauce-registry kubelet-credential-provider: No token cache \(Cannot find the home folder: set HOME\); fetching the token without the cache\n$/,
+    );
   });
 });
 
