@@ -52,6 +52,13 @@ export interface LockOptions<T = never> {
  * `--allow-all`).
  */
 const LOCK_STALE_MS = 5_000;
+/**
+ * A holder that /proc shows alive but that has not renewed its lock for this long is not getting
+ * on with it: stopped (SIGSTOP, Ctrl-Z on the tool that ran it), frozen, or stuck. Its heartbeat
+ * runs while it waits for the API, so only such a process misses it this long; a starved machine
+ * delays it by seconds, not by this.
+ */
+const LOCK_FROZEN_MS = 15_000;
 /** How often a holder renews its lock's time stamp. */
 const LOCK_HEARTBEAT_MS = 1_000;
 /**
@@ -147,11 +154,13 @@ async function abandonedLock(lockPath: string, maxAgeMs: number): Promise<string
   const now = Date.now();
   const holder = parseLockHolder(text);
   if (holder && now - holder.created > maxAgeMs) return text;
-  // A live holder keeps its lock however long it takes (a slow API, retries): breaking it would
-  // send every waiter to the API at once. The time stamp decides only where /proc cannot.
+  // A live holder keeps its lock however long it takes (a slow API, retries), as long as it
+  // beats: breaking it would send every waiter to the API at once. Where /proc cannot tell, the
+  // time stamp decides sooner.
   const state = holder ? await ownerState(holder) : "unknown";
-  if (state !== "unknown") return state === "alive" ? undefined : text;
-  return now - info.mtimeMs > LOCK_STALE_MS ? text : undefined;
+  if (state === "gone") return text;
+  const silentMs = now - info.mtimeMs;
+  return silentMs > (state === "alive" ? LOCK_FROZEN_MS : LOCK_STALE_MS) ? text : undefined;
 }
 
 /** A breaker is held for a moment only; one this old was left by a killed process. */

@@ -308,6 +308,31 @@ describe("the cache lock, between credential-helper processes", () => {
     assert.ok(!(await listing(dir)).some((entry) => entry.endsWith(".lock")), "lock released");
   });
 
+  it("breaks the lock of a holder that lives but stopped beating (SIGSTOP, Ctrl-Z)", {
+    timeout: 120_000,
+  }, async () => {
+    const sandbox = await suite.configured();
+    const dir = cacheDir(sandbox);
+    const before = suite.standIn.tokenRequestCount();
+    suite.standIn.fault({ delayMs: 30_000 });
+    const holder = spawnCli(sandbox, ["credential-helper", "get"], HOST);
+    let waiter: CliResult | undefined;
+    await killHolderOnceLocked(holder, dir, before, 20_000, async () => {
+      holder.kill("SIGSTOP");
+      // /proc shows the holder alive; its lock's time stamp stops. The waiter's limit leaves room
+      // over the 15 s a silent live holder is given, and is far below the 2-minute age limit.
+      waiter = await runCli(["credential-helper", "get"], {
+        env: { ...sandbox.env, SAUCE_REGISTRY_TIMEOUT: "50" },
+        stdin: HOST,
+        cwd: sandbox.dir,
+        timeoutMs: 70_000,
+      });
+    });
+    assert.equal(waiter?.code, 0, `a stopped holder kept its lock: ${waiter?.stderr}`);
+    assert.equal(suite.standIn.tokenRequestCount(), before + 2, "the stopped holder's, then ours");
+    assert.equal(parseAnswer(waiter!).Secret, suite.standIn.issued.at(-1)!.password);
+  });
+
   it("breaks a lock whose PID now names another process (a reused PID)", {
     timeout: 60_000,
   }, async () => {
