@@ -12,7 +12,7 @@
  * @module
  */
 
-import { ConfigError, errorText, SauceRegistryError } from "./errors.ts";
+import { ConfigError, errorText, SauceRegistryError, UsageError } from "./errors.ts";
 import { basename, dirname, joinPath, resolveSymlinks } from "./paths.ts";
 import type { LockOptions } from "./lock.ts";
 import { OWNER_NAME_PART, ownerInName, ownerNamePart, ownerState } from "./process.ts";
@@ -22,6 +22,8 @@ import {
   describeFileKind,
   env,
   fileInfo,
+  isNotFound,
+  isPermissionDenied,
   linkInfo,
   listDirectory,
   makeDirectory,
@@ -68,10 +70,7 @@ export async function readSettingsText(path: string): Promise<string | undefined
  * @param mode Its permissions.
  */
 export async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
-  const owner = await ownerNamePart();
-  const prefix = `${basename(path)}.tmp-`;
-  const temporary = `${path}.tmp-${owner ?? `${randomId()}-unknown`}-${randomId()}`;
-  await sweepLeftovers(dirname(path), prefix);
+  const temporary = await temporaryPathFor(path);
   try {
     if (!(await createSynced(temporary, data, mode))) {
       throw new SauceRegistryError(`Cannot write ${path}: ${temporary} exists`);
@@ -83,6 +82,78 @@ export async function writeFileAtomic(path: string, data: string, mode: number):
     throw error;
   }
   await syncDirectory(dirname(path));
+}
+
+/**
+ * Check, before anything is asked for or written, that a file can be replaced atomically at
+ * `path` ({@linkcode writeFileAtomic}): its folder exists, and nothing or a regular file is
+ * there. The rename would replace a symlink, a device or a FIFO rather than write through it
+ * (`/dev/stdout` as root became a file), and cannot replace a folder.
+ *
+ * @param path The file to write.
+ * @param what How the user named it (`--output`), for the message.
+ * @throws {UsageError} When it cannot be written there, saying why.
+ */
+export async function checkReplaceable(path: string, what: string): Promise<void> {
+  const folder = dirname(path);
+  let folderInfo;
+  try {
+    folderInfo = await fileInfo(folder);
+  } catch (error) {
+    // A file where one of the path's folders should be (ENOTDIR), or one that cannot be looked in.
+    throw new UsageError(`${what} ${path}: cannot look in ${folder} (${systemReason(error)})`);
+  }
+  if (folderInfo?.kind !== "folder") {
+    throw new UsageError(
+      `${what} ${path}: ${folder} ${folderInfo ? "is not a folder" : "does not exist"}`,
+    );
+  }
+  const info = await linkInfo(path);
+  if (info && info.kind !== "file") {
+    throw new UsageError(
+      `${what} ${path} is ${
+        describeFileKind(info.kind)
+      }, not a regular file: give the path of a file to write (it is replaced whole)`,
+    );
+  }
+}
+
+/**
+ * A failure to write `path` as one line: the file the user named (not a temporary file it was
+ * written through) and the system's reason, the same words on every runtime for the common ones.
+ *
+ * @param path The file.
+ * @param error What the write threw.
+ * @returns The error to throw; a {@linkcode SauceRegistryError} as it was.
+ */
+export function cannotWriteError(path: string, error: unknown): SauceRegistryError {
+  if (error instanceof SauceRegistryError) return error;
+  return new SauceRegistryError(`Cannot write ${path}: ${systemReason(error)}`, { cause: error });
+}
+
+/**
+ * Why a file operation failed, without the paths the runtime puts in its message (which may be a
+ * temporary file's): the same words on every runtime for the common reasons.
+ */
+function systemReason(error: unknown): string {
+  if (isNotFound(error)) return "no such file or folder";
+  if (isPermissionDenied(error)) return "permission denied";
+  // Deno's "File exists (os error 17): mkdir '…'", Node's "EEXIST: file exists, mkdir '…'".
+  return errorText(error).replace(/(?::|,) [a-z]+ '.*$/, "");
+}
+
+/**
+ * A name beside `path` to write it under before renaming it over `path`: `TARGET.tmp-OWNER-RANDOM`
+ * after this process, so that {@linkcode sweepLeftovers} can tell a leftover of a killed writer;
+ * the leftovers of earlier writes of `path` are swept first.
+ *
+ * @param path The file to be replaced.
+ * @returns The temporary path, not yet made.
+ */
+export async function temporaryPathFor(path: string): Promise<string> {
+  const owner = await ownerNamePart();
+  await sweepLeftovers(dirname(path), `${basename(path)}.tmp-`);
+  return `${path}.tmp-${owner ?? `${randomId()}-unknown`}-${randomId()}`;
 }
 
 /** How old a leftover must be before a sweep removes it (its owner must be gone, too). */

@@ -14,19 +14,22 @@
  */
 
 import { UsageError } from "./errors.ts";
-import { writeFileAtomic } from "./files.ts";
+import { cannotWriteError, temporaryPathFor, writeFileAtomic } from "./files.ts";
 import { HELPER_PROGRAM } from "./helper.ts";
 import { executableFileName, homeDirectory, joinPath, pathListSeparator } from "./paths.ts";
 import { shellQuote } from "./quote.ts";
 import {
   copyFileTo,
+  describeFileKind,
   env,
+  fileInfo,
   isRootUser,
   isWindows,
   type Launcher,
   makeDirectory,
   makeSymlink,
   removePath,
+  renameFile,
 } from "./runtime.ts";
 
 /**
@@ -99,11 +102,40 @@ export async function installHelper(how: Launcher, dir?: string): Promise<Instal
       "install-helper on Windows needs the standalone binary (sauce-registry-<version>-windows-x64.exe): Docker cannot run a shell script as a credential helper there",
     );
   }
-  await makeDirectory(folder, 0o755);
-  await removePath(path);
+  const existing = await fileInfo(folder);
+  if (existing && existing.kind !== "folder") {
+    throw new UsageError(
+      `The helper's folder ${folder} is ${describeFileKind(existing.kind)}, not a folder`,
+    );
+  }
+  try {
+    await makeDirectory(folder, 0o755);
+    await writeHelper(how, path);
+  } catch (error) {
+    throw cannotWriteError(path, error);
+  }
+  const onPath = (env("PATH") ?? "").split(pathListSeparator()).includes(folder);
+  return { path, onPath };
+}
+
+/**
+ * Put the helper at `path`, replacing what is there in one rename, so that a pull running
+ * meanwhile finds the old helper or the new one, never none.
+ */
+async function writeHelper(how: Launcher, path: string): Promise<void> {
   if (how.kind === "compiled") {
-    // Windows lets only administrators make symlinks: a copy answers the same.
-    await (isWindows() ? copyFileTo(how.program, path) : makeSymlink(how.program, path));
+    // Made beside it, then renamed over it. Windows lets only administrators make symlinks: a
+    // copy answers the same.
+    const temporary = await temporaryPathFor(path);
+    try {
+      await (isWindows()
+        ? copyFileTo(how.program, temporary)
+        : makeSymlink(how.program, temporary));
+      await renameFile(temporary, path);
+    } catch (error) {
+      await removePath(temporary);
+      throw error;
+    }
   } else {
     const runner = how.kind === "bun"
       ? `exec ${shellQuote(how.program)} ${BUN_RUN_FLAGS.join(" ")} ${
@@ -118,6 +150,4 @@ export async function installHelper(how: Launcher, dir?: string): Promise<Instal
       0o755,
     );
   }
-  const onPath = (env("PATH") ?? "").split(pathListSeparator()).includes(folder);
-  return { path, onPath };
 }

@@ -273,6 +273,11 @@ describe("sauce-registry token", () => {
 
       const empty = await cli(box, ["token", "--output", ""]);
       assertUsageError(empty, /--output is empty: expected a value/);
+      // "-" is standard output, as for most tools: no file named "-".
+      const dash = await cli(box, ["token", "--format", "expires-at", "--output", "-"]);
+      assert.equal(dash.code, 0, describeResult(dash));
+      assert.match(dash.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n$/);
+      assert.equal(await stat(join(box.dir, "-")).catch(() => undefined), undefined);
     },
   );
 

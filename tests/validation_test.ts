@@ -11,7 +11,16 @@
 //
 // Runs unchanged under `deno test -A` and `bun test`.
 
-import { lstat, mkdir, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import {
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
 import {
@@ -322,6 +331,7 @@ describe("a malformed input is refused before a token request or a file is touch
     // A machine already set up for one registry: its files must come out unchanged.
     // A script `exec` is given by its path but cannot run (no x bit).
     await writeFile(join(work, "not-executable.sh"), "#!/bin/sh\nexit 0\n", { mode: 0o644 });
+    await symlink("not-executable.sh", join(work, "link-to-script"));
     const setUp = await runCli(["configure-docker", "registry.example.com/team"], {
       env,
       cwd: work,
@@ -500,6 +510,28 @@ describe("a malformed input is refused before a token request or a file is touch
       { args: ["token", REGISTRY, "--region="], says: /--region is empty/ },
       { args: ["token", REGISTRY, "--username", ""], says: /--username is empty/ },
       { args: ["token", REGISTRY, "--env-file", ""], says: /--env-file is empty/ },
+      // --output replaces a regular file in one rename: never a link, device or folder.
+      {
+        args: ["token", REGISTRY, "--output", "/dev/stdout"],
+        says: /--output \/dev\/stdout is a symlink, not a regular file/,
+      },
+      {
+        args: ["token", REGISTRY, "--output", "/dev/null"],
+        says: /--output \/dev\/null is a device, not a regular file/,
+      },
+      {
+        args: ["token", REGISTRY, "--output", "link-to-script"],
+        says: /--output link-to-script is a symlink, not a regular file/,
+      },
+      { args: ["token", REGISTRY, "--output", "."], says: /--output \. is a folder/ },
+      {
+        args: ["token", REGISTRY, "--output", "no-such-folder/token.json"],
+        says: /--output no-such-folder\/token\.json: no-such-folder does not exist/,
+      },
+      {
+        args: ["token", REGISTRY, "--output", "not-executable.sh/token.json"],
+        says: /--output not-executable\.sh\/token\.json: not-executable\.sh is not a folder/,
+      },
     ]);
   });
 
@@ -619,6 +651,10 @@ describe("a malformed input is refused before a token request or a file is touch
         says: /Unknown region/,
       },
       { args: ["install-helper", "--dir", ""], says: /--dir is empty/ },
+      {
+        args: ["install-helper", "--dir", "not-executable.sh"],
+        says: /The helper's folder not-executable\.sh is a file, not a folder/,
+      },
       { args: ["install-helper", "somewhere"], says: /takes no arguments/ },
     ]);
   });

@@ -81,7 +81,8 @@ export const COMMANDS: readonly Command[] = [
         name: "output",
         type: "string",
         placeholder: "FILE",
-        help: "write the answer to FILE (mode 0600, replaced in one rename), not to stdout",
+        help: "write the answer to FILE (a regular file, mode 0600, replaced in one rename) " +
+          "instead of stdout; - is stdout",
         completeWith: "file",
       },
     ],

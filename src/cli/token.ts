@@ -12,7 +12,7 @@
 
 import { dockerConfigFor } from "../docker_config.ts";
 import { printable, unknownChoice, UsageError } from "../errors.ts";
-import { writeFileAtomic } from "../files.ts";
+import { cannotWriteError, checkReplaceable, writeFileAtomic } from "../files.ts";
 import { pullSecretNames, pullSecretYaml } from "../pull_secret.ts";
 import { shellQuote } from "../quote.ts";
 import { parseRegistry } from "../reference.ts";
@@ -58,7 +58,9 @@ export async function runToken(context: Context): Promise<number> {
     throw new UsageError("--namespace and --secret-name go with --format k8s-secret");
   }
   const secret = format === "k8s-secret" ? pullSecretNames(given) : undefined;
-  const file = text(context, "output");
+  const output = text(context, "output");
+  const file = output === "-" ? undefined : output;
+  if (file !== undefined) await checkReplaceable(file, "--output");
   const token = await fetchWithStatus(context, reference?.registryUrl);
   const expiresAt = isoTime(token.expiresAt);
   const outputs: Record<string, () => string> = {
@@ -77,7 +79,14 @@ export async function runToken(context: Context): Promise<number> {
     "k8s-secret": () => pullSecretYaml(token, reference!.host, secret).trimEnd(),
   };
   const answer = `${outputs[format]()}\n`;
-  if (file === undefined) await writeStdout(answer);
-  else await writeFileAtomic(file, answer, 0o600);
+  if (file === undefined) {
+    await writeStdout(answer);
+    return 0;
+  }
+  try {
+    await writeFileAtomic(file, answer, 0o600);
+  } catch (error) {
+    throw cannotWriteError(file, error);
+  }
   return 0;
 }
