@@ -211,7 +211,8 @@ export async function pushImage(
 
 /**
  * The registry URL to ask the API for when pushing an image: the one recorded by
- * `configure-docker` for its host, else the image reference without the image name.
+ * `configure-docker` for its host when the image lies under it, else the image reference without
+ * the image name.
  *
  * @example
  * ```ts
@@ -228,6 +229,28 @@ export async function registryUrlForImage(
   options: PathOptions = {},
 ): Promise<string> {
   const reference = parseRegistry(image);
-  const known = (await readRegistrySettings(options))[reference.host];
-  return known?.registryUrl ?? imageRegistryUrl(reference);
+  const known = (await readRegistrySettings(options))[reference.host]?.registryUrl;
+  const under = known !== undefined &&
+    (reference.registryUrl === known || reference.registryUrl.startsWith(`${known}/`));
+  return under ? known : imageRegistryUrl(reference);
+}
+
+/**
+ * The registry URL to ask the API for from a command's REGISTRY, which may be a registry URL
+ * (`registry.example.com/team`, taken as it is) or an image reference with a tag or a digest
+ * (`registry.example.com/team/app:1.0`, taken as {@linkcode registryUrlForImage} takes it): the
+ * API wants the registry's whole URL, not a repository inside it.
+ *
+ * @param registry The REGISTRY argument.
+ * @param options Where the registries file is.
+ * @returns The registry URL.
+ */
+export async function registryUrlFor(
+  registry: string,
+  options: PathOptions = {},
+): Promise<string> {
+  const reference = parseRegistry(registry);
+  return reference.tag === undefined && reference.digest === undefined
+    ? reference.registryUrl
+    : await registryUrlForImage(registry, options);
 }

@@ -159,6 +159,41 @@ describe("sauce-registry token", () => {
     assert.deepEqual(JSON.parse(standIn.requests.at(-1)!.body), { registry_url: REGISTRY });
   });
 
+  it(
+    "asks for the registry an image reference lies in: the recorded one, else its folder",
+    SLOW,
+    async () => {
+      const box = await sandbox();
+      const asked = async (args: string[]) => {
+        const result = await cli(box, args, { printsPassword: true });
+        assert.equal(result.code, 0, describeResult(result));
+        return JSON.parse(standIn.requests.at(-1)!.body).registry_url;
+      };
+      // Not recorded: the image's name goes, its tag or digest says it is an image.
+      assert.equal(await asked(["token", `${REGISTRY}/app:1.0`]), REGISTRY);
+      assert.equal(
+        await asked(["token", `${REGISTRY}/tools/app@sha256:${"a".repeat(64)}`]),
+        `${REGISTRY}/tools`,
+      );
+      // Without a tag it is a registry URL, taken as it is.
+      assert.equal(await asked(["token", `${REGISTRY}/app`]), `${REGISTRY}/app`);
+      // Recorded by configure-docker: the recorded URL, for an image under it.
+      const configured = await cli(box, ["configure-docker", REGISTRY]);
+      assert.equal(configured.code, 0, describeResult(configured));
+      assert.equal(await asked(["token", `${REGISTRY}/tools/app:1.0`]), REGISTRY);
+      assert.equal(
+        await asked(["token", "registry.example.com/another-registry/app:1.0"]),
+        "registry.example.com/another-registry",
+        "an image outside the recorded registry keeps its own",
+      );
+      // exec (and login) ask the same way.
+      assert.equal(
+        await asked(["exec", "registry.example.com/team-b/app:1", "--", "true"]),
+        "registry.example.com/team-b",
+      );
+    },
+  );
+
   it("prints shell-quoted export lines that eval into the token", SLOW, async () => {
     const box = await sandbox();
     const result = await cli(

@@ -79,7 +79,9 @@ const DESCRIPTION: readonly string[] = [
   "REGISTRY is the registry URL as Sauce Labs gives it (registry.example.com/your-private-registry, " +
   "with or without https://, a trailing slash or a port) or an image reference " +
   "(registry.example.com/your-private-registry/app:1.2). Tools log in to its host; the Sauce API " +
-  "is sent the whole URL. Every command that takes a registry takes it as an argument or with " +
+  "is sent the whole registry URL: for an image reference (a tag or digest says it is one), the " +
+  "registry configure-docker recorded for its host when the image lies under it, else the " +
+  "reference without the image's name. Every command that takes a registry takes it as an argument or with " +
   "--registry, the same. A registry URL with credentials in it (user:password@...) is refused " +
   "and never echoed: the part before its last @ shows as ***.",
   "The Sauce Labs username and access key are each taken from the first place that has it: " +

@@ -17,6 +17,7 @@ import { pullSecretNames, pullSecretYaml } from "../pull_secret.ts";
 import { shellQuote } from "../quote.ts";
 import { parseRegistry } from "../reference.ts";
 import { writeStdout } from "../runtime.ts";
+import { registryUrlFor } from "../temporary_auth.ts";
 import { type Context, fetchWithStatus, isoTime, registries, text } from "./context.ts";
 
 /** The token formats of `token --format`. */
@@ -61,7 +62,7 @@ export async function runToken(context: Context): Promise<number> {
   const output = text(context, "output");
   const file = output === "-" ? undefined : output;
   if (file !== undefined) await checkReplaceable(file, "--output");
-  const token = await fetchWithStatus(context, reference?.registryUrl);
+  const token = await fetchWithStatus(context, registry && await registryUrlFor(registry));
   const expiresAt = isoTime(token.expiresAt);
   const outputs: Record<string, () => string> = {
     json: () =>

@@ -19,6 +19,7 @@ import {
   checkPush,
   PUSH_TOOLS,
   pushImage,
+  registryUrlFor,
   registryUrlForImage,
   withTemporaryAuth,
 } from "../temporary_auth.ts";
@@ -49,7 +50,7 @@ export async function runLogin(context: Context): Promise<number> {
   await requireProgram(tool);
   const helperConfig = await credentialHelperServes(reference.host, tool);
   if (helperConfig) return await reportHelperServes(context, reference.host, tool, helperConfig);
-  const token = await fetchWithStatus(context, reference.registryUrl);
+  const token = await fetchWithStatus(context, await registryUrlFor(registry));
   const result = await login(token, registry, {
     tool,
     toolArgs: list(context, "tool-arg"),
@@ -150,7 +151,7 @@ export async function runExec(context: Context, command: string[]): Promise<numb
   const reference = parseRegistry(registry);
   // A command typed wrong costs no token, whether a name on PATH or a file's path.
   await requireProgram(command[0]);
-  const token = await fetchWithStatus(context, reference.registryUrl);
+  const token = await fetchWithStatus(context, await registryUrlFor(registry));
   return await withTemporaryAuth(
     token,
     reference.host,
