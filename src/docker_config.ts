@@ -26,7 +26,7 @@ import {
   resolveSymlinks,
   settingsFile,
 } from "./paths.ts";
-import { parseRegistry, safeHost } from "./reference.ts";
+import { onePerHost, parseRegistry, safeHost } from "./reference.ts";
 import { registriesIn, type RegistrySettings } from "./registries.ts";
 import { apiBaseUrl, DEFAULT_REGION } from "./settings.ts";
 
@@ -124,7 +124,12 @@ export async function configureDocker(
   options: ConfigureDockerOptions = {},
 ): Promise<ConfigureDockerResult> {
   if (registries.length === 0) throw new UsageError("configure-docker needs at least one registry");
-  const references = registries.map(parseRegistry);
+  const references = [
+    ...onePerHost(
+      registries.map(parseRegistry),
+      "Docker asks the credential helper for a host only, so configure one registry per host",
+    ).values(),
+  ];
   const region = options.region || DEFAULT_REGION;
   apiBaseUrl(region, options.apiUrl); // reject a bad region or URL before touching any file
   const helper = options.helperName ?? HELPER_NAME;

@@ -27,7 +27,7 @@ import {
   UsageError,
 } from "./errors.ts";
 import type { PathOptions } from "./paths.ts";
-import { parseRegistry, safeHost } from "./reference.ts";
+import { onePerHost, parseRegistry, safeHost } from "./reference.ts";
 import { readRegistrySettings, type RegistrySettings } from "./registries.ts";
 import { env, readStdin, writeStderr, writeStdout } from "./runtime.ts";
 import { DEFAULT_REGION, resolveApiSettings, timeLimit, timeoutMessage } from "./settings.ts";
@@ -164,14 +164,11 @@ export async function servedRegistries(
   const explicitApi = Boolean(options.region || options.apiUrl);
   const served: Record<string, RegistrySettings> = {};
   if (options.registries && options.registries.length > 0) {
-    for (const registry of options.registries) {
-      const { host, registryUrl } = parseRegistry(registry);
-      const known = served[host];
-      if (known && known.registryUrl !== registryUrl) {
-        throw new UsageError(
-          `The registries ${known.registryUrl} and ${registryUrl} share the host ${host}: the kubelet caches logins per host, so give one URL per host`,
-        );
-      }
+    const byHost = onePerHost(
+      options.registries.map(parseRegistry),
+      "the kubelet caches logins per host, so give one URL per host",
+    );
+    for (const [host, { registryUrl }] of byHost) {
       served[host] = { registryUrl, region, ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}) };
     }
     return served;

@@ -242,6 +242,33 @@ export function imageRegistryUrl(ref: RegistryReference): string {
   return parts.length > 1 ? `${ref.host}/${parts.slice(0, -1).join("/")}` : ref.host;
 }
 
+/**
+ * Registries by host, when no host has two registry URLs: what is keyed by host alone (Docker's
+ * credential helpers, the kubelet's logins) can serve one URL per host. The same URL twice
+ * counts once.
+ *
+ * @param references The registries.
+ * @param why Why one URL per host, for the message.
+ * @returns The registries by host, in the order given.
+ * @throws {UsageError} When two URLs share a host.
+ */
+export function onePerHost<T extends { host: string; registryUrl: string }>(
+  references: readonly T[],
+  why: string,
+): Map<string, T> {
+  const byHost = new Map<string, T>();
+  for (const reference of references) {
+    const seen = byHost.get(reference.host);
+    if (seen && seen.registryUrl !== reference.registryUrl) {
+      throw new UsageError(
+        `The registries ${seen.registryUrl} and ${reference.registryUrl} share the host ${reference.host}: ${why}`,
+      );
+    }
+    byHost.set(reference.host, reference);
+  }
+  return byHost;
+}
+
 /** The host of a registry reference, or undefined when it is not one. */
 export function safeHost(ref: string): string | undefined {
   try {

@@ -627,6 +627,12 @@ describe("a malformed input is refused before a token request or a file is touch
     await refuses([
       { args: ["configure-docker", REGISTRY, BAD_REGISTRY], says: /Invalid registry/ },
       { args: ["configure-docker"], says: /takes at least 1 REGISTRY/ },
+      {
+        // Docker asks the helper by host: the second would silently replace the first.
+        args: ["configure-docker", REGISTRY, "registry.example.org/other-team"],
+        says:
+          /registry\.example\.org\/team and registry\.example\.org\/other-team share the host registry\.example\.org/,
+      },
       { args: ["configure-docker", REGISTRY, "--region", "mars-1"], says: /Unknown region/ },
       {
         args: ["configure-docker", REGISTRY, "--api-url", "http://api.example.com"],
