@@ -166,15 +166,19 @@ export function base64(text: string): string {
 }
 
 /**
- * What must never be shown of a username and access key: the key, and the Basic credentials
- * made of it (`base64(user:key)`, standard and URL-safe, with and without padding), which a
- * server may echo back.
+ * What must never be shown of a username and its secret (an access key, a token's password): the
+ * secret, and the Basic credentials made of it (`base64(user:secret)`, standard and URL-safe,
+ * with and without padding), which a server or a tool may echo back.
+ *
+ * @param username The username.
+ * @param secret The secret.
+ * @returns The texts to redact, the longest first.
  */
-function credentialSecrets({ username, accessKey }: SauceCredentials): string[] {
-  const basic = base64(`${username}:${accessKey}`);
+export function secretForms(username: string, secret: string): string[] {
+  const basic = base64(`${username}:${secret}`);
   const urlSafe = basic.replaceAll("+", "-").replaceAll("/", "_");
   // The longest first, so that a padded form is replaced whole rather than leaving its "=".
-  return [basic, urlSafe, basic.replace(/=+$/, ""), urlSafe.replace(/=+$/, ""), accessKey];
+  return [basic, urlSafe, basic.replace(/=+$/, ""), urlSafe.replace(/=+$/, ""), secret];
 }
 
 /**
@@ -485,7 +489,7 @@ async function requestToken(
 ): Promise<RegistryToken> {
   const url = new URL(`${base}${TOKEN_PATH}`);
   const { username, accessKey } = options.credentials;
-  const secrets = credentialSecrets(options.credentials);
+  const secrets = secretForms(options.credentials.username, options.credentials.accessKey);
   const retries = options.retries ?? whole(env("SAUCE_REGISTRY_RETRIES")) ?? 3;
   const firstDelay = options.retryDelayMs ?? whole(env("SAUCE_REGISTRY_RETRY_DELAY_MS")) ?? 1000;
   const log = options.log ?? (() => {});

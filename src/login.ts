@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { RegistryToken } from "./api.ts";
+import { type RegistryToken, secretForms } from "./api.ts";
 import { type DockerConfigStatus, dockerConfigStatus } from "./docker_config.ts";
 import { ConfigError, printable, redact, ToolError, unknownChoice } from "./errors.ts";
 import { makePrivateFolder } from "./files.ts";
@@ -284,7 +284,8 @@ export async function login(
   return await withToolSetup(tool, options, async (extra, env, authFile) => {
     const argv = TOOL_COMMANDS[tool].login(host, token.username, extra);
     const result = await spawn(tool, argv, { stdin: token.password, env, signal: options.signal });
-    const secrets = [token.password];
+    // A tool that echoes what it sent would show the password, or the Basic auth made of it.
+    const secrets = secretForms(token.username, token.password);
     if (result.code !== 0) throw toolFailure(tool, "login", result, secrets);
     return {
       stdout: redact(result.stdout, secrets),

@@ -387,8 +387,9 @@ describe("login through tools that are only recorded, and login failures", () =>
         join(shims, "skopeo"),
         String.raw`password=$(cat)
 eval "host=\${$#}"
+basic=$(printf '%s' "oauth2accesstoken:$password" | base64 -w0)
 cat >&2 <<EOF
-time="2026-01-01T00:00:00Z" level=fatal msg="authenticating creds for \"$host\": unauthorized: password $password refused\n\tsee the registry log\n"
+time="2026-01-01T00:00:00Z" level=fatal msg="authenticating creds for \"$host\": unauthorized: password $password (Basic $basic) refused\n\tsee the registry log\n"
 EOF
 exit 1
 `,
@@ -400,9 +401,11 @@ exit 1
       assert.equal(
         result.stderr,
         `error: skopeo login failed (exit code 1): authenticating creds for "${HOST}": ` +
-          "unauthorized: password *** refused see the registry log\n",
+          "unauthorized: password *** (Basic ***) refused see the registry log\n",
       );
       assert.ok(!result.stderr.includes(password));
+      scanner.add(Buffer.from(`oauth2accesstoken:${password}`).toString("base64"));
+      scanner.checkResult("skopeo's error", result);
     } finally {
       await sandbox.cleanup();
     }
