@@ -15,8 +15,12 @@
  */
 
 import type { SettingNames } from "./api.ts";
-import { clearCachedTokens, getToken } from "./cache.ts";
-import { type CredentialOptions, registryCredentials } from "./credentials.ts";
+import { clearCachedTokens, getToken, type GetTokenOptions } from "./cache.ts";
+import {
+  type CredentialOptions,
+  registryCredentials,
+  type ResolvedCredentials,
+} from "./credentials.ts";
 import {
   CredentialsNotFoundError,
   errorText,
@@ -26,7 +30,7 @@ import {
 } from "./errors.ts";
 import type { PathOptions } from "./paths.ts";
 import { safeHost } from "./reference.ts";
-import { readRegistrySettings } from "./registries.ts";
+import { readRegistrySettings, type RegistrySettings } from "./registries.ts";
 import { env, readStdin, writeStderr, writeStdout } from "./runtime.ts";
 import { VERSION } from "./version.ts";
 import { type CommandSpec, NO_CACHE_OPTION } from "./cli/options.ts";
@@ -204,11 +208,7 @@ async function helperGet(
   // A refusal names where the key came from (the credentials say), unless a CI integration
   // names its own settings (options.settingNames).
   const token = await getToken({
-    ...options,
-    credentials: await registryCredentials(entry, { ...options, envFile: false }),
-    registryUrl: entry.registryUrl,
-    region: entry.region,
-    apiUrl: entry.apiUrl,
+    ...await helperTokenOptions(entry, options),
     warn: (message) => warnings.push(`${HELPER_PROGRAM}: ${printable(message, 1000)}\n`),
   });
   const answer = { ServerURL: serverUrl, Username: token.username, Secret: token.password };
@@ -220,13 +220,56 @@ async function helperList(options: CredentialHelperOptions): Promise<CredentialH
   const listing: Record<string, string> = {};
   for (const [host, entry] of Object.entries(registries)) {
     try {
-      listing[host] = (await registryCredentials(entry, { ...options, envFile: false })).username;
+      listing[host] = (await helperCredentials(entry, options)).username;
     } catch (error) {
       if (!(error instanceof UsageError || error instanceof CredentialsNotFoundError)) throw error;
       listing[host] = ""; // no credentials yet: list the host all the same
     }
   }
   return ok(`${JSON.stringify(listing)}\n`, "");
+}
+
+/**
+ * The credentials the helper serves a configured registry with: from the file
+ * `configure-docker --credentials-file` recorded (and only from there), else from `options` (the
+ * flags of a library caller), the environment and saucectl's file (`options.saucectlFile`, which
+ * the entry takes from `SAUCE_REGISTRY_CREDENTIALS_FILE`); never from a `.env` file, since Docker
+ * runs the helper in whatever folder it was started in.
+ *
+ * @param entry What the registries file records of the registry.
+ * @param options How to find credentials when the entry names no file.
+ * @returns The username and access key, with where they came from.
+ * @throws {CredentialsNotFoundError | ConfigError | UsageError} As {@linkcode registryCredentials}.
+ */
+export async function helperCredentials(
+  entry: RegistrySettings,
+  options: CredentialHelperOptions,
+): Promise<ResolvedCredentials> {
+  return await registryCredentials(entry, { ...options, envFile: false });
+}
+
+/**
+ * What `get` asks the token cache and the API with for a configured registry: the credentials of
+ * {@linkcode helperCredentials}, and the registry URL, region and API URL the registries file
+ * records, whatever the environment says. `status` reports and checks the same, so that it shows
+ * the identity, API and cache entry the helper uses.
+ *
+ * @param entry What the registries file records of the registry.
+ * @param options The helper's options.
+ * @returns The options of {@linkcode getToken} (and {@linkcode fetchToken}).
+ * @throws {CredentialsNotFoundError | ConfigError | UsageError} As {@linkcode registryCredentials}.
+ */
+export async function helperTokenOptions(
+  entry: RegistrySettings,
+  options: CredentialHelperOptions,
+): Promise<GetTokenOptions & { credentials: ResolvedCredentials }> {
+  return {
+    ...options,
+    credentials: await helperCredentials(entry, options),
+    registryUrl: entry.registryUrl,
+    region: entry.region,
+    apiUrl: entry.apiUrl,
+  };
 }
 
 /**
@@ -243,6 +286,26 @@ export const CI_SETTING_NAMES: Readonly<Record<string, SettingNames>> = {
     region: "the component's region input",
   },
 };
+
+/**
+ * The options the helper's entry takes from its environment: the credentials file that stands in
+ * for saucectl's (`SAUCE_REGISTRY_CREDENTIALS_FILE`) and the CI integration that configured it
+ * (`SAUCE_REGISTRY_CONFIGURED_BY`), which names the settings a refusal is about.
+ *
+ * @returns The options, as {@linkcode helperMain} passes them to {@linkcode credentialHelper}.
+ */
+export function helperEnvironment(): CredentialHelperOptions {
+  // A file of saucectl's shape read in place of ~/.sauce/credentials.yml: how a CI job hands the
+  // helper a key without putting it in every step's environment.
+  const saucectlFile = env("SAUCE_REGISTRY_CREDENTIALS_FILE") || undefined;
+  const configuredBy = env("SAUCE_REGISTRY_CONFIGURED_BY");
+  return {
+    saucectlFile,
+    ...(configuredBy && Object.hasOwn(CI_SETTING_NAMES, configuredBy)
+      ? { settingNames: CI_SETTING_NAMES[configuredBy] }
+      : {}),
+  };
+}
 
 /**
  * The credential-helper entry: exactly one argument (after an optional `--no-cache`), input on
@@ -270,17 +333,7 @@ export async function helperMain(argv: string[]): Promise<number> {
     await writeStderr(`${HELPER_PROGRAM}: ${errorText(error)}\n`);
     return 1;
   }
-  // A file of saucectl's shape read in place of ~/.sauce/credentials.yml: how a CI job hands the
-  // helper a key without putting it in every step's environment.
-  const saucectlFile = env("SAUCE_REGISTRY_CREDENTIALS_FILE") || undefined;
-  const configuredBy = env("SAUCE_REGISTRY_CONFIGURED_BY");
-  const answer = await credentialHelper(action, input, {
-    noCache,
-    saucectlFile,
-    ...(configuredBy && Object.hasOwn(CI_SETTING_NAMES, configuredBy)
-      ? { settingNames: CI_SETTING_NAMES[configuredBy] }
-      : {}),
-  });
+  const answer = await credentialHelper(action, input, { noCache, ...helperEnvironment() });
   if (answer.stdout) await writeStdout(answer.stdout);
   if (answer.stderr) await writeStderr(answer.stderr);
   return answer.exitCode;

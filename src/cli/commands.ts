@@ -268,7 +268,14 @@ Example:
       { name: "offline", type: "boolean", help: "skip the token request" },
     ],
     groups: ["identity", "env-file", "api", "timeout", "json", "logging"],
-    details: `Never prints a secret.
+    details: `Never prints a secret. For a REGISTRY configured with configure-docker, it shows and
+checks what the credential helper uses for it: the recorded registry URL, region and API URL, the
+recorded credentials file (else SAUCE_USERNAME, SAUCE_ACCESS_KEY and saucectl's file, never a .env
+file), and the cached token the helper reads; --username, --access-key-stdin, --region, --api-url,
+--env-file, SAUCE_REGION and SAUCE_API_URL do not change that, as they do not change the helper.
+For any other REGISTRY, or none, it shows this command's own settings. A registries file or
+Docker config that cannot be read is reported, and the rest still checked. Exits with the API's
+code when the token request fails, else 1 when a file cannot be read, else 2 without credentials.
 
 Example:
   sauce-registry status registry.example.com/your-private-registry`,
