@@ -21,15 +21,12 @@
 import type { FetchTokenOptions, RegistryToken } from "./api.ts";
 import type { SauceCredentials } from "./credentials.ts";
 import { abortError, errorText, SauceRegistryError, UsageError } from "./errors.ts";
-import { withFileLock, writeFileAtomic } from "./files.ts";
+import { ownershipProblem, withFileLock, writeFileAtomic } from "./files.ts";
 import { cacheDirectory, dirname, joinPath, type PathOptions } from "./paths.ts";
 import { safeHost } from "./reference.ts";
 import {
   changeMode,
   currentUserId,
-  describeFileKind,
-  type FileInfo,
-  isWindows,
   linkInfo,
   listDirectory,
   makeDirectory,
@@ -133,46 +130,12 @@ export async function checkCacheFolder(dir: string): Promise<CacheFolder> {
   const info = await linkInfo(dir);
   if (info === undefined) return { exists: false };
   const uid = await currentUserId(dir);
-  const problem = ownershipProblem(info, uid, "folder");
+  const problem = ownershipProblem(info, { expected: "folder", uid });
   return {
     exists: true,
     ...(problem ? { problem: `Not using the token cache ${dir}: ${problem}` } : {}),
     ...(uid !== undefined ? { uid } : {}),
   };
-}
-
-/**
- * Why a cache folder or file is not this user's alone; undefined when it is. Windows has neither
- * owners nor mode bits as POSIX has them (Bun reports 0666 for any writable file there, and chmod
- * changes nothing): there only the kind is checked.
- *
- * @param info What lstat (or fstat) said of it.
- * @param uid This process's user id.
- * @param expected What it must be.
- * @param windows Whether this is Windows.
- * @returns The problem, or undefined.
- */
-export function ownershipProblem(
-  info: FileInfo,
-  uid: number | undefined,
-  expected: "folder" | "file",
-  windows: boolean = isWindows(),
-): string | undefined {
-  if (info.kind !== expected) {
-    return `it is ${describeFileKind(info.kind)}, not a ${
-      expected === "file" ? "regular file" : expected
-    }`;
-  }
-  if (info.uid !== undefined) {
-    if (uid === undefined) {
-      return "this process cannot tell its own user id to check the owner (run Deno with --allow-sys=uid)";
-    }
-    if (info.uid !== uid) return `it belongs to user ${info.uid}, not to this user (${uid})`;
-  }
-  if (!windows && (info.mode & 0o022) !== 0) {
-    return `others can write to it (mode 0${(info.mode & 0o777).toString(8)})`;
-  }
-  return undefined;
 }
 
 /** What a cache file holds: a token, nothing usable (damaged, absent), or a reason to distrust it. */
@@ -184,7 +147,7 @@ export interface CacheEntry {
 export async function readCacheEntry(path: string, folder: CacheFolder): Promise<CacheEntry> {
   const file = await readRegularFile(path, { noFollow: true });
   if (file === undefined) return {};
-  const problem = ownershipProblem(file.info, folder.uid, "file");
+  const problem = ownershipProblem(file.info, { expected: "file", uid: folder.uid });
   if (problem) return { problem: `Not using the cached token ${path}: ${problem}` };
   try {
     const token = JSON.parse(file.text!) as CachedToken;

@@ -27,7 +27,7 @@ import {
   settingsFile,
 } from "./paths.ts";
 import { onePerHost, parseRegistry, safeHost } from "./reference.ts";
-import { registriesIn, type RegistrySettings } from "./registries.ts";
+import { REGISTRIES_FILE_READ, registriesIn, type RegistrySettings } from "./registries.ts";
 import { apiBaseUrl, DEFAULT_REGION } from "./settings.ts";
 
 /**
@@ -117,7 +117,8 @@ export interface ConfigureDockerResult {
  * @throws {UsageError} For a malformed registry, or a credentials file that is not an absolute
  * path.
  * @throws {ConfigError} When the Docker config or the registries file cannot be used (not valid
- * JSON, not a regular file, the wrong shape): both are then left untouched.
+ * JSON, not a regular file, the wrong shape, a registries file that is not this user's or root's
+ * or that others can write to): both are then left untouched.
  */
 export async function configureDocker(
   registries: readonly string[],
@@ -180,12 +181,17 @@ export async function configureDocker(
   // Every input is checked before anything is written: a broken file found half-way would
   // leave the other one changed. (Each edit checks again under its file's lock.)
   editDockerConfig(await readSettingsText(dockerConfig));
-  editSettings(await readSettingsText(await resolveSymlinks(settingsPath)));
+  editSettings(await readSettingsText(await resolveSymlinks(settingsPath), REGISTRIES_FILE_READ));
   // The credentials, then the registries file: a host it knows but Docker does not ask about is
   // harmless; the other way round, the helper would answer "not found" for a host Docker sends.
   if (credentialsFile) await writeCredentialsFile(credentialsFile, options.credentials!);
-  const settingsChanged = await updateFile(settingsPath, editSettings, options.signal);
-  const dockerConfigChanged = await updateFile(dockerConfig, editDockerConfig, options.signal);
+  const settingsChanged = await updateFile(settingsPath, editSettings, {
+    ...REGISTRIES_FILE_READ,
+    signal: options.signal,
+  });
+  const dockerConfigChanged = await updateFile(dockerConfig, editDockerConfig, {
+    signal: options.signal,
+  });
   return {
     hosts,
     dockerConfig,
@@ -218,7 +224,9 @@ export interface UnconfigureDockerOptions extends PathOptions {
  * @param options Where the files are.
  * @returns The hosts and files, and whether each file changed.
  * @throws {UsageError} For a malformed registry.
- * @throws {ConfigError} When the Docker config is not valid JSON (it is left untouched).
+ * @throws {ConfigError} When the Docker config or the registries file cannot be used (not valid
+ * JSON, a registries file that is not this user's or root's or that others can write to): both
+ * are then left untouched.
  */
 export async function unconfigureDocker(
   registries: readonly string[],
@@ -247,14 +255,17 @@ export async function unconfigureDocker(
   // Files that do not exist stay so; every input is checked before anything is written.
   const [dockerText, settingsText] = await Promise.all([
     readSettingsText(dockerConfig),
-    readSettingsText(await resolveSymlinks(settingsPath)),
+    readSettingsText(await resolveSymlinks(settingsPath), REGISTRIES_FILE_READ),
   ]);
   editDockerConfig(dockerText);
   editSettings(settingsText);
   const dockerConfigChanged = dockerText !== undefined &&
-    await updateFile(dockerConfig, editDockerConfig, options.signal);
+    await updateFile(dockerConfig, editDockerConfig, { signal: options.signal });
   const settingsChanged = settingsText !== undefined &&
-    await updateFile(settingsPath, editSettings, options.signal);
+    await updateFile(settingsPath, editSettings, {
+      ...REGISTRIES_FILE_READ,
+      signal: options.signal,
+    });
   return { hosts, dockerConfig, settingsFile: settingsPath, dockerConfigChanged, settingsChanged };
 }
 

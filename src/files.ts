@@ -1,6 +1,8 @@
 /**
- * Internal: sauce-registry's own files — settings read only when they are regular files, writes
- * that are atomic and durable, edits under a cross-process lock (`lock.ts`, loaded when needed),
+ * Internal: sauce-registry's own files — settings read only when they are regular files (and,
+ * for those that say where the access key goes, only when no one else can have written them),
+ * the one rule of whose files and folders to trust ({@linkcode ownershipProblem}), writes that
+ * are atomic and durable, edits under a cross-process lock (`lock.ts`, loaded when needed),
  * private folders, and the one sweep of what killed processes left behind.
  *
  * @example
@@ -19,11 +21,14 @@ import { OWNER_NAME_PART, ownerInName, ownerNamePart, ownerState } from "./proce
 import {
   changeMode,
   createSynced,
+  currentUserId,
   describeFileKind,
   env,
+  type FileInfo,
   fileInfo,
   isNotFound,
   isPermissionDenied,
+  isWindows,
   linkInfo,
   listDirectory,
   makeDirectory,
@@ -35,15 +40,39 @@ import {
   syncDirectory,
 } from "./runtime.ts";
 
+/** Options of {@linkcode readSettingsText}. */
+export interface SettingsReadOptions {
+  /**
+   * Read it only when it is this user's or root's, and no one else can write to it
+   * ({@linkcode ownershipProblem} with `rootMayOwn`): for a file that says where the access key
+   * is sent (the registries file), which another user must not be able to point elsewhere.
+   *
+   * Symlinks are followed, and the file they lead to is judged (its status comes from the read
+   * itself, so it is the file whose text is returned): `configure-docker` writes through a
+   * symlink to its target too, so a registries file kept elsewhere (dotfiles) goes on working,
+   * while a symlink another user planted leads to a file of theirs, which its owner refuses, or
+   * to one of root's or this user's, whose text they do not control. (The token cache refuses
+   * symlinks because it writes into its folder; nothing is written here.)
+   *
+   * @default false
+   */
+  trusted?: boolean;
+}
+
 /**
  * A settings file's text (the registries file, a Docker config, saucectl's file, a `.env` file);
  * undefined when it does not exist. `/dev/null` reads as empty (how to say "no env file").
  *
  * @param path The file.
+ * @param options `trusted`: only a file this user or root alone can have written.
  * @returns Its text.
- * @throws {ConfigError} When it is not a regular file (a FIFO would wait for a writer for ever).
+ * @throws {ConfigError} When it is not a regular file (a FIFO would wait for a writer for ever),
+ * or, with `trusted`, when someone else owns it or can write to it.
  */
-export async function readSettingsText(path: string): Promise<string | undefined> {
+export async function readSettingsText(
+  path: string,
+  options: SettingsReadOptions = {},
+): Promise<string | undefined> {
   if (path === "/dev/null") return "";
   const file = await readRegularFile(path);
   if (file === undefined) return undefined;
@@ -53,7 +82,80 @@ export async function readSettingsText(path: string): Promise<string | undefined
       `it is ${describeFileKind(file.info.kind)}, not a regular file; it was left unchanged`,
     );
   }
+  if (options.trusted) {
+    // Deno without --allow-sys learns its user id from a file it makes (and removes) beside this.
+    const uid = await currentUserId(dirname(path));
+    const problem = ownershipProblem(file.info, { expected: "file", uid, rootMayOwn: true });
+    if (problem) {
+      throw new ConfigError(
+        path,
+        `${problem}; it says where the access key is sent, so only this user or root may write it`,
+      );
+    }
+  }
   return file.text;
+}
+
+/** What {@linkcode ownershipProblem} holds a file or folder to. */
+export interface OwnershipRules {
+  /** What it must be. */
+  expected: "folder" | "file";
+  /** This process's user id; undefined where the system has none or it cannot be told. */
+  uid: number | undefined;
+  /**
+   * Whether root may own it too: a file root wrote (under /etc) is fine for any user, as root
+   * could change this user's own files anyway.
+   *
+   * @default false
+   */
+  rootMayOwn?: boolean;
+  /**
+   * Whether this is Windows, which has neither owners nor mode bits as POSIX has them (Bun
+   * reports 0666 for any writable file there, and chmod changes nothing): there only the kind
+   * is checked.
+   *
+   * @default isWindows()
+   */
+  windows?: boolean;
+}
+
+/**
+ * The one rule of trust for a file or folder another user could have planted: it is of the
+ * expected kind, owned by this user (or by root, with `rootMayOwn`), and neither its group nor
+ * others can write to it. The token cache holds its folder and files to it, and the registries
+ * file ({@linkcode readSettingsText} with `trusted`).
+ *
+ * @example
+ * ```ts
+ * import { ownershipProblem } from "./files.ts";
+ * const info = { mode: 0o660, mtimeMs: 0, kind: "file", isFile: true, uid: 1000 } as const;
+ * ownershipProblem(info, { expected: "file", uid: 1000 }); // "others can write to it (mode 0660)"
+ * ```
+ *
+ * @param info What stat, lstat or fstat said of it.
+ * @param rules What it must be, and who this process is.
+ * @returns Why it must not be trusted, or undefined when it may.
+ */
+export function ownershipProblem(info: FileInfo, rules: OwnershipRules): string | undefined {
+  const { expected, uid } = rules;
+  if (info.kind !== expected) {
+    return `it is ${describeFileKind(info.kind)}, not a ${
+      expected === "file" ? "regular file" : expected
+    }`;
+  }
+  if (info.uid !== undefined && !(rules.rootMayOwn && info.uid === 0)) {
+    if (uid === undefined) {
+      return "this process cannot tell its own user id to check the owner (run Deno with --allow-sys=uid)";
+    }
+    if (info.uid !== uid) {
+      const orRoot = rules.rootMayOwn && uid !== 0 ? " nor to root" : "";
+      return `it belongs to user ${info.uid}, not to this user (${uid})${orRoot}`;
+    }
+  }
+  if (!(rules.windows ?? isWindows()) && (info.mode & 0o022) !== 0) {
+    return `others can write to it (mode 0${(info.mode & 0o777).toString(8)})`;
+  }
+  return undefined;
 }
 
 /**
@@ -255,6 +357,12 @@ export async function withFileLock<T>(
   return await holdLock(lockPath, work, options);
 }
 
+/** Options of {@linkcode updateFile}. */
+export interface UpdateFileOptions extends SettingsReadOptions {
+  /** Aborting stops the wait for the lock. */
+  signal?: AbortSignal;
+}
+
 /**
  * Change a settings file safely: under a lock (concurrent writers lose nothing), following a
  * symlink to its target, keeping its mode (0600 for a new file) and one backup (`.bak`, 0600: it
@@ -263,23 +371,24 @@ export async function withFileLock<T>(
  *
  * @param path The file.
  * @param edit The new text from the old (undefined: the file does not exist).
- * @param signal Aborting stops the wait for the lock.
+ * @param options `signal`: aborting stops the wait for the lock; `trusted`: read under the lock
+ * as {@linkcode readSettingsText} reads it (nothing is written when it is refused).
  * @returns Whether the file changed.
  */
 export async function updateFile(
   path: string,
   edit: (existing: string | undefined) => string | undefined,
-  signal?: AbortSignal,
+  options: UpdateFileOptions = {},
 ): Promise<boolean> {
   const target = await resolveSymlinks(path);
   await makeDirectory(dirname(target), 0o700);
   return await withFileLock(`${target}.lock`, async () => {
-    const existing = await readSettingsText(target);
+    const existing = await readSettingsText(target, options);
     const updated = edit(existing);
     if (updated === undefined) return false;
     const mode = (await fileInfo(target))?.mode ?? 0o600;
     if (existing !== undefined) await writeFileAtomic(`${target}.bak`, existing, 0o600);
     await writeFileAtomic(target, updated, mode);
     return true;
-  }, { signal });
+  }, { signal: options.signal });
 }

@@ -12,11 +12,17 @@
  */
 
 import { ConfigError } from "./errors.ts";
-import { readSettingsText } from "./files.ts";
+import { readSettingsText, type SettingsReadOptions } from "./files.ts";
 
-/** Parse a JSON settings file that must hold an object; undefined when it does not exist. */
-export async function readJsonObject(path: string): Promise<Record<string, unknown> | undefined> {
-  const raw = await readSettingsText(path);
+/**
+ * Parse a JSON settings file that must hold an object; undefined when it does not exist.
+ * `options` are those of `readSettingsText` (`trusted`: a file only this user or root wrote).
+ */
+export async function readJsonObject(
+  path: string,
+  options: SettingsReadOptions = {},
+): Promise<Record<string, unknown> | undefined> {
+  const raw = await readSettingsText(path, options);
   return raw === undefined ? undefined : parseJsonObject(path, raw);
 }
 

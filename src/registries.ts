@@ -1,7 +1,9 @@
 /**
  * Internal: the registries file (`$XDG_CONFIG_HOME/sauce-registry/registries.json`), which
  * `configure-docker` writes and the credential helper and the kubelet provider read: for each
- * registry host, the whole registry URL the Sauce API wants, the region, and an explicit API URL.
+ * registry host, the whole registry URL the Sauce API wants, the region, an explicit API URL and
+ * a credentials file. As it says where the access key is sent, it is read only when this user or
+ * root owns it and no one else can write to it ({@linkcode REGISTRIES_FILE_READ}).
  *
  * @example
  * ```ts
@@ -13,6 +15,7 @@
  */
 
 import { ConfigError, printable } from "./errors.ts";
+import type { SettingsReadOptions } from "./files.ts";
 import { jsonType, readJsonObject } from "./json.ts";
 import { type PathOptions, settingsFile } from "./paths.ts";
 
@@ -32,6 +35,14 @@ export interface RegistrySettings {
 }
 
 /**
+ * How the registries file is read, by every reader and by `configure-docker` before it rewrites
+ * it: only when it is this user's or root's and no one else can write to it. Otherwise another
+ * user (whose HOME root's helper was run with) could send root's access key, from a
+ * `credentialsFile` of root's, to an `apiUrl` of their own.
+ */
+export const REGISTRIES_FILE_READ: SettingsReadOptions = { trusted: true };
+
+/**
  * Read the registries file (host → settings) that `configure-docker` writes.
  *
  * @example
@@ -43,13 +54,14 @@ export interface RegistrySettings {
  *
  * @param options Where the file is.
  * @returns The registries, empty when the file does not exist.
- * @throws {ConfigError} When the file is not valid JSON or not of the registries file's shape.
+ * @throws {ConfigError} When the file is not valid JSON or not of the registries file's shape,
+ * or when someone other than this user or root owns it or can write to it.
  */
 export async function readRegistrySettings(
   options: PathOptions = {},
 ): Promise<Record<string, RegistrySettings>> {
   const path = settingsFile(options);
-  const json = await readJsonObject(path);
+  const json = await readJsonObject(path, REGISTRIES_FILE_READ);
   return json === undefined ? {} : registriesIn(path, json);
 }
 

@@ -22,7 +22,7 @@ import { cacheDir, makeSandbox, runCli, type Sandbox, SecretScanner } from "./fi
 import { cli, helper, HOST, parseAnswer, REGISTRY_URL } from "./fixtures/helper.ts";
 import { useStandIn, useTempDir } from "./fixtures/suite.ts";
 import { getToken } from "../mod.ts";
-import { ownershipProblem } from "../src/cache.ts";
+import { ownershipProblem } from "../src/files.ts";
 import { AuthenticationError } from "../src/errors.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
@@ -163,14 +163,29 @@ describe("ownershipProblem on Windows", () => {
   const windowsFolder = { mode: 0o777, mtimeMs: 0, kind: "folder", isFile: false } as const;
 
   it("does not judge the mode bits of a Windows file status", () => {
-    assert.equal(ownershipProblem(windowsFile, undefined, "file", true), undefined);
-    assert.equal(ownershipProblem(windowsFolder, undefined, "folder", true), undefined);
+    assert.equal(
+      ownershipProblem(windowsFile, { expected: "file", uid: undefined, windows: true }),
+      undefined,
+    );
+    assert.equal(
+      ownershipProblem(windowsFolder, { expected: "folder", uid: undefined, windows: true }),
+      undefined,
+    );
   });
 
   it("still refuses the wrong kind on Windows, and a writable mode elsewhere", () => {
-    assert.match(ownershipProblem(windowsFolder, undefined, "file", true)!, /not a regular file/);
-    assert.match(ownershipProblem(windowsFile, undefined, "file", false)!, /mode 0666/);
-    assert.match(ownershipProblem(windowsFolder, undefined, "folder", false)!, /mode 0777/);
+    assert.match(
+      ownershipProblem(windowsFolder, { expected: "file", uid: undefined, windows: true })!,
+      /not a regular file/,
+    );
+    assert.match(
+      ownershipProblem(windowsFile, { expected: "file", uid: undefined, windows: false })!,
+      /mode 0666/,
+    );
+    assert.match(
+      ownershipProblem(windowsFolder, { expected: "folder", uid: undefined, windows: false })!,
+      /mode 0777/,
+    );
   });
 });
 

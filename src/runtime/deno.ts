@@ -12,7 +12,7 @@
  */
 
 import type { Child, ChildOptions, RuntimeAdapter, SpawnResult } from "./adapter.ts";
-import { errorCode, readUpTo, toFileInfo, writeAll } from "./common.ts";
+import { concat, errorCode, readUpTo, toFileInfo, writeAll } from "./common.ts";
 
 const windows = () => Deno.build.os === "windows";
 
@@ -20,7 +20,8 @@ function basename(path: string): string {
   return path.split(/[\\/]/).pop()!;
 }
 
-let userIdOnce: Promise<number | undefined> | undefined;
+/** This process's user id once a probe told it; a probe that could not is tried again. */
+let knownUserId: number | undefined;
 
 function isNotPermitted(error: unknown): boolean {
   return error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied;
@@ -63,9 +64,22 @@ async function probeUserId(probeDir: string): Promise<number | undefined> {
       await Deno.remove(probe);
     }
   } catch (error) {
-    if (isNotFound(error) || isPermissionDenied(error) || isNotPermitted(error)) return undefined;
+    if (
+      isNotFound(error) || isPermissionDenied(error) || isNotPermitted(error) ||
+      errorCode(error) === "EROFS"
+    ) return undefined;
     throw error;
   }
+}
+
+/** The rest of an open file, as text (a UTF-8 byte order mark is kept, as Node's read keeps it). */
+function readAllText(file: Deno.FsFile): string {
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(16 * 1024);
+  for (let n = file.readSync(buffer); n !== null; n = file.readSync(buffer)) {
+    chunks.push(buffer.slice(0, n));
+  }
+  return new TextDecoder("utf-8", { ignoreBOM: true }).decode(concat(chunks));
 }
 
 function startChild(program: string, args: readonly string[], options: ChildOptions): Child {
@@ -154,7 +168,9 @@ export const denoAdapter: RuntimeAdapter = {
     }, limit);
   },
   exit: (code) => Deno.exit(code),
-  currentUserId: (probeDir) => userIdOnce ??= probeUserId(probeDir),
+  // A probe that cannot tell (a folder this process cannot write to: the registries file under
+  // /etc) leaves the next one (the cache folder) free to.
+  currentUserId: async (probeDir) => knownUserId ??= await probeUserId(probeDir),
   userId: () => Deno.uid() ?? undefined,
   isNotFound,
   isPermissionDenied,
@@ -164,11 +180,21 @@ export const denoAdapter: RuntimeAdapter = {
   readTextFile: (path) => Deno.readTextFile(path),
   readRegularFile(path, noFollow) {
     // Synchronous calls: on the helper's hot path an async call's trip through Deno's thread
-    // pool costs more than the call itself, and stat never waits on a FIFO. What is read is a
-    // regular file (a FIFO put in its place after the stat would block the async read as well).
+    // pool costs more than the call itself, and stat never waits on a FIFO. The stat only keeps
+    // what is not a regular file from being opened (a FIFO put in its place after the stat would
+    // block the async read as well); the info returned is the open file's own (fstat), so that it
+    // describes the text read even when the path changed in between: the registries file's owner
+    // is checked on it, and that file may sit in another user's folder, where they can swap it.
     try {
-      const info = toFileInfo(noFollow ? Deno.lstatSync(path) : Deno.statSync(path), windows());
-      return Promise.resolve(info.isFile ? { info, text: Deno.readTextFileSync(path) } : { info });
+      const seen = toFileInfo(noFollow ? Deno.lstatSync(path) : Deno.statSync(path), windows());
+      if (!seen.isFile) return Promise.resolve({ info: seen });
+      const file = Deno.openSync(path);
+      try {
+        const info = toFileInfo(file.statSync(), windows());
+        return Promise.resolve(info.isFile ? { info, text: readAllText(file) } : { info });
+      } finally {
+        file.close();
+      }
     } catch (error) {
       if (isNotFound(error)) return Promise.resolve(undefined);
       return Promise.reject(error);
