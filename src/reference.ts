@@ -136,7 +136,17 @@ export function parseRegistry(input: string): RegistryReference {
     rest = rest.slice(scheme[0].length);
   }
   if (maskUserinfo(rest) !== rest) {
-    throw registryUsage(input, "credentials (user:password@) do not belong in it");
+    // What is shown stays masked (a password may hold "/"), but a known digest algorithm after a
+    // path is a digest typed wrong, not credentials.
+    const at = rest.lastIndexOf("@");
+    const digestTypedWrong = /^sha(256|384|512):/.test(rest.slice(at + 1)) &&
+      rest.slice(0, at).includes("/");
+    throw registryUsage(
+      input,
+      digestTypedWrong
+        ? "the digest is malformed (sha256: and 64 hex digits)"
+        : "credentials (user:password@) do not belong in it",
+    );
   }
   if (/[?#]/.test(rest)) throw registryUsage(input, "it has a query or fragment");
   rest = rest.replace(/\/+$/, "");

@@ -755,6 +755,28 @@ describe("parseImage", () => {
       assert.throws(() => parseImage(image), (error) => error instanceof UsageError);
     }
   });
+
+  it("calls a short digest a malformed digest, still masking what comes before the @", () => {
+    for (const image of ["registry.example.com/team/app@sha256:abc", "r.example.com/a@sha512:"]) {
+      assert.throws(
+        () => parseRegistry(image),
+        (error) =>
+          error instanceof UsageError && /the digest is malformed/.test(error.message) &&
+          /"\*\*\*@sha/.test(error.message),
+      );
+    }
+    // Credentials stay credentials, whatever the password holds.
+    for (
+      const url of ["user:pa/ss@registry.example.com/team", "user:x@registry.example.com:5000"]
+    ) {
+      assert.throws(
+        () => parseRegistry(url),
+        (error) =>
+          error instanceof UsageError && /credentials \(user:password@\)/.test(error.message) &&
+          !error.message.includes("pa/ss") && !error.message.includes("user:x"),
+      );
+    }
+  });
 });
 
 describe("the library refuses an empty path rather than another one", () => {
