@@ -27,6 +27,7 @@ import {
   printable,
   redact,
   SauceRegistryError,
+  UsageError,
 } from "./errors.ts";
 import { env, fetchAndRead, sleep } from "./runtime.ts";
 import { concat } from "./runtime/common.ts";
@@ -490,8 +491,9 @@ async function requestToken(
   const url = new URL(`${base}${TOKEN_PATH}`);
   const { username, accessKey } = options.credentials;
   const secrets = secretForms(options.credentials.username, options.credentials.accessKey);
-  const retries = options.retries ?? whole(env("SAUCE_REGISTRY_RETRIES")) ?? 3;
-  const firstDelay = options.retryDelayMs ?? whole(env("SAUCE_REGISTRY_RETRY_DELAY_MS")) ?? 1000;
+  const retries = options.retries ?? wholeSetting("SAUCE_REGISTRY_RETRIES", 100) ?? 3;
+  const firstDelay = options.retryDelayMs ??
+    wholeSetting("SAUCE_REGISTRY_RETRY_DELAY_MS", MAX_BACKOFF_MS) ?? 1000;
   const log = options.log ?? (() => {});
   const body = options.registryUrl
     ? JSON.stringify({ registry_url: options.registryUrl })
@@ -592,8 +594,19 @@ async function requestToken(
 }
 
 /** A whole number from an environment variable; undefined when unset or not one. */
-function whole(text: string | undefined): number | undefined {
-  return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
+/**
+ * A whole number from 0 to `max` in an environment variable; undefined when it is unset or empty
+ * (as an empty SAUCE_REGISTRY_TIMEOUT is).
+ */
+function wholeSetting(name: string, max: number): number | undefined {
+  const text = env(name);
+  if (text === undefined || text === "") return undefined;
+  if (!/^\d{1,9}$/.test(text) || Number(text) > max) {
+    throw new UsageError(
+      `Invalid ${name} "${printable(text, 20)}": expected a whole number from 0 to ${max}`,
+    );
+  }
+  return Number(text);
 }
 
 async function readAnswer(

@@ -503,6 +503,16 @@ describe("a malformed input is refused before a token request or a file is touch
         env: { SAUCE_REGISTRY_TIMEOUT: "soon" },
         says: /Invalid SAUCE_REGISTRY_TIMEOUT/,
       },
+      {
+        args: ["token", REGISTRY],
+        env: { SAUCE_REGISTRY_RETRIES: "many" },
+        says: /Invalid SAUCE_REGISTRY_RETRIES "many": expected a whole number from 0 to 100/,
+      },
+      {
+        args: ["token", REGISTRY],
+        env: { SAUCE_REGISTRY_RETRY_DELAY_MS: "-5" },
+        says: /Invalid SAUCE_REGISTRY_RETRY_DELAY_MS "-5": expected a whole number from 0 to 30000/,
+      },
       // Empty: were it taken as not given, another API, identity or file than the one meant.
       { args: [...k8s, "--namespace", ""], says: /--namespace is empty/ },
       { args: [...k8s, "--secret-name", ""], says: /--secret-name is empty/ },

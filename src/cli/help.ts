@@ -103,12 +103,12 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
   {
     name: "SAUCE_REGISTRY_RETRIES",
     meaning: "retries of a token request after a connection error, 429 or 5xx but 501 " +
-      "(default 3)",
+      "(default 3, at most 100)",
   },
   {
     name: "SAUCE_REGISTRY_RETRY_DELAY_MS",
     meaning: "the first retry's delay in milliseconds, doubled each retry up to 30 s, unless " +
-      "Retry-After says otherwise (default 1000)",
+      "Retry-After says otherwise (default 1000, at most 30000)",
   },
   {
     name: "SAUCE_REGISTRY_NO_CACHE",
