@@ -133,6 +133,27 @@ describe("README.md and BENCHMARKS.md", () => {
   });
 });
 
+describe("CONTRIBUTING.md", () => {
+  it("maps every source file and names every test file", async () => {
+    const text = await readFile(join(ROOT, "CONTRIBUTING.md"), "utf8");
+    const sources = async (dir: string): Promise<string[]> => {
+      const found: string[] = [];
+      for (const entry of await readdir(join(ROOT, dir), { withFileTypes: true })) {
+        const path = `${dir}/${entry.name}`;
+        if (entry.isDirectory()) found.push(...await sources(path));
+        else if (entry.name.endsWith(".ts")) found.push(path);
+      }
+      return found;
+    };
+    const tests = (await readdir(join(ROOT, "tests"))).filter((name) => name.endsWith("_test.ts"));
+    const missing = [...await sources("src"), ...tests].filter((name) =>
+      !text.includes(`\`${name}\``)
+    );
+    assert.deepEqual(missing, []);
+    assert.ok(tests.length > 30 && text.includes("`src/api.ts`"));
+  });
+});
+
 describe("the demo, README's first command", () => {
   it("runs the real command against its own stand-in", { timeout: 120_000 }, async () => {
     const result = await run(requireTool("deno"), ["task", "demo"], {
