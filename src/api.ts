@@ -593,7 +593,6 @@ async function requestToken(
   }
 }
 
-/** A whole number from an environment variable; undefined when unset or not one. */
 /**
  * A whole number from 0 to `max` in an environment variable; undefined when it is unset or empty
  * (as an empty SAUCE_REGISTRY_TIMEOUT is).

@@ -257,19 +257,18 @@ async function cachedOrFetched(options: GetTokenOptions): Promise<RegistryToken>
   const path = cacheFile(options);
   const dir = dirname(path);
   let folder: CacheFolder;
+  let entry: CacheEntry = {};
   try {
     folder = await checkCacheFolder(dir);
-    if (folder.exists && !folder.problem) {
-      const entry = await readCacheEntry(path, folder);
-      if (entry.problem) return await fetchUncached(options, notUsing(entry.problem));
-      if (entry.token && isFresh(entry.token, (options.now ?? Date.now)())) {
-        return fromCache(entry.token);
-      }
-    }
+    if (folder.exists && !folder.problem) entry = await readCacheEntry(path, folder);
   } catch (error) {
     // A folder or entry this user cannot read (mode 000, another's ACL): a cache it cannot use.
     if (error instanceof SauceRegistryError) throw error;
     return await fetchUncached(options, cannotRead(dir, error));
+  }
+  if (entry.problem) return await fetchUncached(options, notUsing(entry.problem));
+  if (entry.token && isFresh(entry.token, (options.now ?? Date.now)())) {
+    return fromCache(entry.token);
   }
   // Not a fresh hit: what follows (the folder, the lock, the request) is bounded as one wait.
   const limit = timeLimit(options.timeoutSeconds);

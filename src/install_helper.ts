@@ -102,7 +102,12 @@ export async function installHelper(how: Launcher, dir?: string): Promise<Instal
       "install-helper on Windows needs the standalone binary (sauce-registry-<version>-windows-x64.exe): Docker cannot run a shell script as a credential helper there",
     );
   }
-  const existing = await fileInfo(folder);
+  let existing;
+  try {
+    existing = await fileInfo(folder);
+  } catch (error) {
+    throw cannotWriteError(path, error); // a file where one of its folders should be (ENOTDIR)
+  }
   if (existing && existing.kind !== "folder") {
     throw new UsageError(
       `The helper's folder ${folder} is ${describeFileKind(existing.kind)}, not a folder`,

@@ -89,7 +89,8 @@ interface LockHolder {
  * holder renews the file's time stamp every second. A lock is broken when its holder is gone:
  * no such process, a zombie, or another process under the same PID (a different start time),
  * where /proc can tell (same boot, same PID namespace); else when its time stamp is older than
- * 5 s; and always 2 minutes after it was taken. A lock file that cannot be written (a full
+ * 5 s; when /proc shows it alive but its time stamp is older than 15 s (stopped, frozen); and
+ * always 2 minutes after it was taken. A lock file that cannot be written (a full
  * disk) fails the call, and leaves nothing behind.
  */
 export async function holdLock<T>(

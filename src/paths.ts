@@ -138,7 +138,9 @@ async function executableIn(dir: string | undefined, program: string): Promise<s
   // On Windows `docker-credential-saucelabs` is found as `docker-credential-saucelabs.exe`.
   for (const name of executableNames(program)) {
     const candidate = dir === undefined ? name : joinPath(dir, name);
-    const info = await fileInfo(candidate);
+    // A file where a folder of the path should be (ENOTDIR), or a folder this user cannot look
+    // in: nothing runnable there either.
+    const info = await fileInfo(candidate).catch(() => undefined);
     if (info?.isFile && (isWindows() || (info.mode & 0o111) !== 0)) return candidate;
   }
   return undefined;

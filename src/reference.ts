@@ -246,6 +246,30 @@ export function registryHost(ref: string): string {
   return parseRegistry(ref).host;
 }
 
+/**
+ * The registry URL to ask the Sauce API for, from a registry URL or an image reference: a
+ * registry URL (no tag nor digest, unless `image` says it is one) as it is; an image as the
+ * registry recorded for its host when the image lies under it, else without its name. The API
+ * wants the registry's whole URL, not a repository inside it.
+ *
+ * @param reference The parsed reference.
+ * @param recorded The registry URL `configure-docker` recorded for its host, if any.
+ * @param image Whether it is an image even without a tag or digest (`push IMAGE`).
+ * @returns The registry URL.
+ */
+export function requestedRegistryUrl(
+  reference: RegistryReference,
+  recorded?: string,
+  image = false,
+): string {
+  if (!image && reference.tag === undefined && reference.digest === undefined) {
+    return reference.registryUrl;
+  }
+  const under = recorded !== undefined &&
+    (reference.registryUrl === recorded || reference.registryUrl.startsWith(`${recorded}/`));
+  return under ? recorded : imageRegistryUrl(reference);
+}
+
 /** The registry URL an image lives in: the image reference without its last path component. */
 export function imageRegistryUrl(ref: RegistryReference): string {
   const parts = ref.path.split("/");

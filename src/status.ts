@@ -23,7 +23,7 @@ import { type DockerConfigStatus, dockerConfigStatus } from "./docker_config.ts"
 import { ConfigError, SauceRegistryError, TimeoutError } from "./errors.ts";
 import { HELPER_PROGRAM, helperEnvironment, helperTokenOptions } from "./helper.ts";
 import { findOnPath, type PathOptions } from "./paths.ts";
-import { parseRegistry, type RegistryReference } from "./reference.ts";
+import { parseRegistry, type RegistryReference, requestedRegistryUrl } from "./reference.ts";
 import { readRegistrySettings, type RegistrySettings } from "./registries.ts";
 import { runtimeName } from "./runtime.ts";
 import { apiBaseUrl, DEFAULT_REGION } from "./settings.ts";
@@ -232,7 +232,9 @@ async function commandSettings(
   const settings: ReportSettings = { settingsOf: "command", region, apiUrl };
   try {
     const credentials = await resolveCredentials(options);
-    settings.token = { ...options, credentials, apiUrl, registryUrl: reference?.registryUrl };
+    // Not recorded for the helper: asked for as token asks for it.
+    const registryUrl = reference && requestedRegistryUrl(reference);
+    settings.token = { ...options, credentials, apiUrl, registryUrl };
   } catch (error) {
     if (!(error instanceof SauceRegistryError)) throw error;
     settings.credentialsProblem = error.message;

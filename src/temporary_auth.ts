@@ -22,10 +22,10 @@ import { readJsonObject } from "./json.ts";
 import { dirname, dockerConfigFile, joinPath, type PathOptions, resolveSymlinks } from "./paths.ts";
 import { spawn, toolEnvironment } from "./process.ts";
 import {
-  imageRegistryUrl,
   parseImage,
   parseRegistry,
   type RegistryReference,
+  requestedRegistryUrl,
 } from "./reference.ts";
 import { readRegistrySettings } from "./registries.ts";
 import { fileInfo, makeSymlink, removePath } from "./runtime.ts";
@@ -229,10 +229,8 @@ export async function registryUrlForImage(
   options: PathOptions = {},
 ): Promise<string> {
   const reference = parseRegistry(image);
-  const known = (await readRegistrySettings(options))[reference.host]?.registryUrl;
-  const under = known !== undefined &&
-    (reference.registryUrl === known || reference.registryUrl.startsWith(`${known}/`));
-  return under ? known : imageRegistryUrl(reference);
+  const recorded = (await readRegistrySettings(options))[reference.host]?.registryUrl;
+  return requestedRegistryUrl(reference, recorded, true);
 }
 
 /**
@@ -250,7 +248,9 @@ export async function registryUrlFor(
   options: PathOptions = {},
 ): Promise<string> {
   const reference = parseRegistry(registry);
-  return reference.tag === undefined && reference.digest === undefined
-    ? reference.registryUrl
-    : await registryUrlForImage(registry, options);
+  if (reference.tag === undefined && reference.digest === undefined) {
+    return requestedRegistryUrl(reference);
+  }
+  const recorded = (await readRegistrySettings(options))[reference.host]?.registryUrl;
+  return requestedRegistryUrl(reference, recorded);
 }

@@ -254,4 +254,18 @@ describe("sauce-registry status for a configured registry", () => {
     assert.match(text.stdout, /^Docker config: Cannot use .*not valid JSON/m);
     assert.match(text.stdout, /^Cached token: /m);
   });
+
+  it("asks for the registry an unconfigured image lies in, as token does", SLOW, async () => {
+    const box = await suite.sandbox();
+    const image = "registry.example.org/team/app:1.0";
+    const token = await cli(box, ["token", image, "--format", "expires-at"]);
+    assert.equal(token.code, 0, describeResult(token));
+    const asked = JSON.parse(suite.standIn.requests.at(-1)!.body);
+    assert.deepEqual(asked, { registry_url: "registry.example.org/team" });
+    const [report, result] = await jsonStatus(box, [image]);
+    assert.equal(result.code, 0, describeResult(result));
+    assert.deepEqual(JSON.parse(suite.standIn.requests.at(-1)!.body), asked);
+    assert.equal(report.settingsOf, "command");
+    assert.equal(report.api?.ok, true);
+  });
 });

@@ -630,6 +630,11 @@ describe("a malformed input is refused before a token request or a file is touch
         says: /it is not an executable file/,
         code: 1,
       },
+      {
+        args: ["exec", REGISTRY, "--", "./not-executable.sh/run"],
+        says: /Cannot run \.\/not-executable\.sh\/run: it is not an executable file/,
+        code: 1,
+      },
     ]);
   });
 
@@ -670,6 +675,11 @@ describe("a malformed input is refused before a token request or a file is touch
       {
         args: ["install-helper", "--dir", "not-executable.sh"],
         says: /The helper's folder not-executable\.sh is a file, not a folder/,
+      },
+      {
+        args: ["install-helper", "--dir", "not-executable.sh/bin"],
+        says: /^error: Cannot write not-executable\.sh\/bin\/docker-credential-saucelabs: /,
+        code: 1,
       },
       { args: ["install-helper", "somewhere"], says: /takes no arguments/ },
     ]);
