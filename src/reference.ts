@@ -32,6 +32,26 @@ const HOST_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const PATH_COMPONENT = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
+/** The registered digest algorithms (OCI image spec), by their lower-case hex length. */
+const DIGEST_HEX_DIGITS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+
+/**
+ * What is wrong with a digest, or undefined: one of a registered algorithm must be its name in
+ * lower case and exactly as many lower-case hex digits as it makes; another, `ALGORITHM:ENCODED`.
+ */
+function digestProblem(digest: string): string | undefined {
+  const colon = digest.indexOf(":");
+  const algorithm = colon === -1 ? "" : digest.slice(0, colon).toLowerCase();
+  const digits = Object.hasOwn(DIGEST_HEX_DIGITS, algorithm) ? DIGEST_HEX_DIGITS[algorithm] : 0;
+  if (digits > 0) {
+    return new RegExp(`^${algorithm}:[0-9a-f]{${digits}}$`).test(digest)
+      ? undefined
+      : `the digest is malformed (expected ${algorithm}: and ${digits} lower-case hex digits)`;
+  }
+  return DIGEST.test(digest)
+    ? undefined
+    : "the digest is malformed (expected sha256: and 64 lower-case hex digits)";
+}
 
 /**
  * A URL or registry reference as it may be shown: everything before the last `@` of what could
@@ -139,12 +159,13 @@ export function parseRegistry(input: string): RegistryReference {
     // What is shown stays masked (a password may hold "/"), but a known digest algorithm after a
     // path is a digest typed wrong, not credentials.
     const at = rest.lastIndexOf("@");
-    const digestTypedWrong = /^sha(256|384|512):/.test(rest.slice(at + 1)) &&
+    const after = rest.slice(at + 1);
+    const digestTypedWrong = /^sha(256|384|512):[^/]*$/i.test(after) &&
       rest.slice(0, at).includes("/");
     throw registryUsage(
       input,
       digestTypedWrong
-        ? "the digest is malformed (sha256: and 64 hex digits)"
+        ? digestProblem(after) ?? "the digest is malformed"
         : "credentials (user:password@) do not belong in it",
     );
   }
@@ -161,7 +182,8 @@ export function parseRegistry(input: string): RegistryReference {
   if (at !== -1) {
     digest = path.slice(at + 1);
     path = path.slice(0, at);
-    if (!DIGEST.test(digest)) throw registryUsage(input, "the digest is malformed");
+    const problem = digestProblem(digest);
+    if (problem) throw registryUsage(input, problem);
   }
   const lastColon = path.lastIndexOf(":");
   if (lastColon !== -1 && lastColon > path.lastIndexOf("/")) {

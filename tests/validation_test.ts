@@ -777,18 +777,41 @@ describe("parseImage", () => {
   });
 
   it("calls a short digest a malformed digest, still masking what comes before the @", () => {
-    for (const image of ["registry.example.com/team/app@sha256:abc", "r.example.com/a@sha512:"]) {
+    const shortDigests = [
+      "registry.example.com/team/app@sha256:abc",
+      "r.example.com/a@sha512:",
+      "r.example.com/a@SHA256:abc",
+    ];
+    for (const image of shortDigests) {
       assert.throws(
         () => parseRegistry(image),
         (error) =>
           error instanceof UsageError && /the digest is malformed/.test(error.message) &&
-          /"\*\*\*@sha/.test(error.message),
+          /"\*\*\*@(sha|SHA)/.test(error.message),
       );
     }
+    // A registered algorithm's digest is its exact number of lower-case hex digits.
+    for (const digest of [`sha256:${"a".repeat(40)}`, `sha256:${"A".repeat(64)}`]) {
+      assert.throws(
+        () => parseRegistry(`registry.example.com/team/app@${digest}`),
+        (error) =>
+          error instanceof UsageError &&
+          /the digest is malformed \(expected sha256: and 64 lower-case hex digits\)/.test(
+            error.message,
+          ),
+      );
+    }
+    assert.equal(
+      parseRegistry(`r.example.com/a@sha512:${"b".repeat(128)}`).digest,
+      `sha512:${"b".repeat(128)}`,
+    );
     // Credentials stay credentials, whatever the password holds.
-    for (
-      const url of ["user:pa/ss@registry.example.com/team", "user:x@registry.example.com:5000"]
-    ) {
+    const withCredentials = [
+      "user:pa/ss@registry.example.com/team",
+      "user:x@registry.example.com:5000",
+      "https://bob:pa/ss@sha256:5000/team",
+    ];
+    for (const url of withCredentials) {
       assert.throws(
         () => parseRegistry(url),
         (error) =>
