@@ -27,11 +27,17 @@ import {
   printable,
   redact,
   SauceRegistryError,
-  UsageError,
 } from "./errors.ts";
 import { env, fetchAndRead, sleep } from "./runtime.ts";
 import { concat } from "./runtime/common.ts";
-import { apiBaseUrl, deadline, isLoopbackHost, REGIONS, timeLimit } from "./settings.ts";
+import {
+  apiBaseUrl,
+  deadline,
+  isLoopbackHost,
+  REGIONS,
+  timeLimit,
+  wholeNumberSetting,
+} from "./settings.ts";
 import { VERSION } from "./version.ts";
 
 /** A short-lived registry login from Sauce Labs. */
@@ -491,9 +497,9 @@ async function requestToken(
   const url = new URL(`${base}${TOKEN_PATH}`);
   const { username, accessKey } = options.credentials;
   const secrets = secretForms(options.credentials.username, options.credentials.accessKey);
-  const retries = options.retries ?? wholeSetting("SAUCE_REGISTRY_RETRIES", 100) ?? 3;
+  const retries = options.retries ?? wholeNumberSetting("SAUCE_REGISTRY_RETRIES", 100) ?? 3;
   const firstDelay = options.retryDelayMs ??
-    wholeSetting("SAUCE_REGISTRY_RETRY_DELAY_MS", MAX_BACKOFF_MS) ?? 1000;
+    wholeNumberSetting("SAUCE_REGISTRY_RETRY_DELAY_MS", MAX_BACKOFF_MS) ?? 1000;
   const log = options.log ?? (() => {});
   const body = options.registryUrl
     ? JSON.stringify({ registry_url: options.registryUrl })
@@ -591,21 +597,6 @@ async function requestToken(
       throw abortError(signal);
     }
   }
-}
-
-/**
- * A whole number from 0 to `max` in an environment variable; undefined when it is unset or empty
- * (as an empty SAUCE_REGISTRY_TIMEOUT is).
- */
-function wholeSetting(name: string, max: number): number | undefined {
-  const text = env(name);
-  if (text === undefined || text === "") return undefined;
-  if (!/^\d{1,9}$/.test(text) || Number(text) > max) {
-    throw new UsageError(
-      `Invalid ${name} "${printable(text, 20)}": expected a whole number from 0 to ${max}`,
-    );
-  }
-  return Number(text);
 }
 
 async function readAnswer(

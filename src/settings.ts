@@ -292,6 +292,26 @@ function checkTimeout(seconds: number, origin: string, shown: string): void {
   }
 }
 
+/**
+ * A whole number from 0 to `max` in an environment variable (`SAUCE_REGISTRY_RETRIES`); undefined
+ * when it is unset or empty, as an empty `SAUCE_REGISTRY_TIMEOUT` is.
+ *
+ * @param name The variable.
+ * @param max The largest value it may hold.
+ * @returns The number, or undefined.
+ * @throws {UsageError} When it holds anything else.
+ */
+export function wholeNumberSetting(name: string, max: number): number | undefined {
+  const text = env(name);
+  if (text === undefined || text === "") return undefined;
+  if (!/^\d{1,9}$/.test(text) || Number(text) > max) {
+    throw new UsageError(
+      `Invalid ${name}: expected a whole number from 0 to ${max}, got "${printable(text, 30)}"`,
+    );
+  }
+  return Number(text);
+}
+
 /** A time limit and where it came from (for the message when it runs out). */
 export interface TimeLimit {
   /** The seconds. */

@@ -506,12 +506,13 @@ describe("a malformed input is refused before a token request or a file is touch
       {
         args: ["token", REGISTRY],
         env: { SAUCE_REGISTRY_RETRIES: "many" },
-        says: /Invalid SAUCE_REGISTRY_RETRIES "many": expected a whole number from 0 to 100/,
+        says: /Invalid SAUCE_REGISTRY_RETRIES: expected a whole number from 0 to 100, got "many"/,
       },
       {
         args: ["token", REGISTRY],
         env: { SAUCE_REGISTRY_RETRY_DELAY_MS: "-5" },
-        says: /Invalid SAUCE_REGISTRY_RETRY_DELAY_MS "-5": expected a whole number from 0 to 30000/,
+        says:
+          /Invalid SAUCE_REGISTRY_RETRY_DELAY_MS: expected a whole number from 0 to 30000, got "-5"/,
       },
       // Empty: were it taken as not given, another API, identity or file than the one meant.
       { args: [...k8s, "--namespace", ""], says: /--namespace is empty/ },
