@@ -98,6 +98,11 @@ export interface ConfigureDockerResult {
   dockerConfigChanged: boolean;
   /** Whether the registries file changed. */
   settingsChanged: boolean;
+  /**
+   * The hosts whose `credHelpers` entry named another helper (such as `ecr-login`), with its name:
+   * they now name this one, and the old config is in `config.json.bak` (configureDocker only).
+   */
+  replacedHelpers?: Record<string, string>;
 }
 
 /**
@@ -174,8 +179,15 @@ export async function configureDocker(
       : undefined;
   };
   const { withCredHelpers } = await import("./json_edit.ts");
+  let replacedHelpers: Record<string, string> = {};
   const editDockerConfig = (raw: string | undefined): string | undefined => {
-    checkCredHelpers(dockerConfig, raw === undefined ? {} : parseJsonObject(dockerConfig, raw));
+    const json = raw === undefined ? {} : parseJsonObject(dockerConfig, raw);
+    checkCredHelpers(dockerConfig, json);
+    const entries = (json.credHelpers ?? {}) as Record<string, unknown>;
+    replacedHelpers = Object.fromEntries(
+      hosts.filter((host) => Object.hasOwn(entries, host) && entries[host] !== helper)
+        .map((host) => [host, String(entries[host])]),
+    );
     return withCredHelpers(raw ?? "", hosts, helper);
   };
   // Every input is checked before anything is written: a broken file found half-way would
@@ -198,6 +210,7 @@ export async function configureDocker(
     settingsFile: settingsPath,
     dockerConfigChanged,
     settingsChanged,
+    replacedHelpers,
   };
 }
 

@@ -138,6 +138,33 @@ describe("configure-docker files", () => {
     assert.notEqual(await readFile(registriesPath(sandbox), "utf8"), registries);
   });
 
+  it("says when it takes a host from another credential helper, and where the old config is", async () => {
+    const before = `{"credHelpers":{"${HOST}":"ecr-login","other.example.com":"gcloud"}}\n`;
+    const sandbox = await sandboxWithConfig(before);
+    const path = dockerConfigPath(sandbox);
+    const first = await cli(sandbox, ["configure-docker", REGISTRY_URL]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(
+      first.stderr,
+      new RegExp(
+        `^warning: credHelpers for ${
+          HOST.replaceAll(".", "\\.")
+        } named ecr-login; it now names saucelabs \\(the previous config is in .*config\\.json\\.bak\\)$`,
+        "m",
+      ),
+    );
+    assert.equal(await readFile(`${path}.bak`, "utf8"), before);
+    assert.deepEqual((await readJson(path)).credHelpers, {
+      [HOST]: "saucelabs",
+      "other.example.com": "gcloud",
+    });
+    const json = await cli(sandbox, ["configure-docker", "--json", "other.example.com"]);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout).replacedHelpers, { "other.example.com": "gcloud" });
+    const again = await cli(sandbox, ["configure-docker", REGISTRY_URL]);
+    assert.doesNotMatch(again.stderr, /credHelpers for/, "ours already: nothing to say");
+  });
+
   it("follows a symlinked config: the target is updated, the link stays a link", async () => {
     const sandbox = await sandboxWithConfig();
     const realDir = join(sandbox.dir, "dotfiles");

@@ -221,7 +221,8 @@ Example:
       `Records each registry (with the region or --api-url) in $XDG_CONFIG_HOME/sauce-registry/registries.json
 and adds "credHelpers": {"<host>": "saucelabs"} to $DOCKER_CONFIG/config.json (else ~/.docker/config.json),
 keeping every other byte as written; the previous version goes to config.json.bak (mode 0600).
-Both files are checked before either is written. Running it again changes nothing.
+Both files are checked before either is written. Running it again changes nothing. A host whose
+credHelpers entry named another helper (ecr-login, say) now names this one, with a warning.
 With --credentials-file PATH (an absolute path), the helper reads these registries' username and
 access key from that file only, whatever the environment it runs in holds. The file is written now
 (mode 0600, its folder made 0700 when missing) in saucectl's "username:" and "accessKey:" form,

@@ -13,8 +13,8 @@
 
 import { resolveCredentials } from "../credentials.ts";
 import { configureDocker } from "../docker_config.ts";
-import { UsageError } from "../errors.ts";
-import { HELPER_PROGRAM } from "../helper.ts";
+import { printable, UsageError } from "../errors.ts";
+import { HELPER_NAME, HELPER_PROGRAM } from "../helper.ts";
 import { BUN_RUN_FLAGS, installHelper } from "../install_helper.ts";
 import { dirname, findOnPath } from "../paths.ts";
 import { shellQuote } from "../quote.ts";
@@ -78,6 +78,15 @@ export async function runConfigureDocker(context: Context): Promise<number> {
         (credentialsFile ? `Credentials file ${credentialsFile}: written (mode 0600)\n` : "") +
         `Docker, Podman, Skopeo and Buildah now get fresh tokens for ${result.hosts.join(", ")}\n`,
     );
+  }
+  if (!context.json) {
+    for (const [host, previous] of Object.entries(result.replacedHelpers ?? {})) {
+      await writeStderr(
+        `warning: credHelpers for ${host} named ${
+          printable(previous, 60)
+        }; it now names ${HELPER_NAME} (the previous config is in ${result.dockerConfig}.bak)\n`,
+      );
+    }
   }
   if (!helperPath && !context.json) {
     await writeStderr(
