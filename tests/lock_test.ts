@@ -315,18 +315,30 @@ describe("the cache lock, between credential-helper processes", () => {
     const dir = cacheDir(sandbox);
     const before = suite.standIn.tokenRequestCount();
     suite.standIn.fault({ delayMs: 30_000 });
-    const holder = spawnCli(sandbox, ["credential-helper", "get"], HOST);
+    // The helper runs under a shell that waits for it, and is the one stopped: Deno's
+    // child_process never reports the exit of a child of its own that was once stopped.
+    const pidFile = join(sandbox.dir, "holder.pid");
+    const get = [...cliCommand(), "credential-helper", "get"].map(shellQuote).join(" ");
+    const holder = spawn("sh", [
+      "-c",
+      `printf %s ${shellQuote(HOST)} | ${get} & echo $! > ${shellQuote(pidFile)}; wait`,
+    ], { env: sandbox.env, cwd: sandbox.dir, stdio: "ignore" });
     let waiter: CliResult | undefined;
     await killHolderOnceLocked(holder, dir, before, 20_000, async () => {
-      holder.kill("SIGSTOP");
-      // /proc shows the holder alive; its lock's time stamp stops. The waiter's limit leaves room
-      // over the 15 s a silent live holder is given, and is far below the 2-minute age limit.
-      waiter = await runCli(["credential-helper", "get"], {
-        env: { ...sandbox.env, SAUCE_REGISTRY_TIMEOUT: "50" },
-        stdin: HOST,
-        cwd: sandbox.dir,
-        timeoutMs: 70_000,
-      });
+      const pid = Number(await readFile(pidFile, "utf8"));
+      process.kill(pid, "SIGSTOP");
+      try {
+        // /proc shows the holder alive; its lock's time stamp stops. The waiter's limit leaves
+        // room over the 15 s a silent live holder is given, far below the 2-minute age limit.
+        waiter = await runCli(["credential-helper", "get"], {
+          env: { ...sandbox.env, SAUCE_REGISTRY_TIMEOUT: "50" },
+          stdin: HOST,
+          cwd: sandbox.dir,
+          timeoutMs: 70_000,
+        });
+      } finally {
+        process.kill(pid, "SIGKILL");
+      }
     });
     assert.equal(waiter?.code, 0, `a stopped holder kept its lock: ${waiter?.stderr}`);
     assert.equal(suite.standIn.tokenRequestCount(), before + 2, "the stopped holder's, then ours");
