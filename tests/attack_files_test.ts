@@ -25,9 +25,10 @@ import { DEFAULT_USERS } from "./fixtures/stand_in.ts";
 import { requireTool, run } from "./fixtures/services.ts";
 import {
   cacheDir,
-  CLI,
   cliCommand,
   type CliResult,
+  DENO_WRAPPER_WITHOUT_UID,
+  NOBODY,
   runCli,
   type Sandbox,
   SecretScanner,
@@ -35,22 +36,9 @@ import {
 import { HOST, REGISTRY_URL } from "./fixtures/helper.ts";
 import { useStandIn } from "./fixtures/suite.ts";
 import { configureDocker } from "../mod.ts";
-import { DENO_HELPER_FLAGS } from "../src/install_helper.ts";
 
 const ALICE_KEY = DEFAULT_USERS.alice;
-const NOBODY = 65534;
 const PLANTED = "planted-password-from-another-user";
-
-/**
- * Deno with the least a user might grant: no --allow-all (no /proc) and no --allow-sys (no uid,
- * which install-helper's wrapper does grant): the cache's owner is then told by a probe file.
- */
-const DENO_WRAPPER = [
-  "deno",
-  "run",
-  ...DENO_HELPER_FLAGS.filter((flag) => flag !== "--allow-sys=uid"),
-  CLI,
-];
 
 const suite = useStandIn();
 const scanner = new SecretScanner();
@@ -124,8 +112,8 @@ describe("a token cache that is not this user's alone", () => {
     const { box, file } = await withCachedToken();
     // First: with the user's own folder, the wrapper uses the cache (it can tell its user id).
     const before = suite.standIn.tokenRequestCount();
-    const cached = await run(DENO_WRAPPER[0], [
-      ...DENO_WRAPPER.slice(1),
+    const cached = await run(DENO_WRAPPER_WITHOUT_UID[0], [
+      ...DENO_WRAPPER_WITHOUT_UID.slice(1),
       "credential-helper",
       "get",
     ], {
@@ -141,7 +129,7 @@ describe("a token cache that is not this user's alone", () => {
     await chown(cacheDir(box), NOBODY, NOBODY);
     await chmod(cacheDir(box), 0o755);
     await chown(file, NOBODY, NOBODY);
-    await getRefusingTheCache(box, /belongs to user 65534/, DENO_WRAPPER);
+    await getRefusingTheCache(box, /belongs to user 65534/, DENO_WRAPPER_WITHOUT_UID);
   });
 
   it("refuses another user's cache in the kubelet provider too, and says so on stderr", async () => {

@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
 import { describeResult } from "./fixtures/common.ts";
-import { cliCommand, ROOT } from "./fixtures/harness.ts";
+import { cliCommand, NOBODY, ROOT } from "./fixtures/harness.ts";
 import { makeArgvRecorderShim, requireTool, run, type RunResult } from "./fixtures/services.ts";
 import { type StandIn, startStandIn } from "./fixtures/stand_in.ts";
 import { COMMANDS } from "../src/cli/commands.ts";
@@ -41,7 +41,6 @@ const BENCHMARKS_LIMIT = 10 * 1024;
 const TOOL_SHIMS = [...TOOLS, "kubectl"];
 const ALICE_KEY = "alice-access-key-0123456789";
 const EU_KEY = "eu-user-access-key-9876543210";
-const NOBODY = 65534;
 
 /** The documentation the tests read: README.md, CONTRIBUTING.md, BENCHMARKS.md and docs/*.md. */
 async function documents(): Promise<string[]> {

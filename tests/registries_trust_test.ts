@@ -17,10 +17,11 @@ import { DEFAULT_USERS } from "./fixtures/stand_in.ts";
 import { requireTool, run, type RunResult } from "./fixtures/services.ts";
 import { exists } from "./fixtures/common.ts";
 import {
-  CLI,
   cliCommand,
   type CliResult,
+  DENO_WRAPPER_WITHOUT_UID,
   dockerConfigPath,
+  NOBODY,
   registriesPath,
   runCli,
   type Sandbox,
@@ -30,21 +31,11 @@ import { HOST, REGISTRY_URL } from "./fixtures/helper.ts";
 import { useStandIn } from "./fixtures/suite.ts";
 import { ConfigError, unconfigureDocker } from "../mod.ts";
 import { ownershipProblem } from "../src/files.ts";
-import { DENO_HELPER_FLAGS } from "../src/install_helper.ts";
 
-const NOBODY = 65534;
 const ALICE_KEY = DEFAULT_USERS.alice;
 /** Root's own identity, kept in a 0600 file of root's that another user's registries file names. */
 const ROOT_USER = "root-user";
 const ROOT_KEY = "root-access-key-0123456789";
-
-/** Deno with no --allow-sys (so no uid: a probe file tells it) and no --allow-all. */
-const DENO_WRAPPER = [
-  "deno",
-  "run",
-  ...DENO_HELPER_FLAGS.filter((flag) => flag !== "--allow-sys=uid"),
-  CLI,
-];
 
 const suite = useStandIn({ users: { ...DEFAULT_USERS, [ROOT_USER]: ROOT_KEY } });
 const scanner = new SecretScanner();
@@ -152,9 +143,14 @@ describe("a registries file that is not this user's or root's, as root", () => {
   it("refuses it under the Deno wrapper's permissions too (no --allow-sys: a probe file)", async () => {
     const box = await suite.sandbox();
     const path = await plantedRegistries(box);
-    await getRefused(box, path, /it belongs to user 65534, not to this user \(0\);/, DENO_WRAPPER);
+    await getRefused(
+      box,
+      path,
+      /it belongs to user 65534, not to this user \(0\);/,
+      DENO_WRAPPER_WITHOUT_UID,
+    );
     await chown(path, 0, 0);
-    const served = await getServed(box, DENO_WRAPPER);
+    const served = await getServed(box, DENO_WRAPPER_WITHOUT_UID);
     assert.equal(served.stderr, "");
     assert.deepEqual(
       (await readdir(dirname(path))).filter((name) => name.startsWith(".uid-probe")),
@@ -289,7 +285,7 @@ describe("a registries file of root's or this user's, as another user (nobody)",
     await chmod(dirname(dirname(path)), 0o755);
     for (
       const argv of [[...cliCommand(), "credential-helper", "get"], [
-        ...DENO_WRAPPER,
+        ...DENO_WRAPPER_WITHOUT_UID,
         "credential-helper",
         "get",
       ]]
