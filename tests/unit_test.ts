@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { seeded } from "./fixtures/common.ts";
 import { sha256Hex } from "../src/runtime.ts";
 import { simpleDotenv } from "../src/settings.ts";
 import {
@@ -212,7 +213,7 @@ describe("parseRegistry and registryHost", () => {
   });
 
   it("either returns a plain lower-case host or throws a UsageError, for 2000 generated inputs", () => {
-    const random = mulberry32(0x5a0c_e2e9);
+    const random = seeded(0x5a0c_e2e9);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
     const hostPattern = /^[a-z0-9.\-\[\]:]+$/;
     let accepted = 0;
@@ -261,18 +262,6 @@ function outcome(input: string): Outcome {
     assert.ok(!error.message.includes("\n"));
     return { kind: "usage", message: error.message };
   }
-}
-
-/** A small seeded PRNG (mulberry32), so that a failing input can be reproduced. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function plausibleReference(random: () => number, pick: <T>(items: readonly T[]) => T): string {

@@ -23,6 +23,7 @@ import {
 } from "node:fs/promises";
 import { join } from "node:path";
 import { after, assert, before, describe, it } from "./deps.ts";
+import { seeded } from "./fixtures/common.ts";
 import {
   type CliResult,
   makeSandbox,
@@ -72,18 +73,6 @@ const TRICKY_NAMES = [
 
 /** A namespace is one DNS label: no dot. */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/** A small seeded generator (mulberry32): the same strings on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Characters that quoting gets wrong first. */
 const AWKWARD = [
